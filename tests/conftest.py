@@ -1,0 +1,46 @@
+"""Shared fixtures: tiny models of each family (built once per run) and the real default model."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("TQDM_DISABLE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach the network
+
+import pytest
+
+from tests.tiny_models import FAMILIES, build_model_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("tiny")
+    return {family: str(build_model_dir(family, root / family)) for family in FAMILIES}
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tiny_dirs: dict[str, str]) -> dict:
+    from nokenviz.core.loading import load_model
+
+    return {family: load_model(path) for family, path in tiny_dirs.items()}
+
+
+@pytest.fixture(params=sorted(FAMILIES))
+def tiny(request: pytest.FixtureRequest, tiny_models: dict):
+    """One loaded tiny model per family."""
+    return tiny_models[request.param]
+
+
+@pytest.fixture(scope="session")
+def llama(tiny_models: dict):
+    return tiny_models["llama"]
+
+
+@pytest.fixture(scope="session")
+def smol():
+    """The real default model (SmolLM2-135M-Instruct), loaded once per pytest run."""
+    from nokenviz.core.loading import load_model
+
+    return load_model("default")
