@@ -23,7 +23,7 @@ _FINAL_NORM_PATHS = (
     "final_layer_norm",
     "decoder.final_layer_norm",
 )
-_LAYER_PATHS = ("layers", "h", "decoder.layers", "blocks")
+_LAYER_PATHS = ("layers", "h", "decoder.layers", "blocks", "encoder.layer")
 # Modules applied after the final norm before the unembedding (OPT-350m projects 1024 -> 512).
 _POST_NORM_PATHS = ("decoder.project_out",)
 

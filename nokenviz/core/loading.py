@@ -149,10 +149,7 @@ def load_model(
 
     task.report(0.03, "reading the config")
     config = _from_pretrained(AutoConfig, resolved, common)
-    is_causal = (
-        config.model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
-        or "AutoModelForCausalLM" in (getattr(config, "auto_map", None) or {})
-    )
+    is_causal = _is_causal_lm(config)
     model_class = AutoModelForCausalLM if is_causal else AutoModel
     device_map = _plan_memory(model_class, config, dtype, device, options)
 
@@ -176,6 +173,18 @@ def load_model(
     )
     task.report(1.0, "ready")
     return loaded
+
+
+def _is_causal_lm(config: Any) -> bool:
+    """Trust the architectures a checkpoint was saved with; else what transformers maps.
+
+    BERT has a causal-LM class too, so the model type alone would call an encoder causal.
+    """
+    architectures = getattr(config, "architectures", None) or []
+    if architectures:
+        return any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in architectures)
+    auto_map = getattr(config, "auto_map", None) or {}
+    return config.model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES or "AutoModelForCausalLM" in auto_map
 
 
 def _source_kwargs(resolved: ResolvedModel, options: LoadOptions) -> dict[str, Any]:

@@ -250,6 +250,7 @@ def typical_norm(w_e: torch.Tensor) -> float:
 
 def build_noken(spec: NokenSpec, w_e: torch.Tensor, tokenizer: Any) -> torch.Tensor:
     """The noken's vector (float32, on W_E's device) for one model."""
+    w_e = w_e.detach()
     vocab, d_model = w_e.shape
     try:
         ids = [resolve_token(tokenizer, ref, vocab) for ref in spec.tokens]

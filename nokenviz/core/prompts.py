@@ -15,7 +15,7 @@ import torch
 from nokenviz.core.loading import LoadedModel
 from nokenviz.core.nokens import NokenSpec, build_noken
 from nokenviz.core.tokens import resolve_token
-from nokenviz.errors import PromptError
+from nokenviz.errors import NokenSpecError, PromptError
 
 _TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}|[{}]")
 
@@ -123,7 +123,10 @@ def prepare_prompt(
     adapter = loaded.adapter
     for name, spec in nokens.items():
         if name not in vectors:
-            vectors[name] = build_noken(spec, adapter.W_E, loaded.tokenizer)
+            try:
+                vectors[name] = build_noken(spec, adapter.W_E, loaded.tokenizer)
+            except NokenSpecError as exc:
+                raise NokenSpecError(f"noken {name!r}: {exc}") from exc
     pieces: list[torch.Tensor] = []
     token_ids: list[int | None] = []
     labels: list[str] = []
