@@ -34,14 +34,22 @@ def run() -> dict:
 
     def ours() -> float:
         streamed: list[str] = []
-        result = generate(loaded, prepared, settings, on_token=lambda _i, text: streamed.append(text))
+        result = generate(
+            loaded, prepared, settings, on_token=lambda _i, text: streamed.append(text)
+        )
         assert len(result.token_ids) == NEW_TOKENS
         return NEW_TOKENS / result.seconds
 
     def baseline() -> float:
         start = time.perf_counter()
-        out = loaded.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
-                                    max_new_tokens=NEW_TOKENS, min_new_tokens=NEW_TOKENS, pad_token_id=2)
+        out = loaded.model.generate(
+            ids,
+            attention_mask=torch.ones_like(ids),
+            do_sample=False,
+            max_new_tokens=NEW_TOKENS,
+            min_new_tokens=NEW_TOKENS,
+            pad_token_id=2,
+        )
         seconds = time.perf_counter() - start
         assert out.shape[1] - ids.shape[1] == NEW_TOKENS
         return NEW_TOKENS / seconds

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-from benchmarks import generation_speed  # noqa: E402
+from benchmarks import generation_speed
 
 BENCHMARKS: dict[str, Callable[[], dict]] = {
     "P3": generation_speed.run,
@@ -26,22 +26,27 @@ BENCHMARKS: dict[str, Callable[[], dict]] = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--only", help="comma-separated target ids, e.g. P3")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     wanted = [t.strip() for t in args.only.split(",")] if args.only else list(BENCHMARKS)
     unknown = [t for t in wanted if t not in BENCHMARKS]
     if unknown:
-        print(f"run.py: unknown or not yet measured target(s) {unknown}; available: {list(BENCHMARKS)}",
-              file=sys.stderr)
+        print(
+            f"run.py: unknown target(s) {unknown}; measured here: {list(BENCHMARKS)}",
+            file=sys.stderr,
+        )
         return 2
     results = {target: BENCHMARKS[target]() for target in wanted}
     if args.json:
         print(json.dumps(results, indent=2))
     else:
         for target, result in results.items():
-            print(f"{target}: {'met' if result['met'] else 'NOT met'}  {result['measured']}  target {result['target']}")
+            verdict = "met" if result["met"] else "NOT met"
+            print(f"{target}: {verdict}  {result['measured']}  target {result['target']}")
     return 0 if all(r["met"] for r in results.values()) else 1
 
 

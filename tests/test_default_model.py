@@ -12,7 +12,7 @@ import sys
 
 import pytest
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 
 from nokenviz import cli
 
@@ -34,12 +34,22 @@ def cli_json(smol, monkeypatch, capsys):
 
 
 def test_info_through_the_installed_command() -> None:
-    done = subprocess.run([sys.executable, "-m", "nokenviz", "info", "--json"],
-                          capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "nokenviz", "info", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     info = json.loads(done.stdout)
-    assert (info["arch"], info["n_layers"], info["d_model"], info["vocab_size"], info["tied_embeddings"]) == (
-        "llama", 30, 576, 49152, True)
+    assert (
+        info["arch"],
+        info["n_layers"],
+        info["d_model"],
+        info["vocab_size"],
+        info["tied_embeddings"],
+    ) == ("llama", 30, 576, 49152, True)
     assert info["embedding_norms"]["mean_direction_norm"] == pytest.approx(0.67, abs=0.01)
 
 
@@ -66,15 +76,26 @@ def test_lens_last_layer_predicts_what_generate_produces(smol, cli_json) -> None
 
 
 def test_generate_with_a_mix_noken_equals_hand_written_generate(smol, cli_json) -> None:
-    doc = cli_json("generate", "{x} whippets are", "--noken", 'x={"mix": {"White": 0.5, "Black": 0.5}}',
-                   "--max-new-tokens", "20")
+    doc = cli_json(
+        "generate",
+        "{x} whippets are",
+        "--noken",
+        'x={"mix": {"White": 0.5, "Black": 0.5}}',
+        "--max-new-tokens",
+        "20",
+    )
     tok, w = smol.tokenizer, smol.model.get_input_embeddings().weight.detach()
     white, black = (tok.encode(t, add_special_tokens=False)[0] for t in ("White", "Black"))
     rest = tok(" whippets are", return_tensors="pt", add_special_tokens=False).input_ids[0]
     embeds = torch.cat([(0.5 * w[white] + 0.5 * w[black])[None], w[rest]])[None]
     with torch.no_grad():
-        out = smol.model.generate(inputs_embeds=embeds, attention_mask=torch.ones(embeds.shape[:2]),
-                                  max_new_tokens=20, do_sample=False, pad_token_id=2)
+        out = smol.model.generate(
+            inputs_embeds=embeds,
+            attention_mask=torch.ones(embeds.shape[:2]),
+            max_new_tokens=20,
+            do_sample=False,
+            pad_token_id=2,
+        )
     assert doc["text"] == tok.decode(out[0], skip_special_tokens=True)
     assert doc["token_ids"] == out[0].tolist()
 
@@ -82,11 +103,16 @@ def test_generate_with_a_mix_noken_equals_hand_written_generate(smol, cli_json) 
 def test_lerp_sweep_ends_are_the_plain_continuations(smol, cli_json) -> None:
     doc = cli_json("sweep", "lerp", "White whippets are", "Black whippets are", "--steps", "11")
     assert [row["t"] for row in doc["rows"]] == [i / 10 for i in range(11)]
-    for prompt, row in (("White whippets are", doc["rows"][0]), ("Black whippets are", doc["rows"][-1])):
+    for prompt, row in (
+        ("White whippets are", doc["rows"][0]),
+        ("Black whippets are", doc["rows"][-1]),
+    ):
         ids = smol.tokenizer(prompt, return_tensors="pt").input_ids
         with torch.no_grad():
             out = smol.model.generate(ids, max_new_tokens=30, do_sample=False, pad_token_id=2)
-        assert row["text"] == smol.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+        assert row["text"] == smol.tokenizer.decode(
+            out[0, ids.shape[1] :], skip_special_tokens=True
+        )
 
 
 def test_a_multi_token_word_shows_how_it_splits(smol, monkeypatch, capsys) -> None:
@@ -94,5 +120,8 @@ def test_a_multi_token_word_shows_how_it_splits(smol, monkeypatch, capsys) -> No
     code = cli.main(["generate", "{x} are fast", "--noken", 'x={"token": " whippets"}'])
     err = capsys.readouterr().err
     assert code == 1
-    assert err == "nokenviz: error: noken 'x': ' whippets' is 3 tokens, not one: ' wh' + 'ipp' + 'ets'; " \
-                  "use one of them, or a mix of several\n"
+    assert (
+        err
+        == "nokenviz: error: noken 'x': ' whippets' is 3 tokens, not one: ' wh' + 'ipp' + 'ets'; "
+        "use one of them, or a mix of several\n"
+    )

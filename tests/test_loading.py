@@ -92,8 +92,13 @@ def test_too_large_for_memory_is_refused_before_loading(
 
 def test_encoder_models_get_geometry_but_no_generation(tmp_path: Path) -> None:
     tokenizer = build_tokenizer()
-    config = transformers.BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2,
-                                     num_attention_heads=4, intermediate_size=64)
+    config = transformers.BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+    )
     transformers.BertModel(config).save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
     loaded = load_model(str(tmp_path))

@@ -184,7 +184,9 @@ def _is_causal_lm(config: Any) -> bool:
     if architectures:
         return any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in architectures)
     auto_map = getattr(config, "auto_map", None) or {}
-    return config.model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES or "AutoModelForCausalLM" in auto_map
+    return (
+        config.model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES or "AutoModelForCausalLM" in auto_map
+    )
 
 
 def _source_kwargs(resolved: ResolvedModel, options: LoadOptions) -> dict[str, Any]:

@@ -1,0 +1,163 @@
+"""Token vectors as directions on a sphere, drawn flat.
+
+Three projections, all from unit directions (norms are drawn separately, as colour):
+- PCA sphere: the top three principal axes of the directions, renormalised onto the 2-sphere
+  and drawn on a Hammer equal-area map. Exact and linear: any new vector lands exactly.
+- UMAP sphere: umap-learn with `output_metric="haversine"`. New vectors are placed by
+  interpolating among their nearest vocabulary neighbours: approximate, and said so.
+- Token plane: the plane of two tokens (Gram-Schmidt), in polar form: angle in the plane,
+  radius = the vector's true norm (seed 004). Exact.
+
+"Centred" subtracts the mean unit direction first: real vocabularies are anisotropic (the
+default model's mean direction has norm 0.67) and an uncentred sphere crowds into one patch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from nokenviz.core.task import Task
+from nokenviz.errors import NokenvizError
+
+Kind = Literal["pca", "umap", "plane"]
+SQRT2 = np.sqrt(2.0)
+
+
+@dataclass(frozen=True)
+class ProjectionSpec:
+    """What to draw; with the matrix it fully determines the coordinates (seeds explicit)."""
+
+    kind: Kind = "pca"
+    centred: bool = True
+    plane_tokens: tuple[int, int] | None = None
+    seed: int = 0
+    n_neighbors: int = 15
+
+    def describe(self) -> str:
+        if self.kind == "plane":
+            return "token plane (polar: angle in the plane, radius = norm)"
+        base = (
+            "PCA-3 sphere"
+            if self.kind == "pca"
+            else "UMAP sphere (positions of new vectors approximate)"
+        )
+        return f"{base}, {'centred' if self.centred else 'uncentred'} directions, Hammer equal-area"
+
+
+@dataclass
+class Projection:
+    """A fitted projection: flat coordinates of every row, and how to place new vectors."""
+
+    spec: ProjectionSpec
+    coords: np.ndarray  # [V, 2] float32
+    mean_direction: np.ndarray  # [d] unit-row mean of the fitted matrix (not normalised)
+    _axes: np.ndarray | None = None  # PCA: [d, 3]; plane: [d, 2]
+    _units: np.ndarray | None = field(default=None, repr=False)  # UMAP: fitted directions
+    _xyz: np.ndarray | None = field(default=None, repr=False)  # UMAP: fitted points on the sphere
+
+    @property
+    def exact(self) -> bool:
+        return self.spec.kind != "umap"
+
+    def project(self, vectors: np.ndarray) -> np.ndarray:
+        """Flat coordinates of new vectors ([n, d] -> [n, 2]) in this projection."""
+        vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+        if self.spec.kind == "plane":
+            return _polar(vectors @ self._axes, np.linalg.norm(vectors, axis=1))
+        units = _directions(vectors, self.mean_direction if self.spec.centred else None)
+        if self.spec.kind == "pca":
+            return _hammer(_normalise(units @ self._axes))
+        return _hammer(_interpolate(units, self._units, self._xyz))
+
+    def mean_marker(self) -> np.ndarray | None:
+        """Where the common direction sits (uncentred spheres only: centring removes it)."""
+        if self.spec.kind == "plane" or self.spec.centred:
+            return None
+        return self.project(self.mean_direction[None])[0]
+
+
+def fit_projection(
+    matrix: np.ndarray, spec: ProjectionSpec, task: Task | None = None
+) -> Projection:
+    """Fit `spec` to the rows of `matrix` ([V, d] float32)."""
+    task = task or Task(what="the projection")
+    matrix = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    units = matrix / np.maximum(norms, 1e-12)
+    mean_direction = units.mean(axis=0)
+    task.report(0.05, f"projecting {len(matrix):,} tokens")
+    if spec.kind == "plane":
+        axes = plane_axes(matrix, spec)
+        coords = _polar(matrix @ axes, norms[:, 0])
+        return Projection(spec, coords.astype(np.float32), mean_direction, axes)
+    if spec.centred:
+        units = _normalise(units - mean_direction)
+    if spec.kind == "pca":
+        # Axes of the second moment about the origin, not about the mean: the sphere's centre is
+        # the origin, so an uncentred vocabulary shows as the patch it really is.
+        axes = _top_axes(units, 3)
+        coords = _hammer(_normalise(units @ axes))
+        task.report(1.0, "done")
+        return Projection(spec, coords, mean_direction, axes)
+    from nokenviz.core.umap_sphere import umap_sphere
+
+    xyz = umap_sphere(units, spec.seed, spec.n_neighbors, task)
+    return Projection(spec, _hammer(xyz), mean_direction, _units=units, _xyz=xyz)
+
+
+def plane_axes(matrix: np.ndarray, spec: ProjectionSpec) -> np.ndarray:
+    """Orthonormal basis [d, 2] of the plane of two tokens (first axis along the first token)."""
+    if spec.plane_tokens is None:
+        raise NokenvizError("the token plane needs two tokens")
+    a, b = (matrix[i].astype(np.float64) for i in spec.plane_tokens)
+    e1 = a / np.linalg.norm(a)
+    rest = b - (b @ e1) * e1
+    if np.linalg.norm(rest) < 1e-9 * np.linalg.norm(b):
+        raise NokenvizError("the two tokens point the same way; pick two different directions")
+    e2 = rest / np.linalg.norm(rest)
+    return np.stack([e1, e2], axis=1).astype(np.float32)
+
+
+def _directions(vectors: np.ndarray, mean_direction: np.ndarray | None) -> np.ndarray:
+    units = _normalise(vectors)
+    return units if mean_direction is None else _normalise(units - mean_direction)
+
+
+def _normalise(rows: np.ndarray) -> np.ndarray:
+    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+
+
+def _top_axes(rows: np.ndarray, k: int) -> np.ndarray:
+    """The top-k axes [d, k] of the d x d second-moment matrix (cheap: d << V)."""
+    _, vectors = np.linalg.eigh((rows.T @ rows).astype(np.float64))
+    axes = vectors[:, ::-1][:, :k]
+    signs = np.sign(axes[np.abs(axes).argmax(axis=0), range(k)])  # deterministic orientation
+    return (axes * signs).astype(np.float32)
+
+
+def _hammer(xyz: np.ndarray) -> np.ndarray:
+    """Unit 3-vectors -> Hammer equal-area map, x in [-2√2, 2√2], y in [-√2, √2]."""
+    lon = np.arctan2(xyz[:, 1], xyz[:, 0])
+    lat = np.arcsin(np.clip(xyz[:, 2], -1.0, 1.0))
+    denom = np.sqrt(1.0 + np.cos(lat) * np.cos(lon / 2.0))
+    x = 2.0 * SQRT2 * np.cos(lat) * np.sin(lon / 2.0) / denom
+    y = SQRT2 * np.sin(lat) / denom
+    return np.stack([x, y], axis=1).astype(np.float32)
+
+
+def _polar(plane: np.ndarray, norms: np.ndarray) -> np.ndarray:
+    angle = np.arctan2(plane[:, 1], plane[:, 0])
+    return np.stack([norms * np.cos(angle), norms * np.sin(angle)], axis=1).astype(np.float32)
+
+
+def _interpolate(units: np.ndarray, fitted: np.ndarray, xyz: np.ndarray, k: int = 8) -> np.ndarray:
+    """Place new directions at the similarity-weighted mean (on the sphere, so the map's seam
+    does not split neighbours) of their k nearest fitted points."""
+    similarity = units @ fitted.T
+    nearest = np.argpartition(-similarity, k, axis=1)[:, :k]
+    weights = np.maximum(np.take_along_axis(similarity, nearest, axis=1), 0.0) + 1e-6
+    weights /= weights.sum(axis=1, keepdims=True)
+    return _normalise(np.einsum("nk,nkc->nc", weights, xyz[nearest]))

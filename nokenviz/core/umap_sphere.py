@@ -1,0 +1,129 @@
+"""UMAP onto the 2-sphere, with progress, cancel and an on-disk cache.
+
+Two choices made here rather than taking umap-learn's defaults whole, both for P5 (first run
+<= 90 s on 2 cores, cancellable):
+- the k nearest neighbours are computed exactly by chunked matrix products on the top 64
+  principal axes of the directions and handed to UMAP as `precomputed_knn`; this is faster than
+  NN-descent on the full vectors, and cancel is checked between chunks;
+- the optimisation's epoch loop reports through umap's `tqdm_kwds` hook to a small file-like
+  object that turns tqdm's output into progress and raises `Cancelled` when asked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import platformdirs
+
+from nokenviz.core.task import Task
+from nokenviz.errors import Cancelled
+
+KNN_DIMS = 64
+N_EPOCHS = 120  # umap's default for > 10k points is 200; the sphere settles well before
+_CHUNK = 2048
+
+
+def cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir("nokenviz")) / "umap"
+
+
+def umap_sphere(units: np.ndarray, seed: int, n_neighbors: int, task: Task) -> np.ndarray:
+    """Unit directions [V, d] -> points on the unit 2-sphere [V, 3], cached by content."""
+    key = hashlib.blake2b(np.ascontiguousarray(units).tobytes(), digest_size=16)
+    key.update(f"seed={seed};k={n_neighbors};dims={KNN_DIMS};epochs={N_EPOCHS};v1".encode())
+    path = cache_dir() / f"{key.hexdigest()}.npy"
+    if path.is_file():
+        task.report(1.0, "UMAP sphere from cache")
+        return np.load(path)
+    xyz = _fit(units, seed, n_neighbors, task)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp.npy")
+    np.save(temporary, xyz)
+    temporary.replace(path)  # atomic: a cancelled or crashed write never leaves a bad cache
+    return xyz
+
+
+def _fit(units: np.ndarray, seed: int, n_neighbors: int, task: Task) -> np.ndarray:
+    task.report(0.02, "UMAP: reducing dimensions")
+    reduced = _principal_components(units, KNN_DIMS)
+    indices, distances = _exact_knn(reduced, n_neighbors, task)
+    task.report(0.3, "UMAP: importing umap-learn")
+    import umap  # imported here: numba compiles on first use and takes seconds
+
+    task.report(0.32, "UMAP: laying out the sphere")
+    mapper = umap.UMAP(
+        n_neighbors=n_neighbors,
+        n_epochs=N_EPOCHS,
+        metric="cosine",
+        output_metric="haversine",
+        random_state=seed,
+        precomputed_knn=(indices, distances, None),
+        tqdm_kwds={
+            "disable": False,
+            "file": _ProgressFile(task, 0.35, 0.99),
+            "mininterval": 0.2,
+            "bar_format": "{n}/{total}",
+        },
+    )
+    with warnings.catch_warnings():  # "n_jobs overridden by random_state": expected
+        warnings.simplefilter("ignore", UserWarning)
+        embedding = mapper.fit_transform(reduced)
+    theta, phi = embedding[:, 0], embedding[:, 1]  # polar angle and azimuth (umap's convention)
+    xyz = np.stack(
+        [np.sin(theta) * np.cos(phi), np.sin(theta) * np.sin(phi), np.cos(theta)], axis=1
+    )
+    task.report(1.0, "UMAP: done")
+    return xyz.astype(np.float32)
+
+
+def _principal_components(units: np.ndarray, k: int) -> np.ndarray:
+    centred = units - units.mean(axis=0)
+    if centred.shape[1] <= k:
+        return centred.astype(np.float32)
+    _, vectors = np.linalg.eigh((centred.T @ centred).astype(np.float64))
+    return (centred @ vectors[:, ::-1][:, :k]).astype(np.float32)
+
+
+def _exact_knn(points: np.ndarray, k: int, task: Task) -> tuple[np.ndarray, np.ndarray]:
+    """k nearest rows by cosine distance (self first, as umap expects), in chunks."""
+    import torch
+
+    units = torch.nn.functional.normalize(torch.from_numpy(points), dim=1)
+    n = len(units)
+    indices = np.empty((n, k), dtype=np.int64)
+    distances = np.empty((n, k), dtype=np.float32)
+    for start in range(0, n, _CHUNK):
+        task.report(0.05 + 0.25 * start / n, "UMAP: nearest neighbours")
+        similarity = units[start : start + _CHUNK] @ units.T
+        rows = torch.arange(len(similarity))
+        similarity[rows, start + rows] = 2.0  # self first, at distance 0
+        sims, nearest = torch.topk(similarity, k, dim=1)
+        indices[start : start + _CHUNK] = nearest.numpy()
+        distances[start : start + _CHUNK] = (1.0 - sims).clamp(0.0, 2.0).numpy()
+    return indices, distances
+
+
+class _ProgressFile:
+    """What tqdm writes ("37/200") becomes task progress; a cancel request raises from here."""
+
+    _COUNT = re.compile(r"(\d+)/(\d+)")
+
+    def __init__(self, task: Task, low: float, high: float) -> None:
+        self.task, self.low, self.high = task, low, high
+
+    def write(self, text: str) -> None:
+        if self.task.cancelled:
+            raise Cancelled(self.task.what)
+        match = self._COUNT.search(text)
+        if match and int(match.group(2)):
+            done = int(match.group(1)) / int(match.group(2))
+            self.task.report(
+                self.low + (self.high - self.low) * done, "UMAP: laying out the sphere"
+            )
+
+    def flush(self) -> None:
+        return None
