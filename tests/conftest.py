@@ -9,7 +9,12 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach the network
 
+import tempfile
+
 import pytest
+
+# Caches (UMAP layouts) go to a throw-away folder, never the user's.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="nokenviz-test-cache-")
 
 from tests.tiny_models import FAMILIES, build_model_dir
 
@@ -44,3 +49,13 @@ def smol():
     from nokenviz.core.loading import load_model
 
     return load_model("default")
+
+
+@pytest.fixture
+def qt_settings(tmp_path, qapp):
+    """QSettings in a temporary folder, so tests never touch the user's settings."""
+    from PySide6.QtCore import QSettings
+
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
+    return tmp_path

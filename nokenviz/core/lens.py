@@ -141,3 +141,38 @@ def guiding_tokens(weights: np.ndarray, position: int = -1, last_layers: int = 4
     """How much the query at `position` attends to each key, averaged over the last layers'
     heads (seed 003's "guiding tokens"); one weight per key position."""
     return weights[-last_layers:, :, position, :].mean(axis=(0, 1))
+
+
+@dataclass
+class Trace:
+    """Everything the residual-stream views draw for one prompt, as plain arrays."""
+
+    labels: list[str]
+    position: int
+    raw: np.ndarray  # [L+1, d] the position's hidden state per layer, before the final norm
+    lens: np.ndarray  # [L+1, d] the same after the final norm (what W_U sees)
+    entries: list[LensEntry]
+    norms: np.ndarray  # [L+1, T]
+    heat_ids: np.ndarray  # [L+1, T] logit-lens top-1 per layer and position
+    heat_probs: np.ndarray  # [L+1, T]
+    attention: np.ndarray  # [L, heads, T, T]
+
+
+def trace_prompt(
+    loaded: LoadedModel, prepared: PreparedInput, position: int = -1, k: int = 5
+) -> Trace:
+    """Residual stream, logit lens (at `position` and as a heatmap) and attention of a prompt."""
+    stream = residual_stream(loaded, prepared)
+    index = stream.position_index(position)
+    heat_ids, heat_probs = lens_heatmap(loaded, stream)
+    return Trace(
+        labels=prepared.labels,
+        position=index,
+        raw=stream.raw[:, index].numpy(),
+        lens=lens_space(loaded, stream, index).numpy(),
+        entries=logit_lens(loaded, stream, index, k),
+        norms=stream.norms(),
+        heat_ids=heat_ids,
+        heat_probs=heat_probs,
+        attention=attention(loaded, prepared),
+    )

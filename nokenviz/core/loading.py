@@ -20,6 +20,7 @@ from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_N
 from transformers.utils import logging as hf_logging
 
 from nokenviz.core.adapter import ModelAdapter
+from nokenviz.core.gguf_cache import gguf_read_once
 from nokenviz.core.model_spec import ResolvedModel, check_model_directory, resolve_model
 from nokenviz.core.task import Task
 from nokenviz.errors import Cancelled, ModelError, NokenvizError
@@ -141,6 +142,13 @@ def load_model(
     task = task or Task(what="loading the model")
     task.report(0.0, f"resolving {spec}")
     resolved = resolve_model(spec)
+    if resolved.gguf_file is None:
+        return _load_resolved(resolved, options, task)
+    with gguf_read_once():
+        return _load_resolved(resolved, options, task)
+
+
+def _load_resolved(resolved: ResolvedModel, options: LoadOptions, task: Task) -> LoadedModel:
     if not resolved.is_hub_id and resolved.gguf_file is None:
         check_model_directory(Path(resolved.source))
     device = pick_device(options.device)

@@ -154,10 +154,12 @@ def _polar(plane: np.ndarray, norms: np.ndarray) -> np.ndarray:
 
 
 def _interpolate(units: np.ndarray, fitted: np.ndarray, xyz: np.ndarray, k: int = 8) -> np.ndarray:
-    """Place new directions at the similarity-weighted mean (on the sphere, so the map's seam
-    does not split neighbours) of their k nearest fitted points."""
+    """Place new directions among their k nearest fitted points, weighted by inverse angle, so
+    a vocabulary direction lands where the fit put it. Averaged on the sphere (not the flat
+    map) so the map's seam does not split neighbours."""
     similarity = units @ fitted.T
     nearest = np.argpartition(-similarity, k, axis=1)[:, :k]
-    weights = np.maximum(np.take_along_axis(similarity, nearest, axis=1), 0.0) + 1e-6
+    angles = np.arccos(np.clip(np.take_along_axis(similarity, nearest, axis=1), -1.0, 1.0))
+    weights = 1.0 / (angles + 1e-3)
     weights /= weights.sum(axis=1, keepdims=True)
     return _normalise(np.einsum("nk,nkc->nc", weights, xyz[nearest]))

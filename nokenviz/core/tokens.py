@@ -47,3 +47,26 @@ def parse_token_query(tokenizer: Any, query: str, vocab_size: int) -> int:
         if stripped.isdigit():
             return resolve_token(tokenizer, int(stripped), vocab_size)
         raise
+
+
+def find_tokens(token_strings: list[str], query: str, limit: int = 50) -> list[int]:
+    """Search the vocabulary's display strings: `#id`, then exact text, then exact ignoring
+    case and surrounding spaces, then substrings; at most `limit` ids, best first."""
+    stripped = query.strip()
+    if stripped.startswith("#") and stripped[1:].isdigit():
+        index = int(stripped[1:])
+        return [index] if index < len(token_strings) else []
+    if not query:
+        return []
+    folded = stripped.casefold()
+    exact = [i for i, t in enumerate(token_strings) if t == query]
+    loose = [
+        i for i, t in enumerate(token_strings) if t.strip().casefold() == folded and t != query
+    ]
+    found = exact + loose
+    if len(found) < limit and folded:
+        seen = set(found)
+        found += [
+            i for i, t in enumerate(token_strings) if folded in t.casefold() and i not in seen
+        ]
+    return found[:limit]

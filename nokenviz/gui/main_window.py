@@ -1,0 +1,494 @@
+"""The main window: the sphere in the middle, panels in docks, work on two worker threads.
+
+Nothing here imports torch: model work is submitted as jobs (plain functions importing the
+core inside) to the model worker, projections to the projection worker.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QToolBar,
+)
+
+from nokenviz.gui import jobs, settings
+from nokenviz.gui.panels import AttentionPanel, Inspector, LensPanel, NormHistogram
+from nokenviz.gui.sphere_view import SphereView
+from nokenviz.gui.worker import Job, Worker
+
+PROJECTIONS = {"pca": "PCA sphere", "umap": "UMAP sphere", "plane": "Token plane"}
+
+
+class MainWindow(QMainWindow):
+    """State: the vocabulary snapshot, the fitted projection, the selection and the trace."""
+
+    model_ready = Signal()
+    projection_ready = Signal()
+    trace_ready = Signal()
+    failed = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWindowTitle("nokenviz")
+        self.resize(1400, 900)
+        self.vocab: Any = None
+        self.projection: Any = None
+        self.trace: Any = None
+        self.matrix_name = "W_E"
+        self.selected: list[int] = []
+        self.last_error = ""
+        self.model_summary = "no model"
+        self.view = SphereView()
+        self.setCentralWidget(self.view)
+        self._build_toolbar()
+        self._build_docks()
+        self._build_status()
+        self._build_menus()
+        self.view.token_clicked.connect(self._token_clicked)
+        self.view.token_hovered.connect(self._token_hovered)
+        self.model_worker = Worker("model")  # threads last: nothing above can leave them orphaned
+        self.projection_worker = Worker("projection")
+        for worker in (self.model_worker, self.projection_worker):
+            self._connect(worker)
+
+    # ------------------------------------------------------------ building
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Controls", objectName="controls")
+        bar.setMovable(False)
+        self.addToolBar(bar)
+        self.projection_box = QComboBox(toolTip="How directions are drawn flat")
+        for key, title in PROJECTIONS.items():
+            self.projection_box.addItem(title, key)
+        self.projection_box.setCurrentIndex(list(PROJECTIONS).index(settings.read("projection")))
+        self.projection_box.currentIndexChanged.connect(lambda _: self.request_projection())
+        self.centred_box = QCheckBox(
+            "centred", toolTip="Subtract the mean token direction before projecting"
+        )
+        self.centred_box.setChecked(settings.read("centred"))
+        self.centred_box.toggled.connect(lambda _: self.request_projection())
+        self.matrix_box = QComboBox(
+            toolTip="Input embeddings (W_E) or output vectors (W_U, untied models)"
+        )
+        self.matrix_box.addItem("W_E", "W_E")
+        self.matrix_box.currentIndexChanged.connect(self._matrix_changed)
+        self.search = QLineEdit(
+            placeholderText="search token or #id  (Ctrl+F)", clearButtonEnabled=True
+        )
+        self.search.setMaximumWidth(240)
+        self.search.returnPressed.connect(lambda: self.search_token(self.search.text()))
+        self.prompt = QLineEdit(
+            settings.read("prompt"), toolTip="Prompt whose residual stream is traced"
+        )
+        self.prompt.returnPressed.connect(self.request_trace)
+        self.position = QSpinBox(
+            toolTip="Token position to trace (-1 = last)", minimum=-512, maximum=511
+        )
+        self.position.setValue(-1)
+        self.lens_box = QCheckBox("lens space", toolTip="Draw the trajectory after the final norm")
+        self.lens_box.toggled.connect(lambda _: self._draw_trace())
+        trace = QPushButton("Trace", toolTip="Trace the prompt through the layers (Enter)")
+        trace.clicked.connect(self.request_trace)
+        for widget in (
+            QLabel(" projection "),
+            self.projection_box,
+            self.centred_box,
+            QLabel("  "),
+            self.matrix_box,
+            QLabel("  "),
+            self.search,
+            QLabel("  prompt "),
+            self.prompt,
+            QLabel(" position "),
+            self.position,
+            self.lens_box,
+            trace,
+        ):
+            bar.addWidget(widget)
+
+    def _build_docks(self) -> None:
+        self.inspector = Inspector()
+        self.inspector.neighbour_chosen.connect(lambda i: self.select([i]))
+        self.histogram = NormHistogram()
+        self.histogram.brushed.connect(self._brushed)
+        self.lens_panel = LensPanel()
+        self.attention_panel = AttentionPanel()
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        for title, widget, area in (
+            ("Inspector", self.inspector, right),
+            ("Norms", self.histogram, right),
+            ("Logit lens", self.lens_panel, bottom),
+            ("Attention", self.attention_panel, bottom),
+        ):
+            dock = QDockWidget(title, self, objectName=title)
+            dock.setWidget(widget)
+            self.addDockWidget(area, dock)
+        self.resizeDocks(
+            [self.findChild(QDockWidget, "Inspector")], [380], Qt.Orientation.Horizontal
+        )
+        self.resizeDocks(
+            [self.findChild(QDockWidget, "Logit lens")], [300], Qt.Orientation.Vertical
+        )
+
+    def _build_status(self) -> None:
+        self.model_label = QLabel("no model")
+        self.hover_label = QLabel("")
+        self.progress = QProgressBar(maximum=1000, maximumWidth=260, textVisible=True)
+        self.cancel_button = QPushButton("Cancel", toolTip="Cancel the running job (Esc)")
+        self.cancel_button.clicked.connect(self.cancel_jobs)
+        status = self.statusBar()
+        status.addWidget(self.model_label)
+        status.addWidget(self.hover_label, 1)
+        status.addPermanentWidget(self.progress)
+        status.addPermanentWidget(self.cancel_button)
+        self._set_busy(False)
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(
+            file_menu, "Open model &folder…", self._open_folder, QKeySequence.StandardKey.Open
+        )
+        self._action(file_menu, "Open &GGUF file…", self._open_gguf)
+        self._action(file_menu, "Open &hub model id…", self._open_hub_id)
+        self.recent_menu = file_menu.addMenu("&Recent models")
+        self._fill_recent(settings.read("recent_models"))
+        file_menu.addSeparator()
+        self._action(file_menu, "Save &screenshot…", self._save_screenshot, "Ctrl+Shift+S")
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        view_menu = self.menuBar().addMenu("&View")
+        group = QActionGroup(self)
+        for index, title in enumerate(PROJECTIONS.values()):
+            action = self._action(
+                view_menu,
+                title,
+                lambda i=index: self.projection_box.setCurrentIndex(i),
+                f"Ctrl+{index + 1}",
+            )
+            action.setCheckable(True)
+            group.addAction(action)
+        self._action(view_menu, "&Reset view", self._reset_view, "Home")
+        self._action(view_menu, "&Find token", self.search.setFocus, QKeySequence.StandardKey.Find)
+        self._action(view_menu, "Cancel job", self.cancel_jobs, "Esc")
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&About nokenviz", self._about)
+
+    def _action(self, menu: Any, title: str, slot: Any, shortcut: Any = None) -> QAction:
+        action = QAction(title, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda *_: slot())
+        menu.addAction(action)
+        self.addAction(action)
+        return action
+
+    def _fill_recent(self, recent: list[str]) -> None:
+        self.recent_menu.clear()
+        for spec in recent:
+            self._action(self.recent_menu, spec, lambda s=spec: self.load_model(s))
+        self.recent_menu.setEnabled(bool(recent))
+
+    # ------------------------------------------------------------ workers
+
+    def _connect(self, worker: Worker) -> None:
+        # Bound methods, never lambdas: a lambda would run in the worker's thread (direct
+        # connection); a method of this window is queued to the GUI thread.
+        runner = worker.runner
+        runner.started.connect(self._job_started)
+        runner.progress.connect(self._progress)
+        runner.returned.connect(self._job_returned)
+        runner.errored.connect(self._job_failed)
+        runner.cancelled.connect(self._job_cancelled)
+
+    def _job_started(self, job: Job) -> None:
+        self._set_busy(True, job.name)
+
+    def _job_returned(self, _job: Job, _result: object) -> None:
+        QTimer.singleShot(0, self._update_busy)
+
+    def _job_cancelled(self, job: Job) -> None:
+        self.statusBar().showMessage(f"cancelled {job.name}", 4000)
+        self.model_label.setText(self.model_summary)
+        QTimer.singleShot(0, self._update_busy)
+
+    def _progress(self, job: Job, fraction: float, message: str) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        self.progress.setFormat(f"{message} %p%")
+
+    def _set_busy(self, busy: bool, name: str = "") -> None:
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        if busy:
+            self.progress.setValue(0)
+            self.progress.setFormat(f"{name}…")
+
+    def _update_busy(self) -> None:
+        if not (self.model_worker.busy or self.projection_worker.busy):
+            self._set_busy(False)
+
+    def _job_failed(self, job: Job, message: str) -> None:
+        QTimer.singleShot(0, self._update_busy)
+        self.model_label.setText(self.model_summary)  # a failed load leaves the previous model
+        self.last_error = message
+        self.statusBar().showMessage(f"{job.name} failed: {message}", 10000)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            f"nokenviz: {job.name} failed",
+            message,
+            QMessageBox.StandardButton.Ok,
+            self,
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()  # window-modal, does not block the event loop
+        self.failed.emit(message)
+
+    def cancel_jobs(self) -> None:
+        self.model_worker.cancel()
+        self.projection_worker.cancel()
+
+    # ------------------------------------------------------------ model
+
+    def load_model(self, spec: str) -> None:
+        self.model_label.setText(f"loading {spec}…")
+        self.model_worker.submit(f"loading {spec}", jobs.load(spec), self._model_loaded)
+
+    def _model_loaded(self, vocab: Any) -> None:
+        self.vocab = vocab
+        info = vocab.info
+        self.model_summary = (
+            f"{info['name']} · {info['arch']} · {info['n_layers']} layers · d={info['d_model']} · "
+            f"vocab {info['vocab_size']:,} · {info['device']} · {info['dtype']}"
+            + ("" if info["causal"] else " · not a causal LM: generation disabled")
+        )
+        self.model_label.setText(self.model_summary)
+        self._fill_recent(settings.remember_model(info["model"]))
+        self.matrix_box.blockSignals(True)
+        self.matrix_box.clear()
+        for name in vocab.matrices:
+            self.matrix_box.addItem(name, name)
+        self.matrix_box.setEnabled(len(vocab.matrices) > 1)
+        self.matrix_box.blockSignals(False)
+        self.matrix_name = "W_E"
+        self.selected = [i for i in self.selected if i < len(vocab.tokens)]
+        self.trace = None
+        self.histogram.set_norms(self.norms)
+        self.model_ready.emit()
+        self.request_projection()
+        if info["causal"]:
+            self.request_trace()
+
+    @property
+    def norms(self) -> np.ndarray:
+        return self.vocab.norms[self.matrix_name]
+
+    def _matrix_changed(self) -> None:
+        if self.vocab is not None and self.matrix_box.currentData():
+            self.matrix_name = self.matrix_box.currentData()
+            self.histogram.set_norms(self.norms)
+            self.request_projection()
+
+    # ------------------------------------------------------------ projection
+
+    def projection_spec(self) -> Any:
+        from nokenviz.core.projections import ProjectionSpec
+
+        kind = self.projection_box.currentData()
+        plane = tuple(self.selected[-2:]) if kind == "plane" and len(self.selected) >= 2 else None
+        return ProjectionSpec(kind=kind, centred=self.centred_box.isChecked(), plane_tokens=plane)
+
+    def request_projection(self) -> None:
+        if self.vocab is None:
+            return
+        settings.write("projection", self.projection_box.currentData())
+        settings.write("centred", self.centred_box.isChecked())
+        spec = self.projection_spec()
+        if spec.kind == "plane" and spec.plane_tokens is None:
+            self.statusBar().showMessage(
+                "Token plane: select two tokens first (Ctrl+click the second)", 8000
+            )
+            return
+        self.projection_worker.cancel("projection")
+        matrix = self.vocab.matrices[self.matrix_name]
+        self.projection_worker.submit(
+            "projection", jobs.project(matrix, spec), self._projection_fitted
+        )
+
+    def _projection_fitted(self, projection: Any) -> None:
+        keep = self.projection is not None and self.projection.spec.kind == projection.spec.kind
+        self.projection = projection
+        stats = self.vocab.stats[self.matrix_name]
+        self.view.set_vocabulary(
+            projection.coords,
+            self.norms,
+            self.vocab.tokens,
+            (stats.p01, stats.p99),
+            keep_range=keep,
+        )
+        marker = projection.mean_marker()
+        self.view.set_mean_marker(marker)
+        title = f"{self.matrix_name}: {projection.spec.describe()}"
+        if marker is not None:
+            title += f" · ★ mean direction (norm {stats.mean_direction_norm:.2f})"
+        self.view.setTitle(title, color="k", size="10pt")
+        self._draw_selection()
+        self._draw_trace()
+        self.projection_ready.emit()
+
+    def _reset_view(self) -> None:
+        if self.projection is not None:
+            self.view.set_vocabulary(
+                self.projection.coords, self.norms, self.vocab.tokens, self.view.levels
+            )
+
+    # ------------------------------------------------------------ selection
+
+    def search_token(self, query: str) -> None:
+        from nokenviz.core.tokens import find_tokens
+
+        if self.vocab is None or not query:
+            return
+        found = find_tokens(self.vocab.tokens, query, limit=1)
+        if not found:
+            self.statusBar().showMessage(f"no token matches {query!r}", 5000)
+            return
+        self.select([found[0]])
+
+    def _token_clicked(self, token: int) -> None:
+        additive = QApplication.keyboardModifiers() & Qt.KeyboardModifier.ControlModifier
+        self.select([*self.selected[-1:], token] if additive else [token])
+
+    def _token_hovered(self, token: int) -> None:
+        if self.vocab is not None:
+            self.hover_label.setText(
+                f"{self.vocab.tokens[token]!r} #{token} · norm {self.norms[token]:.3f}"
+            )
+
+    def select(self, ids: list[int]) -> None:
+        if self.vocab is None:
+            return
+        self.selected = ids
+        token = ids[-1]
+        rank = float((self.norms < self.norms[token]).mean())
+        self.inspector.show_token(
+            self.vocab.tokens[token], token, float(self.norms[token]), rank, self.matrix_name
+        )
+        self.model_worker.cancel("neighbours")
+        self.model_worker.submit(
+            "neighbours",
+            jobs.neighbours(token, self.matrix_name),
+            lambda found: self.inspector.show_neighbours(found, self.vocab.tokens),
+        )
+        self._draw_selection()
+        if self.projection_box.currentData() == "plane" and len(ids) >= 2:
+            self.request_projection()
+
+    def _brushed(self, low: float, high: float) -> None:
+        if self.vocab is not None:
+            ids = np.flatnonzero((self.norms >= low) & (self.norms <= high))[:20000]
+            self.view.set_highlight(ids)
+
+    # ------------------------------------------------------------ trace
+
+    def request_trace(self) -> None:
+        if self.vocab is None:
+            return
+        settings.write("prompt", self.prompt.text())
+        self.model_worker.cancel("trace")
+        self.model_worker.submit(
+            "trace", jobs.trace(self.prompt.text(), self.position.value()), self._trace_done
+        )
+
+    def _trace_done(self, trace: Any) -> None:
+        self.trace = trace
+        tokens = self.vocab.tokens
+        self.lens_panel.show_trace(
+            trace.heat_ids, trace.heat_probs, trace.norms, trace.position, trace.labels, tokens
+        )
+        self.attention_panel.show_attention(trace.attention, trace.labels)
+        self._draw_trace()
+        self.trace_ready.emit()
+
+    def trajectory_xy(self) -> np.ndarray | None:
+        if self.trace is None or self.projection is None:
+            return None
+        vectors = self.trace.lens if self.lens_box.isChecked() else self.trace.raw
+        return self.projection.project(vectors)
+
+    def _draw_trace(self) -> None:
+        self.view.set_trajectory(self.trajectory_xy())
+        self._draw_selection()
+
+    def _draw_selection(self) -> None:
+        if self.projection is None:
+            return
+        self.view.set_selection(self.selected)
+        labels = [
+            (self.projection.coords[i], self.vocab.tokens[i], 100.0 - n, "k")
+            for n, i in enumerate(reversed(self.selected))
+        ]
+        xy = self.trajectory_xy()
+        if xy is not None:
+            for entry, point in zip(self.trace.entries, xy, strict=True):
+                text = f"L{entry.layer} {self.vocab.tokens[entry.top[0][0]]!r}"
+                labels.append((point, text, 50.0 + entry.layer / 100, "#b01c1c"))
+        self.view.set_labels(labels)
+
+    # ------------------------------------------------------------ files
+
+    def _open_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a Hugging Face model folder")
+        if path:
+            self.load_model(path)
+
+    def _open_gguf(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a GGUF model", "", "GGUF models (*.gguf)")
+        if path:
+            self.load_model(path)
+
+    def _open_hub_id(self) -> None:
+        spec, ok = QInputDialog.getText(
+            self, "Open a hub model", "Hub id (from the local cache when offline):"
+        )
+        if ok and spec.strip():
+            self.load_model(spec.strip())
+
+    def _save_screenshot(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save a screenshot", "nokenviz.png", "PNG images (*.png)"
+        )
+        if path and not self.grab().save(path):
+            self._job_failed(Job("screenshot", lambda *_: None), f"could not write {path}")
+
+    def _about(self) -> None:
+        from nokenviz import __version__
+
+        QMessageBox.about(
+            self,
+            "About nokenviz",
+            f"nokenviz {__version__}: token vectors as directions "
+            "on a hypersphere, the residual stream layer by layer, and nokens.",
+        )
+
+    def closeEvent(self, event: Any) -> None:
+        """Cancel running work and wait for the workers, so nothing is torn down mid-job."""
+        self.statusBar().showMessage("closing: waiting for the running job to stop…")
+        for worker in (self.projection_worker, self.model_worker):
+            worker.stop()
+        event.accept()

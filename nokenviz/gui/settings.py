@@ -1,0 +1,41 @@
+"""Typed user settings over QSettings, with every default in one place (MNELAB style)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QSettings
+
+_DEFAULTS: dict[str, Any] = {
+    "recent_models": [],
+    "prompt": "The sun rises in the",
+    "projection": "pca",
+    "centred": True,
+}
+MAX_RECENT = 8
+
+
+def _settings() -> QSettings:
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "nokenviz", "nokenviz")
+
+
+def read(key: str) -> Any:
+    default = _DEFAULTS[key]
+    value = _settings().value(key, default)
+    if isinstance(default, bool):
+        return value in (True, "true", "1", 1)
+    if isinstance(default, list):
+        return (
+            [str(v) for v in value] if isinstance(value, list) else ([str(value)] if value else [])
+        )
+    return type(default)(value)
+
+
+def write(key: str, value: Any) -> None:
+    _settings().setValue(key, value)
+
+
+def remember_model(spec: str) -> list[str]:
+    recent = [spec, *(m for m in read("recent_models") if m != spec)][:MAX_RECENT]
+    write("recent_models", recent)
+    return recent

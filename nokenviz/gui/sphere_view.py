@@ -1,0 +1,215 @@
+"""The hypersphere view: every token as a direction, coloured by its norm, drawn flat.
+
+Rendering (P1): the whole vocabulary is one image (mean norm per 2x2-pixel cell, empty cells
+transparent) re-binned when the view settles; panning only transforms that image. Real point
+items are used where they are few: the selection, a trajectory, the brushed set, and all
+points once zoomed in far enough that fewer than `POINT_LIMIT` are visible.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+
+from nokenviz.core.density import bin_points, visible
+from nokenviz.core.labels import place_labels
+
+POINT_LIMIT = 3000
+CELL_PX = 2
+REBIN_DELAY_MS = 60
+COLORMAP = "viridis"  # perceptually uniform and colour-blind safe
+
+
+class SphereView(pg.PlotWidget):
+    """Vocabulary, selection, trajectory and overlays in one pyqtgraph plot."""
+
+    token_clicked = Signal(int)
+    token_hovered = Signal(int)
+
+    def __init__(self, parent: object = None) -> None:
+        super().__init__(parent)
+        self.setBackground("w")
+        self.setAspectLocked(True)
+        self.showGrid(x=False, y=False)
+        self.hideAxis("left")
+        self.hideAxis("bottom")
+        self.plotItem.setMenuEnabled(False)
+        self.colormap = pg.colormap.get(COLORMAP)
+        self.coords = np.zeros((0, 2), np.float32)
+        self.norms = np.zeros(0, np.float32)
+        self.tokens: list[str] = []
+        self.levels = (0.0, 1.0)
+
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setZValue(0)
+        self.addItem(self.image)
+        self.colorbar = pg.ColorBarItem(
+            colorMap=self.colormap, label="token norm", interactive=False, width=14
+        )
+        self.colorbar.setImageItem(self.image, insert_in=self.plotItem)
+        self.points = pg.ScatterPlotItem(pxMode=True, size=6, pen=None)
+        self.points.setZValue(1)
+        self.highlight = pg.ScatterPlotItem(
+            pxMode=True, size=4, pen=None, brush=pg.mkBrush(230, 80, 20, 200)
+        )
+        self.highlight.setZValue(2)
+        self.selection = pg.ScatterPlotItem(
+            pxMode=True, size=11, pen=pg.mkPen("k", width=1.5), brush=pg.mkBrush(255, 255, 255, 0)
+        )
+        self.selection.setZValue(4)
+        self.mean_marker = pg.ScatterPlotItem(
+            pxMode=True, size=16, symbol="star", pen=pg.mkPen("k"), brush=pg.mkBrush(240, 60, 60)
+        )
+        self.mean_marker.setZValue(5)
+        self.trajectory = pg.PlotDataItem(
+            pen=pg.mkPen((214, 39, 40), width=2),
+            symbol="o",
+            symbolSize=7,
+            symbolBrush=(214, 39, 40),
+            symbolPen="w",
+        )
+        self.trajectory.setZValue(3)
+        for item in (
+            self.points,
+            self.highlight,
+            self.selection,
+            self.mean_marker,
+            self.trajectory,
+        ):
+            self.addItem(item)
+        self.labels: list[pg.TextItem] = []
+        self.label_items: list[
+            tuple[QPointF, str, float, str]
+        ] = []  # position, text, priority, colour
+
+        self.rebin_timer = QTimer(self, singleShot=True, interval=REBIN_DELAY_MS)
+        self.rebin_timer.timeout.connect(self._settled)
+        self.plotItem.vb.sigRangeChanged.connect(lambda *_: self.rebin_timer.start())
+        self.plotItem.vb.sigResized.connect(lambda *_: self.rebin_timer.start())
+        self.scene().sigMouseClicked.connect(self._clicked)
+        self.scene().sigMouseMoved.connect(self._moved)
+
+    # ------------------------------------------------------------ data
+
+    def set_vocabulary(
+        self,
+        coords: np.ndarray,
+        norms: np.ndarray,
+        tokens: list[str],
+        levels: tuple[float, float],
+        keep_range: bool = False,
+    ) -> None:
+        self.coords, self.norms, self.tokens = coords, norms.astype(np.float32), tokens
+        self.levels = levels
+        self.colorbar.setLevels(levels)
+        if not keep_range and len(coords):
+            (x0, y0), (x1, y1) = coords.min(axis=0).tolist(), coords.max(axis=0).tolist()
+            pad = 0.03 * max(x1 - x0, y1 - y0)
+            self.plotItem.vb.setRange(
+                xRange=(x0 - pad, x1 + pad), yRange=(y0 - pad, y1 + pad), padding=0
+            )
+        self.rebin()
+
+    def rebin(self) -> None:
+        """Redraw the vocabulary image for the current view (or points when few are visible)."""
+        if not len(self.coords):
+            return
+        (x0, x1), (y0, y1) = self.plotItem.vb.viewRange()
+        rect = self.plotItem.vb.sceneBoundingRect()
+        shape = (max(1, int(rect.height() / CELL_PX)), max(1, int(rect.width() / CELL_PX)))
+        shown = visible(self.coords, (x0, x1), (y0, y1))
+        if len(shown) <= POINT_LIMIT:
+            self.image.setVisible(False)
+            brushes = self.colormap.map(self._scaled(self.norms[shown]), mode="qcolor")
+            self.points.setData(pos=self.coords[shown], brush=brushes, data=shown)
+            return
+        self.points.clear()
+        density = bin_points(self.coords, self.norms, (x0, x1), (y0, y1), shape)
+        self.image.setImage(density.mean_value, levels=self.levels, autoLevels=False)
+        self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+        self.image.setVisible(True)
+
+    def _scaled(self, values: np.ndarray) -> np.ndarray:
+        low, high = self.levels
+        return np.clip((values - low) / max(high - low, 1e-9), 0.0, 1.0)
+
+    def set_selection(self, ids: list[int]) -> None:
+        self.selection.setData(pos=self.coords[ids] if ids else np.zeros((0, 2)), data=ids)
+
+    def set_highlight(self, ids: np.ndarray) -> None:
+        self.highlight.setData(pos=self.coords[ids] if len(ids) else np.zeros((0, 2)))
+
+    def set_mean_marker(self, position: np.ndarray | None) -> None:
+        self.mean_marker.setData(pos=[] if position is None else [position])
+
+    def set_trajectory(self, xy: np.ndarray | None) -> None:
+        if xy is None:
+            self.trajectory.setData([], [])
+        else:
+            self.trajectory.setData(xy[:, 0], xy[:, 1])
+
+    def set_labels(self, items: list[tuple[np.ndarray, str, float, str]]) -> None:
+        """Labels as (position, text, priority, colour); shown without overlaps, best first."""
+        self.label_items = [(QPointF(float(p[0]), float(p[1])), t, pr, c) for p, t, pr, c in items]
+        self._layout_labels()
+
+    # ------------------------------------------------------------ labels
+
+    def _layout_labels(self) -> None:
+        for label in self.labels:
+            self.removeItem(label)
+        self.labels = []
+        if not self.label_items:
+            return
+        vb = self.plotItem.vb
+        metrics = self.fontMetrics()
+        boxes, texts = [], []
+        for position, text, _priority, _colour in self.label_items:
+            scene = vb.mapViewToScene(position)
+            width, height = metrics.horizontalAdvance(text) + 6, metrics.height() + 2
+            boxes.append((scene.x() + 4, scene.y() - height, scene.x() + 4 + width, scene.y()))
+            texts.append(text)
+        shown = place_labels(np.asarray(boxes), np.asarray([item[2] for item in self.label_items]))
+        for (position, text, _priority, colour), keep in zip(self.label_items, shown, strict=True):
+            if keep:
+                label = pg.TextItem(
+                    text, color=colour, anchor=(0, 1), fill=pg.mkBrush(255, 255, 255, 190)
+                )
+                label.setPos(position)
+                label.setZValue(6)
+                self.addItem(label)
+                self.labels.append(label)
+
+    # ------------------------------------------------------------ mouse
+
+    def nearest_token(self, scene_pos: QPointF, radius_px: float = 8.0) -> int | None:
+        """The token drawn nearest to a scene position, if within `radius_px` pixels."""
+        if not len(self.coords):
+            return None
+        vb = self.plotItem.vb
+        point = vb.mapSceneToView(scene_pos)
+        px_x, px_y = vb.viewPixelSize()
+        dx = (self.coords[:, 0] - point.x()) / px_x
+        dy = (self.coords[:, 1] - point.y()) / px_y
+        distance = dx * dx + dy * dy
+        index = int(np.argmin(distance))
+        return index if distance[index] <= radius_px**2 else None
+
+    def _clicked(self, event: object) -> None:
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        token = self.nearest_token(event.scenePos())
+        if token is not None:
+            self.token_clicked.emit(token)
+
+    def _moved(self, scene_pos: QPointF) -> None:
+        if self.plotItem.vb.sceneBoundingRect().contains(scene_pos):
+            token = self.nearest_token(scene_pos)
+            if token is not None:
+                self.token_hovered.emit(token)
+
+    def _settled(self) -> None:
+        """The view stopped moving: re-bin the image and re-place labels (screen space)."""
+        self.rebin()
+        self._layout_labels()

@@ -1,0 +1,118 @@
+"""The desktop window with pytest-qt, on tiny models: loading, search, trajectories,
+projections, failures, cancel and closing while busy."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from nokenviz.gui.main_window import MainWindow
+
+LOAD_TIMEOUT = 60_000
+
+
+@pytest.fixture
+def window(qtbot, qt_settings):
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+
+
+@pytest.fixture
+def loaded(qtbot, window, tiny_dirs):
+    """A window with the tiny llama loaded, projected and its default prompt traced."""
+    with qtbot.waitSignals(
+        [window.model_ready, window.projection_ready, window.trace_ready], timeout=LOAD_TIMEOUT
+    ):
+        window.load_model(tiny_dirs["llama"])
+    return window
+
+
+def test_window_paints_and_loads_on_the_worker(loaded) -> None:
+    assert "llama" in loaded.model_label.text() and "2 layers" in loaded.model_label.text()
+    assert loaded.view.coords.shape == (len(loaded.vocab.tokens), 2)
+    assert not loaded.progress.isVisible()  # the progress bar goes away when work is done
+    assert loaded.model_worker.thread.isRunning()
+
+
+def test_search_selects_and_inspects_a_token(qtbot, loaded) -> None:
+    loaded.search.setText(" cat")
+    loaded.search.returnPressed.emit()
+    cat = loaded.vocab.tokens.index(" cat")
+    assert loaded.selected == [cat]
+    qtbot.waitUntil(lambda: loaded.inspector.table.rowCount() == 24, timeout=10_000)
+    assert "' cat'" in loaded.inspector.title.text()
+    assert (
+        loaded.inspector.table.item(0, 1).text() != f"#{cat}"
+    )  # the query is not its own neighbour
+    assert len(loaded.view.selection.data) == 1
+
+
+def test_trajectory_has_a_node_per_layer_plus_embedding(loaded) -> None:
+    x, _ = loaded.view.trajectory.getData()
+    assert len(x) == 2 + 1
+    assert loaded.attention_panel.current().shape == (len(loaded.trace.labels),) * 2
+    loaded.lens_box.setChecked(True)  # lens space moves the nodes but keeps their number
+    assert len(loaded.view.trajectory.getData()[0]) == 3
+
+
+def test_switching_projection_keeps_the_selection(qtbot, loaded) -> None:
+    ids = [loaded.vocab.tokens.index(t) for t in ("White", "Black")]
+    loaded.select(ids[:1])
+    loaded.select(ids)
+    with qtbot.waitSignal(loaded.projection_ready, timeout=LOAD_TIMEOUT):
+        loaded.projection_box.setCurrentIndex(2)  # token plane of the two selected tokens
+    assert loaded.projection.spec.plane_tokens == tuple(ids)
+    assert loaded.selected == ids
+    assert loaded.view.selection.data["data"].tolist() == ids
+    with qtbot.waitSignal(loaded.projection_ready, timeout=LOAD_TIMEOUT):
+        loaded.centred_box.setChecked(False)
+        loaded.projection_box.setCurrentIndex(0)
+    assert loaded.projection.spec.kind == "pca" and not loaded.projection.spec.centred
+    assert loaded.view.mean_marker.data.size == 1
+    assert loaded.selected == ids
+
+
+def test_a_failing_model_path_keeps_the_previous_model(qtbot, loaded) -> None:
+    before = loaded.vocab
+    with qtbot.waitSignal(loaded.failed, timeout=LOAD_TIMEOUT) as blocker:
+        loaded.load_model("./no/such/model")
+    assert "model path not found" in blocker.args[0]
+    assert loaded.vocab is before
+    assert "llama" in loaded.model_label.text()
+    with qtbot.waitSignal(loaded.trace_ready, timeout=LOAD_TIMEOUT):
+        loaded.request_trace()  # the previous model still works
+
+
+def test_cancelling_a_load(qtbot, loaded, tiny_dirs) -> None:
+    before = loaded.vocab
+    runner = loaded.model_worker.runner
+    runner.progress.connect(lambda *_: loaded.cancel_jobs())
+    with qtbot.waitSignal(runner.cancelled, timeout=LOAD_TIMEOUT):
+        loaded.load_model(tiny_dirs["gpt2"])
+    qtbot.waitUntil(lambda: "llama" in loaded.model_label.text())
+    assert loaded.vocab is before
+
+
+def test_cancelling_a_umap_run(qtbot, loaded) -> None:
+    runner = loaded.projection_worker.runner
+
+    def cancel_when_laying_out(_job, _fraction, message) -> None:
+        if "laying out" in message:
+            loaded.cancel_jobs()
+
+    runner.progress.connect(cancel_when_laying_out)
+    with qtbot.waitSignal(runner.cancelled, timeout=120_000):
+        loaded.projection_box.setCurrentIndex(1)
+    assert loaded.projection.spec.kind == "pca"  # the last finished projection stays drawn
+
+
+def test_closing_while_busy_neither_crashes_nor_hangs(qtbot, qt_settings, tiny_dirs) -> None:
+    win = MainWindow()
+    win.show()
+    win.load_model(tiny_dirs["gemma"])
+    win.close()
+    assert win.model_worker.thread.isFinished() and win.projection_worker.thread.isFinished()
