@@ -5,22 +5,25 @@ Two choices made here rather than taking umap-learn's defaults whole, both for P
 - the k nearest neighbours are computed exactly by chunked matrix products on the top 64
   principal axes of the directions and handed to UMAP as `precomputed_knn`; this is faster than
   NN-descent on the full vectors, and cancel is checked between chunks;
-- the optimisation's epoch loop reports through umap's `tqdm_kwds` hook to a small file-like
-  object that turns tqdm's output into progress and raises `Cancelled` when asked.
+- umap-learn has no callback; its epoch loop iterates `umap.layouts.tqdm(range(n_epochs))`, so
+  for the duration of our fit that name is bound to a generator that reports progress and
+  raises `Cancelled` between epochs (raising from tqdm's own output would leave tqdm's global
+  write lock held).
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import platformdirs
 
 from nokenviz.core.task import Task
-from nokenviz.errors import Cancelled
 
 KNN_DIMS = 64
 N_EPOCHS = 120  # umap's default for > 10k points is 200; the sphere settles well before
@@ -62,15 +65,9 @@ def _fit(units: np.ndarray, seed: int, n_neighbors: int, task: Task) -> np.ndarr
         output_metric="haversine",
         random_state=seed,
         precomputed_knn=(indices, distances, None),
-        tqdm_kwds={
-            "disable": False,
-            "file": _ProgressFile(task, 0.35, 0.99),
-            "mininterval": 0.2,
-            "bar_format": "{n}/{total}",
-        },
     )
-    with warnings.catch_warnings():  # "n_jobs overridden by random_state": expected
-        warnings.simplefilter("ignore", UserWarning)
+    with warnings.catch_warnings(), _epoch_progress(task, 0.35, 0.99):
+        warnings.simplefilter("ignore", UserWarning)  # "n_jobs overridden by random_state"
         embedding = mapper.fit_transform(reduced)
     theta, phi = embedding[:, 0], embedding[:, 1]  # polar angle and azimuth (umap's convention)
     xyz = np.stack(
@@ -107,23 +104,20 @@ def _exact_knn(points: np.ndarray, k: int, task: Task) -> tuple[np.ndarray, np.n
     return indices, distances
 
 
-class _ProgressFile:
-    """What tqdm writes ("37/200") becomes task progress; a cancel request raises from here."""
+@contextmanager
+def _epoch_progress(task: Task, low: float, high: float) -> Iterator[None]:
+    """Bind umap's epoch-loop `tqdm` to a generator that reports and checks cancel per epoch."""
+    import umap.layouts as layouts
 
-    _COUNT = re.compile(r"(\d+)/(\d+)")
+    def epochs(iterable: Any, **_tqdm_options: Any) -> Iterator[Any]:
+        total = max(len(iterable), 1)
+        for done, item in enumerate(iterable):
+            task.report(low + (high - low) * done / total, "UMAP: laying out the sphere")
+            yield item
 
-    def __init__(self, task: Task, low: float, high: float) -> None:
-        self.task, self.low, self.high = task, low, high
-
-    def write(self, text: str) -> None:
-        if self.task.cancelled:
-            raise Cancelled(self.task.what)
-        match = self._COUNT.search(text)
-        if match and int(match.group(2)):
-            done = int(match.group(1)) / int(match.group(2))
-            self.task.report(
-                self.low + (self.high - self.low) * done, "UMAP: laying out the sphere"
-            )
-
-    def flush(self) -> None:
-        return None
+    original = layouts.tqdm
+    layouts.tqdm = epochs
+    try:
+        yield
+    finally:
+        layouts.tqdm = original
