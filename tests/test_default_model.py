@@ -125,3 +125,36 @@ def test_a_multi_token_word_shows_how_it_splits(smol, monkeypatch, capsys) -> No
         == "nokenviz: error: noken 'x': ' whippets' is 3 tokens, not one: ' wh' + 'ipp' + 'ets'; "
         "use one of them, or a mix of several\n"
     )
+
+
+def test_the_converted_cache_equals_loading_the_gguf_file(smol) -> None:
+    """The safetensors folder the app loads gives the same weights and logits as the GGUF."""
+    from nokenviz.core.gguf_cache import gguf_read_once
+    from nokenviz.core.loading import LoadOptions, load_resolved
+    from nokenviz.core.model_spec import resolve_model
+    from nokenviz.core.task import Task
+
+    with gguf_read_once():
+        direct = load_resolved(resolve_model("default"), LoadOptions("cpu", "float32"), Task())
+    assert torch.equal(direct.adapter.W_E, smol.adapter.W_E)
+    ids = smol.tokenizer("The sun rises in the", return_tensors="pt").input_ids
+    assert (
+        ids.tolist()
+        == direct.tokenizer("The sun rises in the", return_tensors="pt").input_ids.tolist()
+    )
+    with torch.no_grad():
+        assert torch.equal(direct.model(ids).logits, smol.model(ids).logits)
+
+
+def test_cancelling_the_first_use_conversion_leaves_no_files(tmp_path, monkeypatch) -> None:
+    from nokenviz.core import gguf_convert
+    from nokenviz.core.model_spec import resolve_model
+    from nokenviz.core.task import Task
+    from nokenviz.errors import Cancelled
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    task = Task()
+    task.progress = lambda fraction, _message: task.cancel() if fraction > 0.1 else None
+    with pytest.raises(Cancelled):
+        gguf_convert.ensure_converted(resolve_model("default"), task)
+    assert not list(tmp_path.glob("nokenviz/gguf/*"))

@@ -116,3 +116,34 @@ def test_closing_while_busy_neither_crashes_nor_hangs(qtbot, qt_settings, tiny_d
     win.load_model(tiny_dirs["gemma"])
     win.close()
     assert win.model_worker.thread.isFinished() and win.projection_worker.thread.isFinished()
+
+
+def test_the_window_module_does_not_import_torch() -> None:
+    """P4: the window paints before torch/transformers load (they load on the worker)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, nokenviz.gui.main_window;"
+        "print('torch' in sys.modules, 'transformers' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"QT_QPA_PLATFORM": "offscreen", "PATH": ""},
+    )
+    assert done.stdout.split() == ["False", "False"]
+
+
+def test_untied_models_switch_between_w_e_and_w_u(qtbot, window, tiny_dirs) -> None:
+    with qtbot.waitSignals([window.model_ready, window.projection_ready], timeout=LOAD_TIMEOUT):
+        window.load_model(tiny_dirs["gpt_neox"])
+    assert window.matrix_box.isEnabled() and window.matrix_box.count() == 2
+    window.search_token(" dog")
+    assert "angle between them" in window.inspector.title.text()
+    with qtbot.waitSignal(window.projection_ready, timeout=LOAD_TIMEOUT):
+        window.matrix_box.setCurrentIndex(1)
+    assert window.matrix_name == "W_U"
+    assert window.view.title_text().startswith("W_U:")

@@ -8,7 +8,7 @@ weight is read, so a model that cannot fit fails with a message instead of the O
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_N
 from transformers.utils import logging as hf_logging
 
 from nokenviz.core.adapter import ModelAdapter
-from nokenviz.core.gguf_cache import gguf_read_once
+from nokenviz.core.gguf_convert import ensure_converted
 from nokenviz.core.model_spec import ResolvedModel, check_model_directory, resolve_model
 from nokenviz.core.task import Task
 from nokenviz.errors import Cancelled, ModelError, NokenvizError
@@ -142,13 +142,14 @@ def load_model(
     task = task or Task(what="loading the model")
     task.report(0.0, f"resolving {spec}")
     resolved = resolve_model(spec)
-    if resolved.gguf_file is None:
-        return _load_resolved(resolved, options, task)
-    with gguf_read_once():
-        return _load_resolved(resolved, options, task)
+    if resolved.gguf_file is not None:
+        folder = ensure_converted(resolved, task)
+        resolved = replace(resolved, source=str(folder), gguf_file=None)
+    return load_resolved(resolved, options, task)
 
 
-def _load_resolved(resolved: ResolvedModel, options: LoadOptions, task: Task) -> LoadedModel:
+def load_resolved(resolved: ResolvedModel, options: LoadOptions, task: Task) -> LoadedModel:
+    """Load what `resolve_model` found (a GGUF file only in the converting child process)."""
     if not resolved.is_hub_id and resolved.gguf_file is None:
         check_model_directory(Path(resolved.source))
     device = pick_device(options.device)

@@ -32,7 +32,8 @@ class ResolvedModel:
     def display_name(self) -> str:
         if self.spec == DEFAULT_MODEL:
             return "SmolLM2-135M-Instruct (default)"
-        return self.gguf_file or Path(self.source).name or self.source
+        name = os.path.basename(self.spec.rstrip("/\\")) if not self.is_hub_id else self.spec
+        return name or self.spec
 
 
 def default_model_path() -> Path:

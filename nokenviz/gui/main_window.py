@@ -63,6 +63,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.view.token_clicked.connect(self._token_clicked)
         self.view.token_hovered.connect(self._token_hovered)
+        self.view.node_hovered.connect(self._node_hovered)
         self.model_worker = Worker("model")  # threads last: nothing above can leave them orphaned
         self.projection_worker = Worker("projection")
         for worker in (self.model_worker, self.projection_worker):
@@ -380,6 +381,16 @@ class MainWindow(QMainWindow):
                 f"{self.vocab.tokens[token]!r} #{token} · norm {self.norms[token]:.3f}"
             )
 
+    def _node_hovered(self, layer: int) -> None:
+        if self.trace is None or self.vocab is None:
+            return
+        entry = self.trace.entries[layer]
+        top = ", ".join(f"{self.vocab.tokens[i]!r} {p:.2f}" for i, p in entry.top)
+        self.hover_label.setText(
+            f"layer {layer} at {self.trace.labels[self.trace.position]!r}: norm {entry.norm:.1f} · "
+            f"lens top {top} · final prediction ranked {entry.final_rank}"
+        )
+
     def select(self, ids: list[int]) -> None:
         if self.vocab is None:
             return
@@ -387,7 +398,12 @@ class MainWindow(QMainWindow):
         token = ids[-1]
         rank = float((self.norms < self.norms[token]).mean())
         self.inspector.show_token(
-            self.vocab.tokens[token], token, float(self.norms[token]), rank, self.matrix_name
+            self.vocab.tokens[token],
+            token,
+            float(self.norms[token]),
+            rank,
+            self.matrix_name,
+            self._input_output_line(token),
         )
         self.model_worker.cancel("neighbours")
         self.model_worker.submit(
@@ -398,6 +414,18 @@ class MainWindow(QMainWindow):
         self._draw_selection()
         if self.projection_box.currentData() == "plane" and len(ids) >= 2:
             self.request_projection()
+
+    def _input_output_line(self, token: int) -> str:
+        """For untied models: how the token's input and output vectors differ (H5)."""
+        if "W_U" not in self.vocab.matrices:
+            return ""
+        e, u = self.vocab.matrices["W_E"][token], self.vocab.matrices["W_U"][token]
+        cosine = float(e @ u / max(np.linalg.norm(e) * np.linalg.norm(u), 1e-12))
+        angle = float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))))
+        return (
+            f"<br>W_E norm {np.linalg.norm(e):.3f} · W_U norm {np.linalg.norm(u):.3f} · "
+            f"angle between them {angle:.1f}°"
+        )
 
     def _brushed(self, low: float, high: float) -> None:
         if self.vocab is not None:

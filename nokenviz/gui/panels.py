@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
@@ -16,7 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from nokenviz.core.geometry import Neighbours
+if TYPE_CHECKING:  # geometry imports torch, which must not load on the GUI thread (P4)
+    from nokenviz.core.geometry import Neighbours
 
 HEAT_COLORMAP = "viridis"
 ROW_PX = 15  # height of one line of cell text
@@ -54,10 +57,12 @@ class Inspector(QWidget):
         layout.addWidget(self.title)
         layout.addWidget(self.table)
 
-    def show_token(self, token: str, token_id: int, norm: float, rank: float, matrix: str) -> None:
+    def show_token(
+        self, token: str, token_id: int, norm: float, rank: float, matrix: str, extra: str = ""
+    ) -> None:
         self.title.setText(
             f"<b>{_escape(repr(token))}</b> &nbsp; #{token_id}<br>"
-            f"norm in {matrix}: <b>{norm:.3f}</b> (larger than {rank:.0%} of tokens)"
+            f"norm in {matrix}: <b>{norm:.3f}</b> (larger than {rank:.0%} of tokens){extra}"
         )
 
     def show_neighbours(self, found: Neighbours, tokens: list[str]) -> None:

@@ -26,6 +26,7 @@ class SphereView(pg.PlotWidget):
 
     token_clicked = Signal(int)
     token_hovered = Signal(int)
+    node_hovered = Signal(int)  # index of a trajectory node (= layer)
 
     def __init__(self, parent: object = None) -> None:
         super().__init__(parent)
@@ -134,6 +135,9 @@ class SphereView(pg.PlotWidget):
         low, high = self.levels
         return np.clip((values - low) / max(high - low, 1e-9), 0.0, 1.0)
 
+    def title_text(self) -> str:
+        return self.plotItem.titleLabel.text
+
     def set_selection(self, ids: list[int]) -> None:
         self.selection.setData(pos=self.coords[ids] if ids else np.zeros((0, 2)), data=ids)
 
@@ -185,13 +189,16 @@ class SphereView(pg.PlotWidget):
 
     def nearest_token(self, scene_pos: QPointF, radius_px: float = 8.0) -> int | None:
         """The token drawn nearest to a scene position, if within `radius_px` pixels."""
-        if not len(self.coords):
+        return self._nearest(self.coords, scene_pos, radius_px)
+
+    def _nearest(self, xy: np.ndarray, scene_pos: QPointF, radius_px: float = 8.0) -> int | None:
+        if not len(xy):
             return None
         vb = self.plotItem.vb
         point = vb.mapSceneToView(scene_pos)
         px_x, px_y = vb.viewPixelSize()
-        dx = (self.coords[:, 0] - point.x()) / px_x
-        dy = (self.coords[:, 1] - point.y()) / px_y
+        dx = (xy[:, 0] - point.x()) / px_x
+        dy = (xy[:, 1] - point.y()) / px_y
         distance = dx * dx + dy * dy
         index = int(np.argmin(distance))
         return index if distance[index] <= radius_px**2 else None
@@ -204,10 +211,16 @@ class SphereView(pg.PlotWidget):
             self.token_clicked.emit(token)
 
     def _moved(self, scene_pos: QPointF) -> None:
-        if self.plotItem.vb.sceneBoundingRect().contains(scene_pos):
-            token = self.nearest_token(scene_pos)
-            if token is not None:
-                self.token_hovered.emit(token)
+        if not self.plotItem.vb.sceneBoundingRect().contains(scene_pos):
+            return
+        x, y = self.trajectory.getData()
+        node = None if x is None else self._nearest(np.column_stack([x, y]), scene_pos)
+        if node is not None:
+            self.node_hovered.emit(node)
+            return
+        token = self.nearest_token(scene_pos)
+        if token is not None:
+            self.token_hovered.emit(token)
 
     def _settled(self) -> None:
         """The view stopped moving: re-bin the image and re-place labels (screen space)."""

@@ -1,0 +1,120 @@
+"""P4 (cold start) and P6 (peak memory), both measured on real launches of the app.
+
+Method: each repetition launches a fresh Python process (offscreen Qt) that runs the app's own
+start-up (`MainWindow`, then `load_model("default")` on the worker, as `nokenviz gui` does) and
+waits until the sphere is projected and the default prompt traced. It prints when the window
+first painted and when `model_ready` fired, measured from the moment the parent launched it
+(interpreter start included), and its peak RSS (`ru_maxrss`). 3 repetitions; medians.
+Baselines in the same run: a bare interpreter launched the same way (P4), and a process that
+only does `AutoModelForCausalLM.from_pretrained` of the same GGUF file (P6).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+REPEATS = 3
+TARGET_PAINT_S, TARGET_READY_S, TARGET_RSS_GB = 1.5, 15.0, 1.5
+
+APP = r"""
+import json, resource, sys, time
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import QApplication
+from nokenviz.gui.main_window import MainWindow
+
+marks, pending = {}, {"projection", "trace"}
+class FirstPaint(QObject):
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.Type.Paint and "paint" not in marks:
+            marks["paint"] = time.time()
+        return False
+
+app = QApplication([])
+window = MainWindow()
+watcher = FirstPaint()
+window.installEventFilter(watcher)
+def drawn(part):
+    pending.discard(part)
+    if not pending:
+        window.close()
+        app.quit()
+window.model_ready.connect(lambda: marks.setdefault("ready", time.time()))
+window.projection_ready.connect(lambda: drawn("projection"))
+window.trace_ready.connect(lambda: drawn("trace"))
+window.failed.connect(lambda message: (print(message, file=sys.stderr), app.exit(1)))
+window.show()
+window.load_model("default")
+code = app.exec()
+marks["max_rss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps(marks))
+sys.exit(code)
+"""
+
+PLAIN_LOAD = r"""
+import json, resource
+from transformers import AutoModelForCausalLM
+from nokenviz.core.model_spec import default_model_path
+path = default_model_path()
+AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name)
+print(json.dumps({"max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def _launch(code: str) -> tuple[float, dict]:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "TQDM_DISABLE": "1"}
+    start = time.time()
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=True,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    return start, json.loads(lines[-1])
+
+
+def _app_runs() -> list[tuple[float, dict]]:
+    return [_launch(APP) for _ in range(REPEATS)]
+
+
+def run_startup() -> dict:
+    runs = _app_runs()
+    bare = []
+    for _ in range(REPEATS):
+        before = time.time()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        bare.append(time.time() - before)
+    measured = {
+        "first_paint_s": round(statistics.median(m["paint"] - s for s, m in runs), 3),
+        "model_ready_s": round(statistics.median(m["ready"] - s for s, m in runs), 2),
+        "bare_interpreter_s": round(statistics.median(bare), 3),
+        "repeats": REPEATS,
+    }
+    met = (
+        measured["first_paint_s"] <= TARGET_PAINT_S and measured["model_ready_s"] <= TARGET_READY_S
+    )
+    target = {"first_paint_s_at_most": TARGET_PAINT_S, "model_ready_s_at_most": TARGET_READY_S}
+    return {"measured": measured, "target": target, "met": met}
+
+
+def run_memory() -> dict:
+    app_gb = statistics.median(m["max_rss_kb"] for _, m in _app_runs()) / 2**20
+    plain_gb = _launch(PLAIN_LOAD)[1]["max_rss_kb"] / 2**20
+    measured = {
+        "app_peak_rss_gb": round(app_gb, 3),
+        "plain_from_pretrained_peak_rss_gb": round(plain_gb, 3),
+        "ratio_to_plain": round(app_gb / plain_gb, 2),
+        "what": "load, PCA sphere of 49k tokens, trace of the default prompt",
+    }
+    return {
+        "measured": measured,
+        "target": {"app_peak_rss_gb_at_most": TARGET_RSS_GB},
+        "met": app_gb <= TARGET_RSS_GB,
+    }
