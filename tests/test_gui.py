@@ -52,11 +52,10 @@ def test_search_selects_and_inspects_a_token(qtbot, loaded) -> None:
 
 
 def test_trajectory_has_a_node_per_layer_plus_embedding(loaded) -> None:
-    x, _ = loaded.view.trajectory.getData()
-    assert len(x) == 2 + 1
+    assert len(loaded.view.trajectory_nodes) == 2 + 1
     assert loaded.attention_panel.current().shape == (len(loaded.trace.labels),) * 2
     loaded.lens_box.setChecked(True)  # lens space moves the nodes but keeps their number
-    assert len(loaded.view.trajectory.getData()[0]) == 3
+    assert len(loaded.view.trajectory_nodes) == 3
 
 
 def test_switching_projection_keeps_the_selection(qtbot, loaded) -> None:
@@ -147,3 +146,10 @@ def test_untied_models_switch_between_w_e_and_w_u(qtbot, window, tiny_dirs) -> N
         window.matrix_box.setCurrentIndex(1)
     assert window.matrix_name == "W_U"
     assert window.view.title_text().startswith("W_U:")
+
+
+def test_token_plane_without_two_tokens_keeps_the_current_view(loaded) -> None:
+    loaded.select([loaded.vocab.tokens.index(" cat")])
+    loaded.projection_box.setCurrentIndex(2)
+    assert loaded.projection_box.currentData() == "pca"
+    assert "select two tokens" in loaded.statusBar().currentMessage()

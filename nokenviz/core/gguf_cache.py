@@ -3,9 +3,9 @@
 `from_pretrained(dir, gguf_file=...)` parses the whole GGUF header separately for the config,
 the tokenizer and the weights (about 3.5 s each for the default model's 49k-token vocabulary),
 and rebuilds gguf's tensor-name table once per tensor (5 s). Both are pure functions of their
-arguments, so while nokenviz loads a GGUF model they are memoised; the originals are restored
-afterwards. This is written here because transformers offers no hook for it; it changes no
-result, only how often the same one is computed.
+arguments, so while nokenviz reads a GGUF model (in the one-time conversion of `gguf_convert`)
+they are memoised; the originals are restored afterwards. Written here because transformers
+offers no hook for it; it changes no result, only how often the same one is computed.
 """
 
 from __future__ import annotations

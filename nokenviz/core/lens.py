@@ -157,6 +157,10 @@ class Trace:
     heat_probs: np.ndarray  # [L+1, T]
     attention: np.ndarray  # [L, heads, T, T]
 
+    def guiding(self) -> np.ndarray:
+        """Attention of the traced position to each key, last layers' heads averaged."""
+        return guiding_tokens(self.attention, self.position)
+
 
 def trace_prompt(
     loaded: LoadedModel, prepared: PreparedInput, position: int = -1, k: int = 5

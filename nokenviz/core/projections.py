@@ -93,12 +93,15 @@ def fit_projection(
         axes = plane_axes(matrix, spec)
         coords = _polar(matrix @ axes, norms[:, 0])
         return Projection(spec, coords.astype(np.float32), mean_direction, axes)
-    if spec.centred:
-        units = _normalise(units - mean_direction)
+    if spec.centred:  # in place: this matrix is the largest thing the app holds besides the model
+        units -= mean_direction
+        units /= np.maximum(np.linalg.norm(units, axis=1, keepdims=True), 1e-12)
     if spec.kind == "pca":
         # Axes of the second moment about the origin, not about the mean: the sphere's centre is
         # the origin, so an uncentred vocabulary shows as the patch it really is.
         axes = _top_axes(units, 3)
+        if mean_direction @ axes[:, 0] < 0:  # put the common direction at the map's centre
+            axes[:, 0] *= -1
         coords = _hammer(_normalise(units @ axes))
         task.report(1.0, "done")
         return Projection(spec, coords, mean_direction, axes)

@@ -53,6 +53,7 @@ class MainWindow(QMainWindow):
         self.trace: Any = None
         self.matrix_name = "W_E"
         self.selected: list[int] = []
+        self.highlighted = np.zeros(0, dtype=np.int64)
         self.last_error = ""
         self.model_summary = "no model"
         self.view = SphereView()
@@ -225,7 +226,8 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, self._update_busy)
 
     def _job_cancelled(self, job: Job) -> None:
-        self.statusBar().showMessage(f"cancelled {job.name}", 4000)
+        if not job.superseded:
+            self.statusBar().showMessage(f"cancelled {job.name}", 4000)
         self.model_label.setText(self.model_summary)
         QTimer.singleShot(0, self._update_busy)
 
@@ -290,6 +292,7 @@ class MainWindow(QMainWindow):
         self.selected = [i for i in self.selected if i < len(vocab.tokens)]
         self.trace = None
         self.histogram.set_norms(self.norms)
+        self._brushed(*self.histogram.region.getRegion())  # the largest 1% start highlighted
         self.model_ready.emit()
         self.request_projection()
         if info["causal"]:
@@ -303,6 +306,7 @@ class MainWindow(QMainWindow):
         if self.vocab is not None and self.matrix_box.currentData():
             self.matrix_name = self.matrix_box.currentData()
             self.histogram.set_norms(self.norms)
+            self._brushed(*self.histogram.region.getRegion())
             self.request_projection()
 
     # ------------------------------------------------------------ projection
@@ -324,8 +328,10 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(
                 "Token plane: select two tokens first (Ctrl+click the second)", 8000
             )
+            previous = self.projection.spec.kind if self.projection is not None else "pca"
+            self.projection_box.setCurrentIndex(list(PROJECTIONS).index(previous))  # keep a view
             return
-        self.projection_worker.cancel("projection")
+        self.projection_worker.supersede("projection")
         matrix = self.vocab.matrices[self.matrix_name]
         self.projection_worker.submit(
             "projection", jobs.project(matrix, spec), self._projection_fitted
@@ -341,9 +347,11 @@ class MainWindow(QMainWindow):
             self.vocab.tokens,
             (stats.p01, stats.p99),
             keep_range=keep,
+            polar=projection.spec.kind == "plane",
         )
         marker = projection.mean_marker()
         self.view.set_mean_marker(marker)
+        self.view.set_highlight(self.highlighted)
         title = f"{self.matrix_name}: {projection.spec.describe()}"
         if marker is not None:
             title += f" · ★ mean direction (norm {stats.mean_direction_norm:.2f})"
@@ -405,7 +413,7 @@ class MainWindow(QMainWindow):
             self.matrix_name,
             self._input_output_line(token),
         )
-        self.model_worker.cancel("neighbours")
+        self.model_worker.supersede("neighbours")
         self.model_worker.submit(
             "neighbours",
             jobs.neighbours(token, self.matrix_name),
@@ -428,9 +436,11 @@ class MainWindow(QMainWindow):
         )
 
     def _brushed(self, low: float, high: float) -> None:
+        """Tokens whose norm is in the histogram's band (at most 20k drawn) are highlighted."""
         if self.vocab is not None:
-            ids = np.flatnonzero((self.norms >= low) & (self.norms <= high))[:20000]
-            self.view.set_highlight(ids)
+            self.highlighted = np.flatnonzero((self.norms >= low) & (self.norms <= high))[:20000]
+            if self.projection is not None and len(self.projection.coords) == len(self.norms):
+                self.view.set_highlight(self.highlighted)
 
     # ------------------------------------------------------------ trace
 
@@ -438,7 +448,7 @@ class MainWindow(QMainWindow):
         if self.vocab is None:
             return
         settings.write("prompt", self.prompt.text())
-        self.model_worker.cancel("trace")
+        self.model_worker.supersede("trace")
         self.model_worker.submit(
             "trace", jobs.trace(self.prompt.text(), self.position.value()), self._trace_done
         )
@@ -449,7 +459,9 @@ class MainWindow(QMainWindow):
         self.lens_panel.show_trace(
             trace.heat_ids, trace.heat_probs, trace.norms, trace.position, trace.labels, tokens
         )
-        self.attention_panel.show_attention(trace.attention, trace.labels)
+        self.attention_panel.show_attention(trace.attention, trace.labels, trace.guiding())
+        if not self.selected:  # start the inspector on the model's prediction
+            self.select([trace.entries[-1].top[0][0]])
         self._draw_trace()
         self.trace_ready.emit()
 
@@ -460,7 +472,8 @@ class MainWindow(QMainWindow):
         return self.projection.project(vectors)
 
     def _draw_trace(self) -> None:
-        self.view.set_trajectory(self.trajectory_xy())
+        on_map = self.projection is not None and self.projection.spec.kind != "plane"
+        self.view.set_trajectory(self.trajectory_xy(), seam=2.0 * np.sqrt(2.0) if on_map else None)
         self._draw_selection()
 
     def _draw_selection(self) -> None:

@@ -130,7 +130,7 @@ class LensPanel(QWidget):
         self.image.setColorMap(pg.colormap.get(HEAT_COLORMAP))
         self.heat.addItem(self.image)
         self.texts: list[pg.TextItem] = []
-        self.norms = _plot("hidden-state norm per layer (red: traced position)", "norm", "layer")
+        self.norms = _plot("norm per layer (red: traced position)", "norm", "layer")
         self.norms.setLogMode(y=True)
         self.norms.showGrid(x=True, y=True, alpha=0.3)
         layout = QHBoxLayout(self)
@@ -193,6 +193,7 @@ class AttentionPanel(QWidget):
         self.layer = QSpinBox(toolTip="decoder layer")
         self.head = QSpinBox(toolTip="attention head")
         self.mean = QCheckBox("mean of heads", toolTip="average the attention of all heads")
+        self.guides = QLabel("", toolTip="Keys the traced position attends to most (seed 003)")
         for control in (self.layer, self.head):
             control.valueChanged.connect(self.redraw)
         self.mean.toggled.connect(self.redraw)
@@ -203,9 +204,15 @@ class AttentionPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(controls)
+        layout.addWidget(self.guides)
         layout.addWidget(self.plot)
 
-    def show_attention(self, weights: np.ndarray, labels: list[str]) -> None:
+    def show_attention(self, weights: np.ndarray, labels: list[str], guiding: np.ndarray) -> None:
+        best = np.argsort(-guiding)[:3]
+        self.guides.setText(
+            "guiding tokens (last 4 layers, mean of heads): "
+            + ", ".join(f"{labels[i]!r} {guiding[i]:.2f}" for i in best)
+        )
         first = self.weights is None or self.layer.maximum() != weights.shape[0] - 1
         self.weights, self.labels = weights, labels
         self.layer.setRange(0, weights.shape[0] - 1)

@@ -71,6 +71,9 @@ class SphereView(pg.PlotWidget):
             symbolPen="w",
         )
         self.trajectory.setZValue(3)
+        self.origin = pg.ScatterPlotItem(
+            pxMode=True, size=14, symbol="+", pen=pg.mkPen("k", width=1.5)
+        )
         for item in (
             self.points,
             self.highlight,
@@ -79,6 +82,7 @@ class SphereView(pg.PlotWidget):
             self.trajectory,
         ):
             self.addItem(item)
+        self.trajectory_nodes = np.zeros((0, 2))
         self.labels: list[pg.TextItem] = []
         self.label_items: list[
             tuple[QPointF, str, float, str]
@@ -100,12 +104,19 @@ class SphereView(pg.PlotWidget):
         tokens: list[str],
         levels: tuple[float, float],
         keep_range: bool = False,
+        polar: bool = False,
     ) -> None:
+        """`polar` (token plane): show axes and keep the origin, where norm 0 sits, in view."""
         self.coords, self.norms, self.tokens = coords, norms.astype(np.float32), tokens
+        for axis in ("left", "bottom"):
+            self.showAxis(axis, polar)
+        self.origin.setData(pos=[(0.0, 0.0)] if polar else [])
         self.levels = levels
         self.colorbar.setLevels(levels)
         if not keep_range and len(coords):
             (x0, y0), (x1, y1) = coords.min(axis=0).tolist(), coords.max(axis=0).tolist()
+            if polar:
+                x0, y0, x1, y1 = min(x0, 0.0), min(y0, 0.0), max(x1, 0.0), max(y1, 0.0)
             pad = 0.03 * max(x1 - x0, y1 - y0)
             self.plotItem.vb.setRange(
                 xRange=(x0 - pad, x1 + pad), yRange=(y0 - pad, y1 + pad), padding=0
@@ -147,11 +158,16 @@ class SphereView(pg.PlotWidget):
     def set_mean_marker(self, position: np.ndarray | None) -> None:
         self.mean_marker.setData(pos=[] if position is None else [position])
 
-    def set_trajectory(self, xy: np.ndarray | None) -> None:
+    def set_trajectory(self, xy: np.ndarray | None, seam: float | None = None) -> None:
+        """Draw a path; on a world map, steps longer than `seam` wrap around the map's edge and
+        are left undrawn instead of streaking across it."""
+        self.trajectory_nodes = np.zeros((0, 2)) if xy is None else xy
         if xy is None:
             self.trajectory.setData([], [])
-        else:
-            self.trajectory.setData(xy[:, 0], xy[:, 1])
+            return
+        jumps = np.flatnonzero(np.abs(np.diff(xy[:, 0])) > seam) + 1 if seam else []
+        path = np.insert(xy, jumps, np.nan, axis=0)
+        self.trajectory.setData(path[:, 0], path[:, 1], connect="finite")
 
     def set_labels(self, items: list[tuple[np.ndarray, str, float, str]]) -> None:
         """Labels as (position, text, priority, colour); shown without overlaps, best first."""
@@ -213,8 +229,7 @@ class SphereView(pg.PlotWidget):
     def _moved(self, scene_pos: QPointF) -> None:
         if not self.plotItem.vb.sceneBoundingRect().contains(scene_pos):
             return
-        x, y = self.trajectory.getData()
-        node = None if x is None else self._nearest(np.column_stack([x, y]), scene_pos)
+        node = self._nearest(self.trajectory_nodes, scene_pos)
         if node is not None:
             self.node_hovered.emit(node)
             return

@@ -26,6 +26,7 @@ class Job:
     fn: JobFn
     task: Task = field(default_factory=Task)
     on_result: Callable[[Any], None] | None = None
+    superseded: bool = False  # cancelled because a newer job of the same name replaced it
 
 
 class _Runner(QObject):
@@ -91,6 +92,13 @@ class Worker(QObject):
         """Cancel the running and queued jobs (only those called `name`, if given)."""
         for job in [self.current, *self.pending]:
             if job is not None and (name is None or job.name == name):
+                job.task.cancel()
+
+    def supersede(self, name: str) -> None:
+        """Cancel earlier jobs called `name` because a newer one replaces them (not the user)."""
+        for job in [self.current, *self.pending]:
+            if job is not None and job.name == name:
+                job.superseded = True
                 job.task.cancel()
 
     @property
