@@ -23,16 +23,15 @@ def gguf_read_once() -> Iterator[None]:
 
     original_load = gguf_utils.load_gguf_checkpoint
     original_map = gguf.get_tensor_name_map
-    metadata: dict[tuple[str, int], Any] = {}
+    metadata: dict[str, Any] = {}
 
     @functools.wraps(original_load)
     def load(path: str, return_tensors: bool = False, **kwargs: Any) -> Any:
         if return_tensors or kwargs:
             return original_load(path, return_tensors=return_tensors, **kwargs)
-        key = (str(path), 0)
-        if key not in metadata:
-            metadata[key] = original_load(path, return_tensors=False)
-        return metadata[key]
+        if str(path) not in metadata:
+            metadata[str(path)] = original_load(path, return_tensors=False)
+        return metadata[str(path)]
 
     gguf_utils.load_gguf_checkpoint = load
     gguf.get_tensor_name_map = functools.lru_cache(maxsize=None)(original_map)

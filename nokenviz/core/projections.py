@@ -58,10 +58,6 @@ class Projection:
     _units: np.ndarray | None = field(default=None, repr=False)  # UMAP: fitted directions
     _xyz: np.ndarray | None = field(default=None, repr=False)  # UMAP: fitted points on the sphere
 
-    @property
-    def exact(self) -> bool:
-        return self.spec.kind != "umap"
-
     def project(self, vectors: np.ndarray) -> np.ndarray:
         """Flat coordinates of new vectors ([n, d] -> [n, 2]) in this projection."""
         vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))

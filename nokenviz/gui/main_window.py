@@ -356,7 +356,6 @@ class MainWindow(QMainWindow):
         if marker is not None:
             title += f" · ★ mean direction (norm {stats.mean_direction_norm:.2f})"
         self.view.setTitle(title, color="k", size="10pt")
-        self._draw_selection()
         self._draw_trace()
         self.projection_ready.emit()
 
@@ -465,15 +464,14 @@ class MainWindow(QMainWindow):
         self._draw_trace()
         self.trace_ready.emit()
 
-    def trajectory_xy(self) -> np.ndarray | None:
-        if self.trace is None or self.projection is None:
-            return None
-        vectors = self.trace.lens if self.lens_box.isChecked() else self.trace.raw
-        return self.projection.project(vectors)
-
     def _draw_trace(self) -> None:
+        """Project the traced position's path (once) and draw it, then the labels."""
+        xy = None
+        if self.trace is not None and self.projection is not None:
+            vectors = self.trace.lens if self.lens_box.isChecked() else self.trace.raw
+            xy = self.projection.project(vectors)
         on_map = self.projection is not None and self.projection.spec.kind != "plane"
-        self.view.set_trajectory(self.trajectory_xy(), seam=2.0 * np.sqrt(2.0) if on_map else None)
+        self.view.set_trajectory(xy, seam=2.0 * np.sqrt(2.0) if on_map else None)
         self._draw_selection()
 
     def _draw_selection(self) -> None:
@@ -484,9 +482,8 @@ class MainWindow(QMainWindow):
             (self.projection.coords[i], self.vocab.tokens[i], 100.0 - n, "k")
             for n, i in enumerate(reversed(self.selected))
         ]
-        xy = self.trajectory_xy()
-        if xy is not None:
-            for entry, point in zip(self.trace.entries, xy, strict=True):
+        if self.trace is not None and len(self.view.trajectory_nodes):
+            for entry, point in zip(self.trace.entries, self.view.trajectory_nodes, strict=True):
                 text = f"L{entry.layer} {self.vocab.tokens[entry.top[0][0]]!r}"
                 labels.append((point, text, 50.0 + entry.layer / 100, "#b01c1c"))
         self.view.set_labels(labels)

@@ -88,10 +88,10 @@ class Worker(QObject):
         self.submit_job.emit(job)
         return job
 
-    def cancel(self, name: str | None = None) -> None:
-        """Cancel the running and queued jobs (only those called `name`, if given)."""
+    def cancel(self) -> None:
+        """Cancel the running and queued jobs (the user asked)."""
         for job in [self.current, *self.pending]:
-            if job is not None and (name is None or job.name == name):
+            if job is not None:
                 job.task.cancel()
 
     def supersede(self, name: str) -> None:
