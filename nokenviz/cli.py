@@ -182,23 +182,9 @@ def _stderr_progress(fraction: float, message: str) -> None:
 
 
 def _parse_nokens(items: list[str]) -> dict[str, Any]:
-    from nokenviz.core.nokens import parse_noken
+    from nokenviz.core.nokens import parse_assignments
 
-    nokens: dict[str, Any] = {}
-    for item in items:
-        name, sep, spec = item.partition("=")
-        name = name.strip()
-        if not sep or not name.isidentifier():
-            raise NokenvizError(
-                f'--noken takes NAME=SPEC, e.g. x=\'{{"token": " cat"}}\', not {item!r}'
-            )
-        if name in nokens:
-            raise NokenvizError(f"noken {name!r} is defined twice")
-        try:
-            nokens[name] = parse_noken(spec)
-        except NokenvizError as exc:
-            raise NokenvizError(f"noken {name!r}: {exc}") from exc
-    return nokens
+    return parse_assignments(items)
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -347,13 +333,8 @@ def _run_lens(args: argparse.Namespace) -> int:
 
 
 def _run_generate(args: argparse.Namespace) -> int:
-    from nokenviz.core.generation import generate, soft_feedback
-    from nokenviz.core.prompts import (
-        baseline_replacements,
-        prepare_prompt,
-        prepare_token_ids,
-        prompt_token_ids,
-    )
+    from nokenviz.core.generation import generate, generate_baseline, soft_feedback
+    from nokenviz.core.prompts import prepare_prompt
 
     nokens = _parse_nokens(args.noken)
     settings = _settings(args)
@@ -388,14 +369,10 @@ def _run_generate(args: argparse.Namespace) -> int:
             tokens_per_second=round(result.tokens_per_second, 2),
         )
     if args.compare:
-        replacements = baseline_replacements(loaded, nokens)
-        if replacements is None:
-            document["baseline_text"] = None
+        baseline = generate_baseline(loaded, args.prompt, nokens, settings)
+        document["baseline_text"] = None if baseline is None else baseline.text
+        if baseline is None:
             document["baseline_note"] = "a noken names no plain token (random or raw vector)"
-        else:
-            ids = prompt_token_ids(loaded, args.prompt, replacements)
-            baseline = generate(loaded, prepare_token_ids(loaded, ids), settings)
-            document["baseline_text"] = baseline.text
     if args.json:
         return _emit_json(document)
     if args.soft:

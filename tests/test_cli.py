@@ -137,7 +137,7 @@ def test_sweeps_json(capsys, tiny_dirs) -> None:
             ["generate", "{x} sat", "--noken", 'x={"token": " cat", "bogus": 1}'],
             "unknown key 'bogus'",
         ),
-        (["generate", "{x} sat", "--noken", "x"], "--noken takes NAME=SPEC"),
+        (["generate", "{x} sat", "--noken", "x"], "a noken is given as NAME=SPEC"),
         (["generate", "{y} sat", "--noken", 'x={"token": " cat"}'], "no noken named 'y'"),
         (
             ["generate", "a cat sat", "--noken", 'x={"token": " cat"}'],

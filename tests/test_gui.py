@@ -153,3 +153,69 @@ def test_token_plane_without_two_tokens_keeps_the_current_view(loaded) -> None:
     loaded.projection_box.setCurrentIndex(2)
     assert loaded.projection_box.currentData() == "pca"
     assert "select two tokens" in loaded.statusBar().currentMessage()
+
+
+def _run_panel(qtbot, window) -> dict:
+    panel = window.generate_panel
+    with qtbot.waitSignal(
+        window.model_worker.runner.returned,
+        timeout=LOAD_TIMEOUT,
+        check_params_cb=lambda job, _result: job.name == "generation",
+    ):
+        panel.generate()
+    qtbot.waitUntil(lambda: panel.job is None, timeout=LOAD_TIMEOUT)
+    return panel.runs[-1]
+
+
+def test_the_panel_generates_what_the_command_line_does(qtbot, loaded, tiny_dirs, capsys) -> None:
+    import json
+
+    from nokenviz.cli import main
+
+    panel = loaded.generate_panel
+    panel.prompt.setText("{x} cats are")
+    panel.nokens.setPlainText('x = {"mix": {"White": 0.5, "Black": 0.5}}')
+    panel.max_new.setValue(8)
+    run = _run_panel(qtbot, loaded)
+    assert (
+        main(
+            [
+                "generate",
+                "{x} cats are",
+                "--noken",
+                'x={"mix": {"White": 0.5, "Black": 0.5}}',
+                "--max-new-tokens",
+                "8",
+                "--compare",
+                "--json",
+                "--model",
+                tiny_dirs["llama"],
+            ]
+        )
+        == 0
+    )
+    cli = json.loads(capsys.readouterr().out)
+    assert (run["text"], run["baseline_text"]) == (cli["text"], cli["baseline_text"])
+    assert panel.output.toPlainText() == "{x} cats are" + cli["text"]
+    assert panel.history.count() == 1 and not run["stopped"]
+
+
+def test_streaming_fills_the_panel_and_stop_halts_it(qtbot, loaded) -> None:
+    panel = loaded.generate_panel
+    panel.prompt.setText("{x} cat")
+    panel.nokens.setPlainText('x = {"token": "The"}')
+    panel.max_new.setValue(50)
+    panel.min_new.setValue(50)
+    pieces: list[str] = []
+
+    def first_token(_job, text) -> None:
+        pieces.append(text)
+        if len(pieces) == 2:
+            panel.stop()
+
+    loaded.model_worker.runner.partial.connect(first_token)
+    run = _run_panel(qtbot, loaded)
+    assert run["stopped"] and 2 <= len(run["token_ids"]) < 50
+    assert run["baseline_text"] is None  # a stopped run does not go on to the baseline
+    assert panel.output.toPlainText().startswith("{x} cat")
+    assert "(stopped)" in panel.history.item(0).text()

@@ -17,7 +17,14 @@ from transformers import StoppingCriteria, StoppingCriteriaList, set_seed
 from transformers.generation.streamers import BaseStreamer
 
 from nokenviz.core.loading import LoadedModel
-from nokenviz.core.prompts import PreparedInput, check_fits
+from nokenviz.core.nokens import NokenSpec
+from nokenviz.core.prompts import (
+    PreparedInput,
+    baseline_replacements,
+    check_fits,
+    prepare_token_ids,
+    prompt_token_ids,
+)
 from nokenviz.errors import NokenvizError
 
 OnToken = Callable[[int, str], None]  # (token id, text it added)
@@ -160,6 +167,22 @@ def generate(
     ids = [int(i) for i in output[0].tolist()]  # only new tokens: the prompt was embeddings
     text = loaded.tokenizer.decode(ids, skip_special_tokens=True)
     return Generation(text, ids, cancel.is_set(), seconds)
+
+
+def generate_baseline(
+    loaded: LoadedModel,
+    prompt: str,
+    nokens: dict[str, NokenSpec],
+    settings: DecodingSettings | None = None,
+    cancel: threading.Event | None = None,
+) -> Generation | None:
+    """The same prompt with each noken replaced by the plain token it names (`--compare`);
+    None when a noken names no token (random, raw vector)."""
+    replacements = baseline_replacements(loaded, nokens)
+    if replacements is None:
+        return None
+    ids = prompt_token_ids(loaded, prompt, replacements)
+    return generate(loaded, prepare_token_ids(loaded, ids), settings, cancel=cancel)
 
 
 @dataclass

@@ -83,6 +83,25 @@ def parse_noken(spec: str | dict[str, Any]) -> NokenSpec:
     return NokenSpec(**{**base, "norm": norm, "source": data})
 
 
+def parse_assignments(items: list[str]) -> dict[str, NokenSpec]:
+    """`NAME=SPEC` items (the CLI's `--noken`, the panel's lines) -> nokens by slot name."""
+    nokens: dict[str, NokenSpec] = {}
+    for item in items:
+        name, sep, spec = item.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise NokenSpecError(
+                f'a noken is given as NAME=SPEC, e.g. x={{"token": " cat"}}, not {item!r}'
+            )
+        if name in nokens:
+            raise NokenSpecError(f"noken {name!r} is defined twice")
+        try:
+            nokens[name] = parse_noken(spec)
+        except NokenSpecError as exc:
+            raise NokenSpecError(f"noken {name!r}: {exc}") from exc
+    return nokens
+
+
 def _decode(spec: str | dict[str, Any]) -> dict[str, Any]:
     if isinstance(spec, str):
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from nokenviz.errors import Cancelled
 
@@ -22,6 +23,12 @@ class Task:
     progress: ProgressFn | None = None
     cancel_event: threading.Event = field(default_factory=threading.Event)
     what: str = "the job"
+    on_partial: Callable[[Any], None] | None = None  # streamed pieces of the result
+
+    def partial(self, value: Any) -> None:
+        """Hand a piece of the result over before the job ends (a generated token, a row)."""
+        if self.on_partial is not None:
+            self.on_partial(value)
 
     def report(self, fraction: float, message: str) -> None:
         self.check()

@@ -70,3 +70,39 @@ def trace(prompt: str, position: int) -> JobFn:
             raise NokenvizError(str(exc)) from exc
 
     return job
+
+
+def generate(prompt: str, noken_lines: list[str], settings: dict[str, Any], compare: bool) -> JobFn:
+    """Generate from a prompt with nokens, streaming each token's text as a partial result."""
+
+    def job(state: dict[str, Any], task: Task) -> dict[str, Any]:
+        from nokenviz.core.generation import DecodingSettings, generate_baseline
+        from nokenviz.core.generation import generate as run
+        from nokenviz.core.nokens import parse_assignments
+        from nokenviz.core.prompts import prepare_prompt
+
+        loaded = _model(state)
+        decoding = DecodingSettings(**settings)
+        nokens = parse_assignments(noken_lines)
+        prepared = prepare_prompt(loaded, prompt, nokens)
+        result = run(
+            loaded,
+            prepared,
+            decoding,
+            on_token=lambda _id, text: task.partial(text),
+            cancel=task.cancel_event,
+        )
+        baseline = None
+        if compare and not result.cancelled:
+            baseline = generate_baseline(loaded, prompt, nokens, decoding, task.cancel_event)
+        return {
+            "prompt": prompt,
+            "nokens": {name: spec.to_json() for name, spec in nokens.items()},
+            "settings": decoding.to_json(),
+            "text": result.text,
+            "token_ids": result.token_ids,
+            "baseline_text": None if baseline is None else baseline.text,
+            "stopped": result.cancelled,
+        }
+
+    return job

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from nokenviz.gui import jobs, settings
+from nokenviz.gui.generate_panel import GeneratePanel
 from nokenviz.gui.panels import AttentionPanel, Inspector, LensPanel, NormHistogram
 from nokenviz.gui.sphere_view import SphereView
 from nokenviz.gui.worker import Job, Worker
@@ -69,6 +70,12 @@ class MainWindow(QMainWindow):
         self.projection_worker = Worker("projection")
         for worker in (self.model_worker, self.projection_worker):
             self._connect(worker)
+        self.generate_panel = GeneratePanel(self.model_worker)
+        generate_dock = QDockWidget("Generate", self, objectName="Generate")
+        generate_dock.setWidget(self.generate_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, generate_dock)
+        self.tabifyDockWidget(self.findChild(QDockWidget, "Norms"), generate_dock)
+        self.findChild(QDockWidget, "Norms").raise_()
 
     # ------------------------------------------------------------ building
 

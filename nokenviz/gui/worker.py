@@ -26,6 +26,7 @@ class Job:
     fn: JobFn
     task: Task = field(default_factory=Task)
     on_result: Callable[[Any], None] | None = None
+    on_partial: Callable[[Any], None] | None = None
     superseded: bool = False  # cancelled because a newer job of the same name replaced it
 
 
@@ -34,6 +35,7 @@ class _Runner(QObject):
 
     started = Signal(object)  # Job
     progress = Signal(object, float, str)  # Job, fraction, message
+    partial = Signal(object, object)  # Job, a piece of the result
     returned = Signal(object, object)  # Job, result
     errored = Signal(object, str)  # Job, message
     cancelled = Signal(object)  # Job
@@ -49,6 +51,7 @@ class _Runner(QObject):
             return
         self.started.emit(job)
         job.task.progress = lambda fraction, message: self.progress.emit(job, fraction, message)
+        job.task.on_partial = lambda value: self.partial.emit(job, value)
         try:
             result = job.fn(self.state, job.task)
         except Cancelled:
@@ -75,6 +78,7 @@ class Worker(QObject):
         self.runner.moveToThread(self.thread)
         self.submit_job.connect(self.runner.run)
         self.runner.returned.connect(self._deliver)
+        self.runner.partial.connect(self._deliver_partial)
         self.runner.started.connect(self._track)
         for signal in (self.runner.returned, self.runner.errored, self.runner.cancelled):
             signal.connect(self._untrack)
@@ -82,8 +86,14 @@ class Worker(QObject):
         self.pending: list[Job] = []
         self.thread.start()
 
-    def submit(self, name: str, fn: JobFn, on_result: Callable[[Any], None] | None = None) -> Job:
-        job = Job(name, fn, on_result=on_result)
+    def submit(
+        self,
+        name: str,
+        fn: JobFn,
+        on_result: Callable[[Any], None] | None = None,
+        on_partial: Callable[[Any], None] | None = None,
+    ) -> Job:
+        job = Job(name, fn, on_result=on_result, on_partial=on_partial)
         self.pending.append(job)
         self.submit_job.emit(job)
         return job
@@ -123,5 +133,11 @@ class Worker(QObject):
             self.pending.remove(job)
 
     def _deliver(self, job: Job, result: object) -> None:
-        if job.on_result is not None and not job.task.cancelled:
+        # A job stopped by the user may still return what it has (a stopped generation);
+        # one replaced by a newer job is stale and dropped.
+        if job.on_result is not None and not job.superseded:
             job.on_result(result)
+
+    def _deliver_partial(self, job: Job, value: object) -> None:
+        if job.on_partial is not None and not job.superseded:
+            job.on_partial(value)

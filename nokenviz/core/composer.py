@@ -1,0 +1,95 @@
+"""Blend weights from a handle's position among anchor tokens (N2), in the flat view.
+
+Requirements from the product: on an anchor the weights are exactly that anchor (one-hot);
+on the segment between two neighbouring anchors they are exactly LERP(t); inside they vary
+continuously. Mean value coordinates (Floater 2003) over the anchors ordered round their
+centroid have all three properties; a handle outside the polygon is clamped to its boundary
+(extrapolation is not offered).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_EPS = 1e-9
+
+
+def blend_weights(handle: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    """Weights (>= 0, summing to 1) of `anchors` [n, 2] for a handle position [2]."""
+    handle = np.asarray(handle, dtype=np.float64)
+    anchors = np.asarray(anchors, dtype=np.float64)
+    n = len(anchors)
+    if n == 0:
+        raise ValueError("no anchors")
+    if n == 1:
+        return np.ones(1)
+    if n == 2:
+        t = _segment_t(handle, anchors[0], anchors[1])
+        return np.array([1.0 - t, t])
+    order = polygon_order(anchors)
+    polygon = anchors[order]
+    if not _inside(handle, polygon):
+        handle = _closest_on_boundary(handle, polygon)
+    weights = np.zeros(n)
+    weights[order] = _mean_value(handle, polygon)
+    return weights
+
+
+def polygon_order(anchors: np.ndarray) -> np.ndarray:
+    """Anchor indices in counter-clockwise order round their centroid: the polygon drawn."""
+    centre = anchors.mean(axis=0)
+    return np.argsort(np.arctan2(anchors[:, 1] - centre[1], anchors[:, 0] - centre[0]))
+
+
+def _segment_t(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    ab = b - a
+    length2 = float(ab @ ab)
+    return 0.0 if length2 < _EPS else float(np.clip((p - a) @ ab / length2, 0.0, 1.0))
+
+
+def _mean_value(p: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    n = len(polygon)
+    d = polygon - p
+    r = np.linalg.norm(d, axis=1)
+    on_vertex = np.flatnonzero(r < _EPS)
+    if len(on_vertex):
+        weights = np.zeros(n)
+        weights[on_vertex[0]] = 1.0
+        return weights
+    for i in range(n):  # on an edge: exactly the LERP between its two ends
+        j = (i + 1) % n
+        cross = d[i, 0] * d[j, 1] - d[i, 1] * d[j, 0]
+        if abs(cross) < _EPS * r[i] * r[j] and d[i] @ d[j] < 0:
+            weights = np.zeros(n)
+            t = r[i] / (r[i] + r[j])
+            weights[i], weights[j] = 1.0 - t, t
+            return weights
+    angles = np.array([_angle(d[i], d[(i + 1) % n]) for i in range(n)])
+    tan_half = np.tan(angles / 2.0)
+    weights = np.maximum((np.roll(tan_half, 1) + tan_half) / r, 0.0)  # < 0 only if non-convex
+    return weights / weights.sum()
+
+
+def _angle(u: np.ndarray, v: np.ndarray) -> float:
+    return float(np.arctan2(u[0] * v[1] - u[1] * v[0], u @ v))
+
+
+def _inside(p: np.ndarray, polygon: np.ndarray) -> bool:
+    """Point in polygon (or on its boundary) by the winding of the signed angles."""
+    d = polygon - p
+    if np.any(np.linalg.norm(d, axis=1) < _EPS):
+        return True
+    total = sum(_angle(d[i], d[(i + 1) % len(d)]) for i in range(len(d)))
+    on_edge = any(abs(_angle(d[i], d[(i + 1) % len(d)])) > np.pi - 1e-9 for i in range(len(d)))
+    return on_edge or abs(total) > np.pi
+
+
+def _closest_on_boundary(p: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    best, best_distance = polygon[0], np.inf
+    for i in range(len(polygon)):
+        a, b = polygon[i], polygon[(i + 1) % len(polygon)]
+        point = a + _segment_t(p, a, b) * (b - a)
+        distance = float(np.linalg.norm(point - p))
+        if distance < best_distance:
+            best, best_distance = point, distance
+    return best

@@ -1,0 +1,164 @@
+"""The side panel that generates text from a prompt with noken slots (N4).
+
+Tokens stream in as the model worker produces them; Stop takes effect within one token. The
+plain-token baseline runs after the noken output, and every run is kept in a history whose
+entries copy as JSON (spec, settings, output) for notes and papers.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from nokenviz.gui import jobs
+from nokenviz.gui.worker import Job, Worker
+
+DEFAULT_PROMPT = "{x} whippets are"
+DEFAULT_NOKENS = 'x = {"mix": {"White": 0.5, "Black": 0.5}}'
+
+
+class GeneratePanel(QWidget):
+    def __init__(self, worker: Worker) -> None:
+        super().__init__()
+        self.worker = worker
+        self.job: Job | None = None
+        self.runs: list[dict[str, Any]] = []
+        self.prompt = QLineEdit(DEFAULT_PROMPT, toolTip="Prompt; {name} marks a noken slot")
+        self.nokens = QPlainTextEdit(DEFAULT_NOKENS, toolTip="One noken per line: NAME = JSON spec")
+        self.nokens.setMaximumHeight(64)
+        self._build_decoding()
+        self.compare = QCheckBox(
+            "plain-token baseline",
+            checked=True,
+            toolTip="Also generate with each noken replaced by the token it names",
+        )
+        self.generate_button = QPushButton("Generate", toolTip="Generate (Ctrl+Return)")
+        self.generate_button.clicked.connect(self.generate)
+        self.stop_button = QPushButton(
+            "Stop", enabled=False, toolTip="Stop generating (within one token)"
+        )
+        self.stop_button.clicked.connect(self.stop)
+        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.generate)
+        self.output = QPlainTextEdit(readOnly=True, placeholderText="noken output")
+        self.baseline = QPlainTextEdit(readOnly=True, placeholderText="plain-token baseline")
+        self.history = QListWidget(toolTip="Runs; double-click copies one as JSON")
+        self.history.itemDoubleClicked.connect(self._copy)
+        worker.runner.errored.connect(self._failed)
+        self._layout()
+
+    def _build_decoding(self) -> None:
+        self.max_new = QSpinBox(minimum=1, maximum=4096, value=30, toolTip="max new tokens")
+        self.min_new = QSpinBox(minimum=0, maximum=4096, value=0, toolTip="min new tokens")
+        self.temperature = QDoubleSpinBox(
+            minimum=0.0, maximum=5.0, singleStep=0.1, value=0.0, toolTip="0 = greedy"
+        )
+        self.top_k = QSpinBox(minimum=0, maximum=100000, value=0, toolTip="0 = off")
+        self.top_p = QDoubleSpinBox(
+            minimum=0.01, maximum=1.0, singleStep=0.05, value=1.0, toolTip="1 = off"
+        )
+        self.seed = QSpinBox(minimum=-1, maximum=2**31 - 1, value=-1, toolTip="-1 = no seed")
+
+    def _layout(self) -> None:
+        form = QFormLayout()
+        form.addRow("prompt", self.prompt)
+        form.addRow("nokens", self.nokens)
+        decoding = QHBoxLayout()
+        for label, widget in (
+            ("max", self.max_new),
+            ("min", self.min_new),
+            ("T", self.temperature),
+            ("top-k", self.top_k),
+            ("top-p", self.top_p),
+            ("seed", self.seed),
+        ):
+            decoding.addWidget(QLabel(label))
+            decoding.addWidget(widget)
+        form.addRow("decoding", decoding)
+        buttons = QHBoxLayout()
+        for widget in (self.compare, self.generate_button, self.stop_button):
+            buttons.addWidget(widget)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(QLabel("output"))
+        layout.addWidget(self.output, 2)
+        layout.addWidget(QLabel("baseline"))
+        layout.addWidget(self.baseline, 1)
+        layout.addWidget(QLabel("history"))
+        layout.addWidget(self.history, 1)
+
+    def settings(self) -> dict[str, Any]:
+        """The decoding controls as `DecodingSettings` keyword arguments."""
+        return {
+            "max_new_tokens": self.max_new.value(),
+            "min_new_tokens": min(self.min_new.value(), self.max_new.value()),
+            "temperature": self.temperature.value(),
+            "top_k": self.top_k.value() or None,
+            "top_p": self.top_p.value() if self.top_p.value() < 1.0 else None,
+            "seed": self.seed.value() if self.seed.value() >= 0 else None,
+        }
+
+    def noken_lines(self) -> list[str]:
+        return [line for line in self.nokens.toPlainText().splitlines() if line.strip()]
+
+    def generate(self) -> None:
+        if self.job is not None:
+            return
+        self.output.setPlainText(self.prompt.text())
+        self.baseline.clear()
+        fn = jobs.generate(
+            self.prompt.text(), self.noken_lines(), self.settings(), self.compare.isChecked()
+        )
+        self.job = self.worker.submit("generation", fn, self._finished, self._token)
+        self._set_running(True)
+
+    def stop(self) -> None:
+        if self.job is not None:
+            self.job.task.cancel()
+
+    def _token(self, text: str) -> None:
+        self.output.insertPlainText(text)
+        self.output.ensureCursorVisible()
+
+    def _finished(self, run: dict[str, Any]) -> None:
+        self.output.setPlainText(self.prompt.text() + run["text"])
+        if run["baseline_text"] is not None:
+            self.baseline.setPlainText(self.prompt.text() + run["baseline_text"])
+        self.runs.append(run)
+        flag = " (stopped)" if run["stopped"] else ""
+        item = QListWidgetItem(f"{run['prompt']}{flag} → {run['text'][:60]!r}")
+        item.setToolTip(json.dumps(run, ensure_ascii=False, indent=1))
+        self.history.addItem(item)
+        self._done()
+
+    def _failed(self, job: Job, _message: str) -> None:
+        if job is self.job:
+            self._done()
+
+    def _done(self) -> None:
+        self.job = None
+        self._set_running(False)
+
+    def _set_running(self, running: bool) -> None:
+        self.generate_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+
+    def _copy(self, item: QListWidgetItem) -> None:
+        QGuiApplication.clipboard().setText(item.toolTip())
