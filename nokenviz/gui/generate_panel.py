@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
     QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -42,7 +43,7 @@ class GeneratePanel(QWidget):
         self.runs: list[dict[str, Any]] = []
         self.prompt = QLineEdit(DEFAULT_PROMPT, toolTip="Prompt; {name} marks a noken slot")
         self.nokens = QPlainTextEdit(DEFAULT_NOKENS, toolTip="One noken per line: NAME = JSON spec")
-        self.nokens.setMaximumHeight(64)
+        self.nokens.setMaximumHeight(56)
         self._build_decoding()
         self.compare = QCheckBox(
             "plain-token baseline",
@@ -59,6 +60,8 @@ class GeneratePanel(QWidget):
         self.output = QPlainTextEdit(readOnly=True, placeholderText="noken output")
         self.baseline = QPlainTextEdit(readOnly=True, placeholderText="plain-token baseline")
         self.history = QListWidget(toolTip="Runs; double-click copies one as JSON")
+        for box in (self.output, self.baseline, self.history):
+            box.setMinimumHeight(40)
         self.history.itemDoubleClicked.connect(self._copy)
         worker.runner.errored.connect(self._failed)
         self._layout()
@@ -79,17 +82,19 @@ class GeneratePanel(QWidget):
         form = QFormLayout()
         form.addRow("prompt", self.prompt)
         form.addRow("nokens", self.nokens)
-        decoding = QHBoxLayout()
-        for label, widget in (
+        decoding = QGridLayout()  # two rows of three: keeps the dock narrow
+        controls = (
             ("max", self.max_new),
             ("min", self.min_new),
+            ("seed", self.seed),
             ("T", self.temperature),
             ("top-k", self.top_k),
             ("top-p", self.top_p),
-            ("seed", self.seed),
-        ):
-            decoding.addWidget(QLabel(label))
-            decoding.addWidget(widget)
+        )
+        for index, (label, widget) in enumerate(controls):
+            row, column = divmod(index, 3)
+            decoding.addWidget(QLabel(label), row, 2 * column)
+            decoding.addWidget(widget, row, 2 * column + 1)
         form.addRow("decoding", decoding)
         buttons = QHBoxLayout()
         for widget in (self.compare, self.generate_button, self.stop_button):
@@ -99,7 +104,7 @@ class GeneratePanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(QLabel("output"))
         layout.addWidget(self.output, 2)
-        layout.addWidget(QLabel("baseline"))
+        layout.addWidget(QLabel("baseline: each noken replaced by the token it names"))
         layout.addWidget(self.baseline, 1)
         layout.addWidget(QLabel("history"))
         layout.addWidget(self.history, 1)
@@ -140,7 +145,7 @@ class GeneratePanel(QWidget):
     def _finished(self, run: dict[str, Any]) -> None:
         self.output.setPlainText(self.prompt.text() + run["text"])
         if run["baseline_text"] is not None:
-            self.baseline.setPlainText(self.prompt.text() + run["baseline_text"])
+            self.baseline.setPlainText(run["baseline_text"])
         self.runs.append(run)
         flag = " (stopped)" if run["stopped"] else ""
         item = QListWidgetItem(f"{run['prompt']}{flag} → {run['text'][:60]!r}")
