@@ -138,3 +138,14 @@ def test_device_and_dtype_choices() -> None:
         loading.pick_device("tpu9")
     with pytest.raises(NokenvizError, match="unknown dtype 'float8'"):
         loading.pick_dtype("float8", loading.pick_device("cpu"))
+
+
+def test_a_stage_reports_into_its_part_of_the_progress_bar() -> None:
+    seen: list[tuple[float, str]] = []
+    task = Task(progress=lambda fraction, message: seen.append((fraction, message)))
+    stage = task.scaled(0.6, 1.0)
+    stage.report(0.5, "loading the weights")
+    assert seen == [(pytest.approx(0.8), "loading the weights")]
+    stage.cancel()
+    with pytest.raises(Cancelled):
+        task.check()

@@ -57,8 +57,7 @@ def ensure_converted(resolved: ResolvedModel, task: Task) -> Path:
         while child.poll() is None:
             elapsed = time.monotonic() - start
             task.report(
-                0.05 + 0.55 * min(elapsed / EXPECTED_SECONDS, 0.98),
-                "converting the GGUF file (first use only)",
+                min(elapsed / EXPECTED_SECONDS, 0.98), "converting the GGUF file (first use only)"
             )
             time.sleep(0.1)
     except Cancelled:

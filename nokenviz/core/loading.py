@@ -142,10 +142,11 @@ def load_model(
     task = task or Task(what="loading the model")
     task.report(0.0, f"resolving {spec}")
     resolved = resolve_model(spec)
-    if resolved.gguf_file is not None:
-        folder = ensure_converted(resolved, task)
-        resolved = replace(resolved, source=str(folder), gguf_file=None)
-    return load_resolved(resolved, options, task)
+    if resolved.gguf_file is None:
+        return load_resolved(resolved, options, task)
+    folder = ensure_converted(resolved, task.scaled(0.0, 0.6))
+    resolved = replace(resolved, source=str(folder), gguf_file=None)
+    return load_resolved(resolved, options, task.scaled(0.6, 1.0))
 
 
 def load_resolved(resolved: ResolvedModel, options: LoadOptions, task: Task) -> LoadedModel:

@@ -35,6 +35,14 @@ class Task:
         if self.progress is not None:
             self.progress(min(max(fraction, 0.0), 1.0), message)
 
+    def scaled(self, low: float, high: float) -> Task:
+        """The same task seen as a stage: its 0..1 maps to low..high of this one's progress."""
+
+        def progress(fraction: float, message: str) -> None:
+            self.report(low + (high - low) * fraction, message)
+
+        return Task(progress, self.cancel_event, self.what, self.on_partial)
+
     def cancel(self) -> None:
         self.cancel_event.set()
 
