@@ -219,3 +219,83 @@ def test_streaming_fills_the_panel_and_stop_halts_it(qtbot, loaded) -> None:
     assert run["baseline_text"] is None  # a stopped run does not go on to the baseline
     assert panel.output.toPlainText().startswith("{x} cat")
     assert "(stopped)" in panel.history.item(0).text()
+
+
+def _drag(qtbot, view, path) -> None:
+    """Drag the composer's handle along `path` (view coordinates) with real mouse events."""
+    from PySide6.QtCore import QEvent, QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    vb = view.plotItem.vb
+
+    def to_viewport(point) -> QPointF:
+        return QPointF(view.mapFromScene(vb.mapViewToScene(QPointF(*point))))
+
+    def send(kind, point, buttons) -> None:
+        pos = to_viewport(point)
+        event = QMouseEvent(
+            kind,
+            pos,
+            view.viewport().mapToGlobal(pos),
+            Qt.MouseButton.LeftButton,
+            buttons,
+            Qt.KeyboardModifier.NoModifier,
+        )
+        QApplication.sendEvent(view.viewport(), event)
+
+    handle = view.handle.pos()
+    send(QEvent.Type.MouseButtonPress, (handle.x(), handle.y()), Qt.MouseButton.LeftButton)
+    for point in path:
+        send(QEvent.Type.MouseMove, point, Qt.MouseButton.LeftButton)
+        qtbot.wait(5)
+    send(QEvent.Type.MouseButtonRelease, path[-1], Qt.MouseButton.NoButton)
+
+
+def test_dragging_the_handle_blends_the_anchors(qtbot, loaded) -> None:
+    import numpy as np
+
+    composer = loaded.composer
+    white, black = (loaded.vocab.tokens.index(t) for t in ("White", "Black"))
+    for token in (white, black):
+        loaded.select([token])
+        composer.add_selected()
+    a, b = loaded.projection.coords[[white, black]].astype(float)
+    assert composer.weights.tolist() == [0.0, 1.0]  # the handle starts on the newest anchor
+    path = [tuple(b + (a - b) * s) for s in np.linspace(0.0, 1.0, 21)[1:]]
+    seen = []
+    loaded.view.handle.sigPositionChanged.connect(lambda *_: seen.append(composer.weights.copy()))
+    _drag(qtbot, loaded.view, path)
+    assert len(seen) >= 10
+    assert np.abs(np.diff(np.array(seen)[:, 0])).max() < 0.2  # weights change continuously
+    assert composer.weights == pytest.approx([1.0, 0.0], abs=0.02)  # on the anchor: one-hot
+    _drag(qtbot, loaded.view, [tuple(a + (b - a) * s) for s in np.linspace(0.05, 0.5, 10)])
+    assert composer.weights == pytest.approx([0.5, 0.5], abs=0.02)  # on the segment: LERP(t)
+    with qtbot.waitSignal(composer.previewed, timeout=LOAD_TIMEOUT):
+        composer.request_preview()
+    assert composer.panel.next_tokens.rowCount() == 10
+    assert loaded.view.noken_marker.data.size == 1
+    spec = composer.spec()
+    assert set(spec) == {"mix"} and list(spec["mix"]) == [f"#{white}", f"#{black}"]
+
+
+def test_typed_weights_are_validated_and_move_the_handle(loaded) -> None:
+    import numpy as np
+
+    composer = loaded.composer
+    ids = [loaded.vocab.tokens.index(t) for t in (" cat", " dog")]
+    for token in ids:
+        loaded.select([token])
+        composer.add_selected()
+    composer.panel.weights.item(0, 1).setText("1")  # [0, 1] -> [1, 1], normalised on each edit
+    assert composer.weights == pytest.approx([0.5, 0.5])
+    composer.panel.weights.item(1, 1).setText("3")  # [0.5, 3] -> [1/7, 6/7]
+    assert composer.weights == pytest.approx([1 / 7, 6 / 7])
+    expected = loaded.projection.coords[ids].astype(float).T @ np.array([1 / 7, 6 / 7])
+    handle = loaded.view.handle.pos()
+    assert (handle.x(), handle.y()) == pytest.approx(tuple(expected), abs=1e-6)
+    composer.panel.weights.item(0, 1).setText("-1")
+    assert "must be >= 0" in composer.panel.message.text()
+    assert composer.weights == pytest.approx([1 / 7, 6 / 7])  # what was in force stays
+    composer.use_in_generate()
+    assert loaded.generate_panel.nokens.toPlainText().startswith('x = {"mix": {"#')

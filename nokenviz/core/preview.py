@@ -39,6 +39,7 @@ class NokenPreview:
     ) -> None:
         loaded.require_causal("the preview")
         self.loaded = loaded
+        self.prompt = prompt
         placeholder = torch.zeros(loaded.d_model)
         prepared = prepare_prompt(loaded, prompt, others, vectors={slot: placeholder})
         self.prefix_length = prepared.slot_positions[slot][0]

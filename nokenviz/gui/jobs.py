@@ -106,3 +106,21 @@ def generate(prompt: str, noken_lines: list[str], settings: dict[str, Any], comp
         }
 
     return job
+
+
+def preview(prompt: str, spec: dict[str, Any]) -> JobFn:
+    """The noken's vector and its live preview in `prompt`'s {x} slot (prefix cache kept)."""
+
+    def job(state: dict[str, Any], _task: Task) -> dict[str, Any]:
+        from nokenviz.core.nokens import build_noken, parse_noken
+        from nokenviz.core.preview import NokenPreview
+
+        loaded = _model(state)
+        cached = state.get("preview")
+        if cached is None or cached.loaded is not loaded or cached.prompt != prompt:
+            state["preview"] = NokenPreview(loaded, prompt, "x")  # runs the new prefix once
+        vector = build_noken(parse_noken(spec), loaded.adapter.W_E, loaded.tokenizer)
+        shown = state["preview"](vector)
+        return {"spec": spec, "vector": vector.cpu().numpy(), "preview": shown}
+
+    return job

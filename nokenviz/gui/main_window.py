@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from nokenviz.gui import jobs, settings
+from nokenviz.gui.composer import Composer
 from nokenviz.gui.generate_panel import GeneratePanel
 from nokenviz.gui.panels import AttentionPanel, Inspector, LensPanel, NormHistogram
 from nokenviz.gui.sphere_view import SphereView
@@ -75,6 +76,11 @@ class MainWindow(QMainWindow):
         generate_dock.setWidget(self.generate_panel)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, generate_dock)
         self.tabifyDockWidget(self.findChild(QDockWidget, "Norms"), generate_dock)
+        self.composer = Composer(self)
+        compose_dock = QDockWidget("Compose", self, objectName="Compose")
+        compose_dock.setWidget(self.composer.panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, compose_dock)
+        self.tabifyDockWidget(generate_dock, compose_dock)
         self.findChild(QDockWidget, "Norms").raise_()
 
     # ------------------------------------------------------------ building
@@ -194,6 +200,9 @@ class MainWindow(QMainWindow):
             action.setCheckable(True)
             group.addAction(action)
         self._action(view_menu, "&Reset view", self._reset_view, "Home")
+        self._action(
+            view_menu, "Add selected token as &anchor", lambda: self.composer.add_selected(), "A"
+        )
         self._action(view_menu, "&Find token", self.search.setFocus, QKeySequence.StandardKey.Find)
         self._action(view_menu, "Cancel job", self.cancel_jobs, "Esc")
         help_menu = self.menuBar().addMenu("&Help")
@@ -298,6 +307,8 @@ class MainWindow(QMainWindow):
         self.matrix_name = "W_E"
         self.selected = [i for i in self.selected if i < len(vocab.tokens)]
         self.trace = None
+        self.projection = None  # the old one indexes the old vocabulary
+        self.composer.clear()
         self.histogram.set_norms(self.norms)
         self._brushed(*self.histogram.region.getRegion())  # the largest 1% start highlighted
         self.model_ready.emit()
@@ -364,6 +375,7 @@ class MainWindow(QMainWindow):
             title += f" · ★ mean direction (norm {stats.mean_direction_norm:.2f})"
         self.view.setTitle(title, color="k", size="10pt")
         self._draw_trace()
+        self.composer.redraw()
         self.projection_ready.emit()
 
     def _reset_view(self) -> None:
@@ -425,7 +437,7 @@ class MainWindow(QMainWindow):
             jobs.neighbours(token, self.matrix_name),
             lambda found: self.inspector.show_neighbours(found, self.vocab.tokens),
         )
-        self._draw_selection()
+        self.draw_selection()
         if self.projection_box.currentData() == "plane" and len(ids) >= 2:
             self.request_projection()
 
@@ -479,15 +491,21 @@ class MainWindow(QMainWindow):
             xy = self.projection.project(vectors)
         on_map = self.projection is not None and self.projection.spec.kind != "plane"
         self.view.set_trajectory(xy, seam=2.0 * np.sqrt(2.0) if on_map else None)
-        self._draw_selection()
+        self.draw_selection()
 
-    def _draw_selection(self) -> None:
+    def draw_selection(self) -> None:
+        """Selection marks and all labels: selected tokens, anchors, trajectory nodes."""
         if self.projection is None:
             return
         self.view.set_selection(self.selected)
         labels = [
             (self.projection.coords[i], self.vocab.tokens[i], 100.0 - n, "k")
             for n, i in enumerate(reversed(self.selected))
+        ]
+        labels += [
+            (self.projection.coords[i], self.vocab.tokens[i], 90.0, "#1f77b4")
+            for i in self.composer.anchors
+            if i not in self.selected
         ]
         if self.trace is not None and len(self.view.trajectory_nodes):
             for entry, point in zip(self.trace.entries, self.view.trajectory_nodes, strict=True):

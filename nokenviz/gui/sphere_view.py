@@ -83,6 +83,24 @@ class SphereView(pg.PlotWidget):
         ):
             self.addItem(item)
         self.trajectory_nodes = np.zeros((0, 2))
+        self.anchor_polygon = pg.PlotDataItem(
+            pen=pg.mkPen((31, 119, 180), width=1.5, style=Qt.PenStyle.DashLine),
+            symbol="s",
+            symbolSize=10,
+            symbolBrush=(31, 119, 180),
+            symbolPen="w",
+        )
+        self.anchor_polygon.setZValue(6)
+        self.noken_marker = pg.ScatterPlotItem(
+            pxMode=True, size=14, symbol="d", pen=pg.mkPen("k"), brush=pg.mkBrush(255, 215, 0)
+        )
+        self.noken_marker.setZValue(7)
+        self.handle = pg.TargetItem(pos=(0, 0), size=16, pen=pg.mkPen((31, 119, 180), width=2))
+        self.handle.setZValue(8)
+        self.handle.setVisible(False)
+        for item in (self.anchor_polygon, self.noken_marker, self.handle):
+            self.addItem(item)
+        self.scene().minDragTime = 0  # a drag starts at once, not after half a second
         self.labels: list[pg.TextItem] = []
         self.label_items: list[
             tuple[QPointF, str, float, str]
@@ -145,6 +163,16 @@ class SphereView(pg.PlotWidget):
     def _scaled(self, values: np.ndarray) -> np.ndarray:
         low, high = self.levels
         return np.clip((values - low) / max(high - low, 1e-9), 0.0, 1.0)
+
+    def set_anchors(self, xy: np.ndarray) -> None:
+        """The composer's anchors as a closed polygon (in the order the weights use)."""
+        closed = np.vstack([xy, xy[:1]]) if len(xy) > 2 else np.reshape(xy, (-1, 2))
+        self.anchor_polygon.setData(closed[:, 0], closed[:, 1])
+        self.handle.setVisible(len(xy) > 0)
+
+    def set_noken_marker(self, xy: np.ndarray | None) -> None:
+        """Where the noken's true direction lands in this projection."""
+        self.noken_marker.setData(pos=[] if xy is None else [xy])
 
     def title_text(self) -> str:
         return self.plotItem.titleLabel.text
