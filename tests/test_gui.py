@@ -299,3 +299,70 @@ def test_typed_weights_are_validated_and_move_the_handle(loaded) -> None:
     assert composer.weights == pytest.approx([1 / 7, 6 / 7])  # what was in force stays
     composer.use_in_generate()
     assert loaded.generate_panel.nokens.toPlainText().startswith('x = {"mix": {"#')
+
+
+def test_a_sweep_table_equals_the_command_line_rows(
+    qtbot, loaded, tiny_dirs, capsys, tmp_path
+) -> None:
+    import json
+
+    from nokenviz.cli import main
+
+    panel = loaded.sweep_panel
+    panel.prompt_a.setText("White cats are")
+    panel.prompt_b.setText("Black cats are")
+    panel.steps.setValue(5)
+    panel.max_new.setValue(6)
+    with qtbot.waitSignal(
+        loaded.model_worker.runner.returned,
+        timeout=LOAD_TIMEOUT,
+        check_params_cb=lambda job, _rows: job.name == "sweep",
+    ):
+        panel.run()
+    assert (
+        main(
+            [
+                "sweep",
+                "lerp",
+                "White cats are",
+                "Black cats are",
+                "--steps",
+                "5",
+                "--max-new-tokens",
+                "6",
+                "--json",
+                "--model",
+                tiny_dirs["llama"],
+            ]
+        )
+        == 0
+    )
+    cli_rows = json.loads(capsys.readouterr().out)["rows"]
+    table = [
+        (panel.table.item(r, 0).text(), panel.table.item(r, 1).text())
+        for r in range(panel.table.rowCount())
+    ]
+    assert table == [(str(row["t"]), row["text"]) for row in cli_rows]
+    panel.export("md", str(tmp_path / "sweep.md"))
+    lines = (tmp_path / "sweep.md").read_text().splitlines()
+    assert lines[:2] == ["| t | text |", "|---|---|"] and len(lines) == 2 + 5
+    panel.export("csv", str(tmp_path / "missing-folder" / "sweep.csv"))
+    assert "could not write" in loaded.last_error
+
+
+def test_soft_feedback_shows_the_shadow_and_draws_its_path(qtbot, loaded) -> None:
+    from nokenviz.core.generation import soft_feedback
+    from nokenviz.core.nokens import parse_assignments
+    from nokenviz.core.prompts import prepare_prompt
+
+    panel = loaded.generate_panel
+    panel.prompt.setText("{x} cat sat")
+    panel.nokens.setPlainText('x = {"token": "The"}')
+    panel.max_new.setValue(6)
+    with qtbot.waitSignal(panel.soft_path, timeout=LOAD_TIMEOUT):
+        panel.soft_feedback()
+    model = loaded.model_worker.runner.state["model"]
+    prepared = prepare_prompt(model, "{x} cat sat", parse_assignments(['x={"token": "The"}']))
+    expected = soft_feedback(model, prepared, steps=6)
+    assert panel.output.toPlainText() == "{x} cat sat [soft]" + expected.shadow_text
+    assert len(loaded.view.soft_path.getData()[0]) == 6

@@ -152,3 +152,34 @@ def test_soft_feedback_first_step_is_the_greedy_token(llama) -> None:
     assert torch.all(run.vectors.max(dim=0).values <= w.max(dim=0).values + 1e-5)
     with pytest.raises(NokenvizError, match="temperature > 0"):
         soft_feedback(llama, prepared, steps=2, temperature=0)
+
+
+def test_sweep_tables_as_csv_and_markdown() -> None:
+    from nokenviz.core.sweeps import SweepRow, rows_as_text
+
+    rows = [SweepRow("t", 0.0, ' a "quoted" | piped'), SweepRow("t", 1.0, "two\nlines")]
+    assert rows_as_text(rows, "csv") == 't,text\n0.0," a ""quoted"" | piped"\n1.0,"two\nlines"\n'
+    assert rows_as_text(rows, "md").splitlines()[2:] == [
+        '| 0.0 | a "quoted" \\| piped |',
+        "| 1.0 | two lines |",
+    ]
+    with pytest.raises(NokenvizError, match="no rows yet"):
+        rows_as_text([], "csv")
+
+
+def test_atomic_writes_leave_the_old_file_on_failure(tmp_path, monkeypatch) -> None:
+    import os
+
+    from nokenviz.core.files import write_text_atomic
+
+    target = tmp_path / "table.csv"
+    write_text_atomic(target, "old")
+
+    def full_disk(*_args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    with pytest.raises(NokenvizError, match="No space left on device"):
+        write_text_atomic(target, "new")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]  # no temporary left behind

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -112,3 +114,25 @@ def _run_row(
     if on_row is not None:
         on_row(row)
     return row
+
+
+def rows_as_text(rows: list[SweepRow], fmt: str) -> str:
+    """A sweep as CSV or as a Markdown table (like the seed texts' tables)."""
+    if not rows:
+        raise NokenvizError("the sweep has no rows yet")
+    key = rows[0].key
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([key, "text"])
+        writer.writerows([row.value, row.text] for row in rows)
+        return out.getvalue()
+    if fmt == "md":
+        lines = [f"| {key} | text |", "|---|---|"]
+        lines += [f"| {row.value} | {_markdown_cell(row.text)} |" for row in rows]
+        return "\n".join(lines) + "\n"
+    raise NokenvizError(f"unknown table format {fmt!r}; use csv or md")
+
+
+def _markdown_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ").strip()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -36,6 +37,8 @@ DEFAULT_NOKENS = 'x = {"mix": {"White": 0.5, "Black": 0.5}}'
 
 
 class GeneratePanel(QWidget):
+    soft_path = Signal(object)  # [steps, d] vectors fed back by soft feedback, for the view
+
     def __init__(self, worker: Worker) -> None:
         super().__init__()
         self.worker = worker
@@ -56,6 +59,12 @@ class GeneratePanel(QWidget):
             "Stop", enabled=False, toolTip="Stop generating (within one token)"
         )
         self.stop_button.clicked.connect(self.stop)
+        self.soft_button = QPushButton(
+            "Soft feedback",
+            toolTip="Feed back the probability-weighted "
+            "embedding instead of a token; shows the argmax shadow",
+        )
+        self.soft_button.clicked.connect(self.soft_feedback)
         QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.generate)
         self.output = QPlainTextEdit(readOnly=True, placeholderText="noken output")
         self.baseline = QPlainTextEdit(readOnly=True, placeholderText="plain-token baseline")
@@ -97,7 +106,7 @@ class GeneratePanel(QWidget):
             decoding.addWidget(widget, row, 2 * column + 1)
         form.addRow("decoding", decoding)
         buttons = QHBoxLayout()
-        for widget in (self.compare, self.generate_button, self.stop_button):
+        for widget in (self.compare, self.generate_button, self.soft_button, self.stop_button):
             buttons.addWidget(widget)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -134,6 +143,41 @@ class GeneratePanel(QWidget):
         self.job = self.worker.submit("generation", fn, self._finished, self._token)
         self._set_running(True)
 
+    def soft_feedback(self) -> None:
+        """Run N6 with the max-new-tokens steps at the panel's temperature (0 counts as 1)."""
+        if self.job is not None:
+            return
+        self.output.setPlainText(self.prompt.text() + " [soft]")
+        self.baseline.clear()
+        fn = jobs.soft(
+            self.prompt.text(),
+            self.noken_lines(),
+            self.max_new.value(),
+            self.temperature.value() or 1.0,
+        )
+        self.job = self.worker.submit("soft feedback", fn, self._soft_finished, self._token)
+        self._set_running(True)
+
+    def _soft_finished(self, run: Any) -> None:
+        self.output.setPlainText(f"{self.prompt.text()} [soft]{run.shadow_text}")
+        self.soft_path.emit(run.vectors.numpy())
+        item = QListWidgetItem(f"{self.prompt.text()} [soft] → {run.shadow_text[:60]!r}")
+        item.setToolTip(
+            json.dumps(
+                {
+                    "prompt": self.prompt.text(),
+                    "nokens": self.noken_lines(),
+                    "mode": "soft",
+                    "shadow_text": run.shadow_text,
+                    "top_probs": [round(p, 4) for p in run.top_probs],
+                },
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
+        self.history.addItem(item)
+        self._done()
+
     def stop(self) -> None:
         if self.job is not None:
             self.job.task.cancel()
@@ -163,6 +207,7 @@ class GeneratePanel(QWidget):
 
     def _set_running(self, running: bool) -> None:
         self.generate_button.setEnabled(not running)
+        self.soft_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
 
     def _copy(self, item: QListWidgetItem) -> None:

@@ -124,3 +124,61 @@ def preview(prompt: str, spec: dict[str, Any]) -> JobFn:
         return {"spec": spec, "vector": vector.cpu().numpy(), "preview": shown}
 
     return job
+
+
+def sweep(
+    kind: str, prompts: tuple[str, str], steps: int, seeds: str, max_new_tokens: int
+) -> JobFn:
+    """A LERP/SLERP sweep between two prompts or a random-noken sweep over seeds (slot {x});
+    rows stream as partial results."""
+
+    def job(state: dict[str, Any], task: Task) -> list[Any]:
+        from nokenviz.core.generation import DecodingSettings
+        from nokenviz.core.sweeps import lerp_sweep, parse_seed_range, seed_sweep
+
+        loaded = _model(state)
+        settings = DecodingSettings(max_new_tokens=max_new_tokens)
+        if kind == "seeds":
+            return seed_sweep(
+                loaded,
+                prompts[0],
+                "x",
+                parse_seed_range(seeds),
+                settings=settings,
+                on_row=task.partial,
+                cancel=task.cancel_event,
+            )
+        return lerp_sweep(
+            loaded,
+            prompts[0],
+            prompts[1],
+            steps,
+            kind == "slerp",
+            settings,
+            on_row=task.partial,
+            cancel=task.cancel_event,
+        )
+
+    return job
+
+
+def soft(prompt: str, noken_lines: list[str], steps: int, temperature: float) -> JobFn:
+    """Soft feedback (N6): the argmax shadow and the probability-weighted inputs fed back."""
+
+    def job(state: dict[str, Any], task: Task) -> Any:
+        from nokenviz.core.generation import soft_feedback
+        from nokenviz.core.nokens import parse_assignments
+        from nokenviz.core.prompts import prepare_prompt
+
+        loaded = _model(state)
+        prepared = prepare_prompt(loaded, prompt, parse_assignments(noken_lines))
+        return soft_feedback(
+            loaded,
+            prepared,
+            steps,
+            temperature,
+            task.cancel_event,
+            on_step=lambda _id, text: task.partial(text),
+        )
+
+    return job

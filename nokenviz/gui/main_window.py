@@ -33,6 +33,7 @@ from nokenviz.gui.composer import Composer
 from nokenviz.gui.generate_panel import GeneratePanel
 from nokenviz.gui.panels import AttentionPanel, Inspector, LensPanel, NormHistogram
 from nokenviz.gui.sphere_view import SphereView
+from nokenviz.gui.sweep_panel import SweepPanel
 from nokenviz.gui.worker import Job, Worker
 
 PROJECTIONS = {"pca": "PCA sphere", "umap": "UMAP sphere", "plane": "Token plane"}
@@ -72,6 +73,8 @@ class MainWindow(QMainWindow):
         for worker in (self.model_worker, self.projection_worker):
             self._connect(worker)
         self.generate_panel = GeneratePanel(self.model_worker)
+        self.generate_panel.soft_path.connect(self._draw_soft_path)
+        self.soft_vectors: np.ndarray | None = None
         generate_dock = QDockWidget("Generate", self, objectName="Generate")
         generate_dock.setWidget(self.generate_panel)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, generate_dock)
@@ -81,6 +84,12 @@ class MainWindow(QMainWindow):
         compose_dock.setWidget(self.composer.panel)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, compose_dock)
         self.tabifyDockWidget(generate_dock, compose_dock)
+        self.sweep_panel = SweepPanel(self.model_worker)
+        self.sweep_panel.failed.connect(lambda message: self.show_error("export", message))
+        sweep_dock = QDockWidget("Sweeps", self, objectName="Sweeps")
+        sweep_dock.setWidget(self.sweep_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, sweep_dock)
+        self.tabifyDockWidget(compose_dock, sweep_dock)
         self.findChild(QDockWidget, "Norms").raise_()
 
     # ------------------------------------------------------------ building
@@ -265,17 +274,21 @@ class MainWindow(QMainWindow):
     def _job_failed(self, job: Job, message: str) -> None:
         QTimer.singleShot(0, self._update_busy)
         self.model_label.setText(self.model_summary)  # a failed load leaves the previous model
+        self.show_error(job.name, message)
+
+    def show_error(self, what: str, message: str) -> None:
+        """One clear message, non-blocking (window-modal), remembered for tests."""
         self.last_error = message
-        self.statusBar().showMessage(f"{job.name} failed: {message}", 10000)
+        self.statusBar().showMessage(f"{what} failed: {message}", 10000)
         box = QMessageBox(
             QMessageBox.Icon.Warning,
-            f"nokenviz: {job.name} failed",
+            f"nokenviz: {what} failed",
             message,
             QMessageBox.StandardButton.Ok,
             self,
         )
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()  # window-modal, does not block the event loop
+        box.open()
         self.failed.emit(message)
 
     def cancel_jobs(self) -> None:
@@ -308,6 +321,7 @@ class MainWindow(QMainWindow):
         self.selected = [i for i in self.selected if i < len(vocab.tokens)]
         self.trace = None
         self.projection = None  # the old one indexes the old vocabulary
+        self._draw_soft_path(None)
         self.composer.clear()
         self.histogram.set_norms(self.norms)
         self._brushed(*self.histogram.region.getRegion())  # the largest 1% start highlighted
@@ -375,6 +389,7 @@ class MainWindow(QMainWindow):
             title += f" · ★ mean direction (norm {stats.mean_direction_norm:.2f})"
         self.view.setTitle(title, color="k", size="10pt")
         self._draw_trace()
+        self._draw_soft_path(self.soft_vectors)
         self.composer.redraw()
         self.projection_ready.emit()
 
@@ -493,6 +508,11 @@ class MainWindow(QMainWindow):
         self.view.set_trajectory(xy, seam=2.0 * np.sqrt(2.0) if on_map else None)
         self.draw_selection()
 
+    def _draw_soft_path(self, vectors: np.ndarray | None) -> None:
+        self.soft_vectors = vectors
+        if self.projection is not None:
+            self.view.set_soft_path(None if vectors is None else self.projection.project(vectors))
+
     def draw_selection(self) -> None:
         """Selection marks and all labels: selected tokens, anchors, trajectory nodes."""
         if self.projection is None:
@@ -537,7 +557,7 @@ class MainWindow(QMainWindow):
             self, "Save a screenshot", "nokenviz.png", "PNG images (*.png)"
         )
         if path and not self.grab().save(path):
-            self._job_failed(Job("screenshot", lambda *_: None), f"could not write {path}")
+            self.show_error("screenshot", f"could not write {path}")
 
     def _about(self) -> None:
         from nokenviz import __version__

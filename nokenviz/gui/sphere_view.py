@@ -95,10 +95,18 @@ class SphereView(pg.PlotWidget):
             pxMode=True, size=14, symbol="d", pen=pg.mkPen("k"), brush=pg.mkBrush(255, 215, 0)
         )
         self.noken_marker.setZValue(7)
+        self.soft_path = pg.PlotDataItem(
+            pen=pg.mkPen((255, 127, 14), width=2, style=Qt.PenStyle.DashLine),
+            symbol="t",
+            symbolSize=7,
+            symbolBrush=(255, 127, 14),
+            symbolPen="w",
+        )
+        self.soft_path.setZValue(3)
         self.handle = pg.TargetItem(pos=(0, 0), size=16, pen=pg.mkPen((31, 119, 180), width=2))
         self.handle.setZValue(8)
         self.handle.setVisible(False)
-        for item in (self.anchor_polygon, self.noken_marker, self.handle):
+        for item in (self.anchor_polygon, self.noken_marker, self.handle, self.soft_path):
             self.addItem(item)
         self.scene().minDragTime = 0  # a drag starts at once, not after half a second
         self.labels: list[pg.TextItem] = []
@@ -169,6 +177,11 @@ class SphereView(pg.PlotWidget):
         closed = np.vstack([xy, xy[:1]]) if len(xy) > 2 else np.reshape(xy, (-1, 2))
         self.anchor_polygon.setData(closed[:, 0], closed[:, 1])
         self.handle.setVisible(len(xy) > 0)
+
+    def set_soft_path(self, xy: np.ndarray | None) -> None:
+        """The inputs soft feedback appended, step by step (N6)."""
+        xy = np.zeros((0, 2)) if xy is None else xy
+        self.soft_path.setData(xy[:, 0], xy[:, 1])
 
     def set_noken_marker(self, xy: np.ndarray | None) -> None:
         """Where the noken's true direction lands in this projection."""
