@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
-
-START = time.perf_counter()
 
 
 def run_app(
