@@ -24,6 +24,7 @@ class ResidualStream:
     labels: list[str]
     raw: torch.Tensor  # [L+1, T, d_model] float32 on CPU, before the final norm
     final_logits: torch.Tensor  # [T, vocab] float32 on CPU
+    attention: np.ndarray | None = None  # [layers, heads, query, key] when asked for
 
     @property
     def n_entries(self) -> int:
@@ -49,8 +50,14 @@ class LensEntry:
 
 
 @torch.no_grad()
-def residual_stream(loaded: LoadedModel, prepared: PreparedInput) -> ResidualStream:
-    """One forward pass with hidden states; the final norm's input is captured by a hook."""
+def residual_stream(
+    loaded: LoadedModel, prepared: PreparedInput, with_attention: bool = False
+) -> ResidualStream:
+    """One forward pass with hidden states; the final norm's input is captured by a hook.
+
+    `with_attention` runs that same pass with the eager attention implementation (fused
+    kernels return no weights) and keeps the weights, so a trace needs one pass, not two.
+    """
     loaded.require_causal("the logit lens")
     captured: list[torch.Tensor] = []
     norm = loaded.adapter.final_norm
@@ -59,17 +66,33 @@ def residual_stream(loaded: LoadedModel, prepared: PreparedInput) -> ResidualStr
         if norm is not None
         else None
     )
+    model = loaded.model
+    previous = model.config._attn_implementation
+    if with_attention:
+        model.set_attn_implementation("eager")
     try:
-        out = loaded.model(
-            inputs_embeds=prepared.embeds, output_hidden_states=True, use_cache=False
+        out = model(
+            inputs_embeds=prepared.embeds,
+            output_hidden_states=True,
+            output_attentions=with_attention,
+            use_cache=False,
         )
     finally:
         if handle is not None:
             handle.remove()
+        if with_attention:
+            model.set_attn_implementation(previous)
     states = [h[0].float().cpu() for h in out.hidden_states]
     if captured:
         states[-1] = captured[-1][0].float().cpu()
-    return ResidualStream(prepared.labels, torch.stack(states), out.logits[0].float().cpu())
+    weights = (
+        torch.stack([a[0].float().cpu() for a in out.attentions]).numpy()
+        if with_attention
+        else None
+    )
+    return ResidualStream(
+        prepared.labels, torch.stack(states), out.logits[0].float().cpu(), weights
+    )
 
 
 @torch.no_grad()
@@ -81,11 +104,14 @@ def lens_space(loaded: LoadedModel, stream: ResidualStream, position: int) -> to
 
 
 @torch.no_grad()
-def _layer_logits(loaded: LoadedModel, stream: ResidualStream, layer: int) -> torch.Tensor:
-    """[T, vocab] logits of one entry; the last entry uses the model's own logits."""
+def _layer_logits(
+    loaded: LoadedModel, stream: ResidualStream, layer: int, rows: int | slice = slice(None)
+) -> torch.Tensor:
+    """Logits of one entry at the positions `rows` (only those are unembedded); the last entry
+    uses the model's own logits."""
     if layer == stream.n_entries - 1:
-        return stream.final_logits
-    hidden = stream.raw[layer].to(device=loaded.device, dtype=loaded.dtype)
+        return stream.final_logits[rows]
+    hidden = stream.raw[layer, rows].to(device=loaded.device, dtype=loaded.dtype)
     adapter = loaded.adapter
     return adapter.unembed(adapter.to_lens_space(hidden)).float().cpu()
 
@@ -99,7 +125,7 @@ def logit_lens(
     prediction = int(stream.final_logits[index].argmax())
     entries = []
     for layer in range(stream.n_entries):
-        logits = _layer_logits(loaded, stream, layer)[index]
+        logits = _layer_logits(loaded, stream, layer, index)
         probs = torch.softmax(logits, dim=-1)
         values, ids = torch.topk(probs, k)
         rank = int((logits > logits[prediction]).sum())
@@ -119,22 +145,11 @@ def lens_heatmap(loaded: LoadedModel, stream: ResidualStream) -> tuple[np.ndarra
     return ids, probs
 
 
-@torch.no_grad()
 def attention(loaded: LoadedModel, prepared: PreparedInput) -> np.ndarray:
-    """Attention weights [layers, heads, query, key], computed with the eager implementation.
-
-    Fused kernels (SDPA, flash) do not return weights, so the model is switched to eager for
-    this one pass and switched back.
-    """
-    loaded.require_causal("attention")
-    model = loaded.model
-    previous = model.config._attn_implementation
-    model.set_attn_implementation("eager")
-    try:
-        out = model(inputs_embeds=prepared.embeds, output_attentions=True, use_cache=False)
-    finally:
-        model.set_attn_implementation(previous)
-    return torch.stack([a[0].float().cpu() for a in out.attentions]).numpy()
+    """Attention weights [layers, heads, query, key] of a prompt."""
+    weights = residual_stream(loaded, prepared, with_attention=True).attention
+    assert weights is not None
+    return weights
 
 
 def guiding_tokens(weights: np.ndarray, position: int = -1, last_layers: int = 4) -> np.ndarray:
@@ -166,7 +181,7 @@ def trace_prompt(
     loaded: LoadedModel, prepared: PreparedInput, position: int = -1, k: int = 5
 ) -> Trace:
     """Residual stream, logit lens (at `position` and as a heatmap) and attention of a prompt."""
-    stream = residual_stream(loaded, prepared)
+    stream = residual_stream(loaded, prepared, with_attention=True)
     index = stream.position_index(position)
     heat_ids, heat_probs = lens_heatmap(loaded, stream)
     return Trace(
@@ -178,5 +193,5 @@ def trace_prompt(
         norms=stream.norms(),
         heat_ids=heat_ids,
         heat_probs=heat_probs,
-        attention=attention(loaded, prepared),
+        attention=stream.attention,
     )
