@@ -1,14 +1,14 @@
 """P2: a drag step of the noken composer — handle moved -> nearest tokens and next-token top-10
 updated — in <= 50 ms (median), on the default model with a 32-token prompt.
 
-Method: the prompt below is 32 tokens with the noken slot {x} at position 28 (a blend being
+Method: the prompt below is 33 tokens with the noken slot {x} at position 29 (a blend being
 tuned inside a sentence). A scripted drag moves the handle along the White-Black segment in 60
-steps; each step builds the LERP noken and calls `NokenPreview` (cached prefix; cosine
-neighbours + next-token top-10). 5 warm-up steps, then the median of 60. Baseline in the same
-run: what a preview costs without the cached prefix, a full forward pass of the whole prompt
-with hidden states (the figure DESIGN.md quotes), median of 20. The drag is also measured with
-the model loaded in bfloat16 (reported, not judged): on CPUs with native bf16 it is the fast
-interactive setting; the target is judged on the default (float32 on CPU).
+steps; each step builds the LERP noken and calls `NokenPreview` as the composer's preview job
+does (cached prefix; cosine neighbours through the anchors' span; next-token top-10). 5 warm-up
+steps, then the median of 60. Baseline in the same run: what a preview costs without the
+cached prefix, a full forward pass of the whole prompt with hidden states (the figure
+DESIGN.md quotes), median of 20. The drag is also measured with the model loaded in bfloat16
+(reported, not judged); the target is judged on the default (float32 on CPU).
 """
 
 from __future__ import annotations
@@ -28,14 +28,15 @@ TARGET_MS = 50.0
 
 def _drag_ms(loaded: Any) -> tuple[list[float], Any]:
     from nokenviz.core.nokens import build_noken, parse_noken
-    from nokenviz.core.preview import NokenPreview
+    from nokenviz.core.preview import NokenPreview, span_of
 
     preview = NokenPreview(loaded, PROMPT, "x")
 
     def step(t: float) -> float:
         start = time.perf_counter()
         spec = parse_noken({"lerp": [" White", " Black"], "t": t})
-        preview(build_noken(spec, loaded.adapter.W_E, loaded.tokenizer), k=10)
+        vector = build_noken(spec, loaded.adapter.W_E, loaded.tokenizer)
+        preview(vector, k=10, span=span_of(spec, loaded))  # as the composer's preview job does
         return (time.perf_counter() - start) * 1000
 
     for t in (0.0, 0.2, 0.4, 0.6, 0.8):

@@ -7,9 +7,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 import transformers
+from torch import nn
+from transformers import AutoModelForCausalLM
 
 from nokenviz.core import loading, model_spec
+from nokenviz.core.cpu_linear import FewRowsLinear
 from nokenviz.core.loading import load_model
 from nokenviz.core.model_spec import resolve_model
 from nokenviz.core.task import Task
@@ -149,3 +153,29 @@ def test_a_stage_reports_into_its_part_of_the_progress_bar() -> None:
     stage.cancel()
     with pytest.raises(Cancelled):
         task.check()
+
+
+@pytest.mark.parametrize("shape", [(12,), (1, 4, 12), (2, 3, 12), (1, 100, 12)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_few_rows_linear_computes_what_linear_does(shape: tuple[int, ...], bias: bool) -> None:
+    torch.manual_seed(0)
+    linear = nn.Linear(12, 7, bias=bias)
+    swapped = FewRowsLinear.replacing(linear)
+    x = torch.randn(shape)
+    assert swapped.weight is linear.weight and list(swapped.state_dict()) == list(
+        linear.state_dict()
+    )
+    assert torch.allclose(swapped(x), linear(x), atol=1e-6)
+
+
+def test_loaded_cpu_model_gives_the_logits_of_plain_transformers(
+    llama, tiny_dirs: dict[str, str]
+) -> None:
+    """The float32 CPU load swaps the decoder's linears (cpu_linear.py); nothing else changes."""
+    assert any(isinstance(m, FewRowsLinear) for m in llama.adapter.layers.modules())
+    plain = AutoModelForCausalLM.from_pretrained(tiny_dirs["llama"]).eval()
+    with torch.no_grad():
+        for length in (1, 4, 70):
+            ids = torch.arange(3, 3 + length)[None]
+            ours = llama.model(input_ids=ids).logits
+            assert torch.allclose(ours, plain(input_ids=ids).logits, atol=1e-5)

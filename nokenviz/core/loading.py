@@ -20,6 +20,7 @@ from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_N
 from transformers.utils import logging as hf_logging
 
 from nokenviz.core.adapter import ModelAdapter
+from nokenviz.core.cpu_linear import use_few_rows_linear
 from nokenviz.core.gguf_convert import ensure_converted
 from nokenviz.core.model_spec import ResolvedModel, check_model_directory, resolve_model
 from nokenviz.core.task import Task
@@ -178,6 +179,8 @@ def load_resolved(resolved: ResolvedModel, options: LoadOptions, task: Task) -> 
     model.eval()
     task.report(0.97, "wrapping the model")
     adapter = ModelAdapter.wrap(model)
+    if device_map == "cpu":  # one device, no accelerate hooks to keep
+        use_few_rows_linear(adapter.layers)
     loaded = LoadedModel(
         resolved, model, tokenizer, adapter, adapter.W_E.device, dtype, is_causal, options
     )

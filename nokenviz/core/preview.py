@@ -3,7 +3,9 @@ next-token distribution of the prompt with the noken in its slot.
 
 The tokens before the slot never change while the user drags, so they are run once and their
 KV cache is kept; each preview runs only the slot and what follows it, then crops the cache
-back to the prefix.
+back to the prefix. Nearest tokens of a blend need no pass over the vocabulary either: its
+direction lies in the span of its anchors, so its cosines are combinations of the anchors'
+cosines, computed once per set of anchors.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from nokenviz.core.geometry import Neighbour
 from nokenviz.core.loading import LoadedModel
 from nokenviz.core.nokens import NokenSpec
 from nokenviz.core.prompts import prepare_prompt
+from nokenviz.core.tokens import resolve_token
+
+# Kinds whose vector is a combination of the tokens they name (a norm only rescales it).
+_SPANNED_KINDS = ("token", "mix", "lerp", "slerp")
 
 
 @dataclass(frozen=True)
@@ -51,9 +57,11 @@ class NokenPreview:
             prefix = prepared.embeds[:, : self.prefix_length]
             loaded.model(inputs_embeds=prefix, past_key_values=self.cache, use_cache=True)
         self.unit_vocabulary = F.normalize(loaded.adapter.W_E.detach().float(), dim=1)
+        self._span: tuple[tuple[int, ...], torch.Tensor, torch.Tensor] | None = None
 
     @torch.no_grad()
-    def __call__(self, vector: torch.Tensor, k: int = 10) -> Preview:
+    def __call__(self, vector: torch.Tensor, k: int = 10, span: tuple[int, ...] = ()) -> Preview:
+        """`span`: token ids whose embeddings the vector is a combination of (`span_of`), if any."""
         adapter = self.loaded.adapter
         suffix = self.suffix.clone()
         suffix[0, self.offsets] = adapter.to_input(vector)
@@ -65,13 +73,36 @@ class NokenPreview:
             self.cache.crop(-suffix.shape[1])  # back to the prefix for the next preview
         probs = torch.softmax(out.logits[0, -1].float(), dim=-1)
         values, ids = torch.topk(probs, k)
-        cosine = self.unit_vocabulary @ F.normalize(
-            vector.float().to(self.unit_vocabulary.device), dim=0
-        )
-        near_values, near_ids = torch.topk(cosine, k)
+        near_values, near_ids = torch.topk(self._cosines(vector.float(), span), k)
         return Preview(
             nearest=[
                 Neighbour(int(i), float(v)) for v, i in zip(near_values, near_ids, strict=True)
             ],
             next_tokens=[(int(i), float(v)) for v, i in zip(values, ids, strict=True)],
         )
+
+    def _cosines(self, vector: torch.Tensor, span: tuple[int, ...]) -> torch.Tensor:
+        """Cosine of every token with `vector`; through the anchors' cosines when it is in their
+        span (checked: a vector off the span falls back to the full product)."""
+        vector = vector.to(self.unit_vocabulary.device)
+        length = torch.linalg.vector_norm(vector)
+        if length == 0:
+            return torch.zeros(self.unit_vocabulary.shape[0], device=vector.device)
+        if span:
+            if self._span is None or self._span[0] != span:
+                basis = self.loaded.adapter.W_E.detach()[list(span)].float()
+                self._span = (span, basis, self.unit_vocabulary @ basis.T)
+            _, basis, anchor_cosines = self._span
+            coefficients = torch.linalg.lstsq(basis.T, vector[:, None]).solution
+            off_span = torch.linalg.vector_norm(basis.T @ coefficients - vector[:, None])
+            if off_span <= 1e-5 * length:
+                return (anchor_cosines @ coefficients)[:, 0] / length
+        return self.unit_vocabulary @ (vector / length)
+
+
+def span_of(spec: NokenSpec, loaded: LoadedModel) -> tuple[int, ...]:
+    """Token ids whose embeddings `spec`'s vector is a combination of; () for other kinds."""
+    if spec.kind not in _SPANNED_KINDS:
+        return ()
+    vocab = loaded.adapter.W_E.shape[0]
+    return tuple(resolve_token(loaded.tokenizer, ref, vocab) for ref in spec.tokens)

@@ -113,14 +113,15 @@ def preview(prompt: str, spec: dict[str, Any]) -> JobFn:
 
     def job(state: dict[str, Any], _task: Task) -> dict[str, Any]:
         from nokenviz.core.nokens import build_noken, parse_noken
-        from nokenviz.core.preview import NokenPreview
+        from nokenviz.core.preview import NokenPreview, span_of
 
         loaded = _model(state)
         cached = state.get("preview")
         if cached is None or cached.loaded is not loaded or cached.prompt != prompt:
             state["preview"] = NokenPreview(loaded, prompt, "x")  # runs the new prefix once
-        vector = build_noken(parse_noken(spec), loaded.adapter.W_E, loaded.tokenizer)
-        shown = state["preview"](vector)
+        parsed = parse_noken(spec)
+        vector = build_noken(parsed, loaded.adapter.W_E, loaded.tokenizer)
+        shown = state["preview"](vector, span=span_of(parsed, loaded))
         return {"spec": spec, "vector": vector.cpu().numpy(), "preview": shown}
 
     return job
