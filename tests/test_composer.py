@@ -39,3 +39,17 @@ def test_weights_change_continuously_and_clamp_outside() -> None:
     assert np.abs(np.diff(weights, axis=0)).max() < 0.05
     outside = blend_weights(np.array([3.0, 1.0]), SQUARE)
     assert outside == pytest.approx(blend_weights(np.array([2.0, 1.0]), SQUARE), abs=1e-12)
+
+
+def test_extrapolating_keeps_linear_precision_outside() -> None:
+    for point in (np.array([4.5, 1.0]), np.array([-1.0, 2.5]), np.array([5.0, 5.0])):
+        for anchors in (SQUARE, TRIANGLE):
+            weights = blend_weights(point, anchors, extrapolate=True)
+            assert weights.sum() == pytest.approx(1.0) and weights.min() < 0
+            assert weights @ anchors == pytest.approx(point, abs=1e-9)
+    on_line = blend_weights(np.array([3.0, 0.0]), SQUARE[:2], extrapolate=True)
+    assert on_line == pytest.approx([-0.5, 1.5])  # LERP with t = 1.5
+    inside = np.array([0.7, 1.2])
+    assert blend_weights(inside, SQUARE, extrapolate=True) == pytest.approx(
+        blend_weights(inside, SQUARE), abs=1e-12
+    )

@@ -136,14 +136,18 @@ def test_the_converted_cache_equals_loading_the_gguf_file(smol) -> None:
 
     with gguf_read_once():
         direct = load_resolved(resolve_model("default"), LoadOptions("cpu", "float32"), Task())
-    assert torch.equal(direct.adapter.W_E, smol.adapter.W_E)
+    ours, theirs = dict(smol.model.named_parameters()), dict(direct.model.named_parameters())
+    assert ours.keys() == theirs.keys()
+    assert all(torch.equal(ours[name], theirs[name]) for name in ours)
     ids = smol.tokenizer("The sun rises in the", return_tensors="pt").input_ids
     assert (
         ids.tolist()
         == direct.tokenizer("The sun rises in the", return_tensors="pt").input_ids.tolist()
     )
-    with torch.no_grad():
-        assert torch.equal(direct.model(ids).logits, smol.model(ids).logits)
+    with torch.no_grad():  # equal weights; MKL's rounding may depend on where they sit in memory
+        logits, direct_logits = smol.model(ids).logits, direct.model(ids).logits
+    assert torch.allclose(logits, direct_logits, rtol=0, atol=1e-4)
+    assert torch.equal(logits.argmax(-1), direct_logits.argmax(-1))
 
 
 def test_cancelling_the_first_use_conversion_leaves_no_files(tmp_path, monkeypatch) -> None:

@@ -221,7 +221,7 @@ def test_streaming_fills_the_panel_and_stop_halts_it(qtbot, loaded) -> None:
     assert "(stopped)" in panel.history.item(0).text()
 
 
-def _drag(qtbot, view, path) -> None:
+def _drag(qtbot, view, path, shift: bool = False) -> None:
     """Drag the composer's handle along `path` (view coordinates) with real mouse events."""
     from PySide6.QtCore import QEvent, QPointF, Qt
     from PySide6.QtGui import QMouseEvent
@@ -240,7 +240,7 @@ def _drag(qtbot, view, path) -> None:
             view.viewport().mapToGlobal(pos),
             Qt.MouseButton.LeftButton,
             buttons,
-            Qt.KeyboardModifier.NoModifier,
+            Qt.KeyboardModifier.ShiftModifier if shift else Qt.KeyboardModifier.NoModifier,
         )
         QApplication.sendEvent(view.viewport(), event)
 
@@ -277,6 +277,56 @@ def test_dragging_the_handle_blends_the_anchors(qtbot, loaded) -> None:
     assert loaded.view.noken_marker.data.size == 1
     spec = composer.spec()
     assert set(spec) == {"mix"} and list(spec["mix"]) == [f"#{white}", f"#{black}"]
+
+
+def test_shift_drag_extrapolates_and_says_so(qtbot, loaded) -> None:
+    import numpy as np
+
+    composer = loaded.composer
+    white, black = (loaded.vocab.tokens.index(t) for t in ("White", "Black"))
+    for token in (white, black):
+        loaded.select([token])
+        composer.add_selected()
+    a, b = loaded.projection.coords[[white, black]].astype(float)
+    beyond = tuple(b + 0.2 * (b - a))  # past Black along the line: LERP t = 1.2
+    corners = np.array([a, beyond])
+    loaded.view.setRange(
+        xRange=(corners[:, 0].min(), corners[:, 0].max()),
+        yRange=(corners[:, 1].min(), corners[:, 1].max()),
+    )
+    _drag(qtbot, loaded.view, [beyond])
+    moved = loaded.view.handle.pos()
+    assert (moved.x(), moved.y()) == pytest.approx(beyond, rel=0.02, abs=0.01)
+    assert composer.weights == pytest.approx([0.0, 1.0], abs=1e-6)  # plain drag: clamped
+    _drag(qtbot, loaded.view, [tuple(b + 0.1 * (b - a)), beyond], shift=True)
+    assert composer.weights == pytest.approx([-0.2, 1.2], abs=0.01)
+    assert loaded.view.handle.extrapolating
+    spec = composer.spec()
+    assert spec["extrapolate"] is True and list(spec["mix"].values()) == pytest.approx(
+        [-0.2, 1.2], abs=0.01
+    )
+    with qtbot.waitSignal(composer.previewed, timeout=LOAD_TIMEOUT):
+        composer.request_preview()
+    assert "extrapolated" in composer.panel.message.text()
+
+
+def test_random_and_neighbour_nokens_from_the_composer(qtbot, loaded) -> None:
+    composer = loaded.composer
+    panel = composer.panel
+    with qtbot.waitSignal(composer.previewed, timeout=LOAD_TIMEOUT):
+        panel.kind.setCurrentIndex(panel.kind.findData("random"))
+    assert composer.spec() == {"random": {"seed": 0}} and panel.next_tokens.rowCount() == 10
+    panel.match_norm.setChecked(True)
+    panel.seed.setValue(7)
+    assert composer.spec() == {"random": {"seed": 7, "norm": "match"}}
+    cat = loaded.vocab.tokens.index(" cat")
+    loaded.select([cat])
+    with qtbot.waitSignal(composer.previewed, timeout=LOAD_TIMEOUT):
+        panel.kind.setCurrentIndex(panel.kind.findData("neighbors"))
+    assert composer.spec() == {"neighbors": f"#{cat}", "k": 5}
+    assert loaded.view.noken_marker.data.size == 1
+    composer.use_in_generate()
+    assert loaded.generate_panel.noken_lines() == [f'x = {{"neighbors": "#{cat}", "k": 5}}']
 
 
 def test_typed_weights_are_validated_and_move_the_handle(loaded) -> None:
@@ -363,3 +413,14 @@ def test_soft_feedback_shows_the_shadow_and_draws_its_path(qtbot, loaded) -> Non
     expected = soft_feedback(model, prepared, steps=6)
     assert panel.output.toPlainText() == "{x} cat sat [soft]" + expected.shadow_text
     assert len(loaded.view.soft_path.getData()[0]) == 6
+
+
+def test_prompt_slots_show_as_chips(window) -> None:
+    panel = window.generate_panel
+    assert [c.text() for c in panel.chips.chips] == ["{x} mix"]  # the default prompt and noken
+    panel.prompt.setText("{x} and {y} are")
+    panel.nokens.setPlainText('x = {"lerp": ["a", "b"], "t": 0.2}\nz = {"token": " cat"}')
+    chips = [(c.text(), c.property("state")) for c in panel.chips.chips]
+    assert chips == [("{x} lerp", "filled"), ("{y} undefined", "missing"), ("z unused", "unused")]
+    panel.prompt.setText("a } b")
+    assert "stray '}'" in panel.chips.chips[0].text()

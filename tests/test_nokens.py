@@ -22,6 +22,8 @@ from nokenviz.errors import NokenSpecError
         ('{"mix": {" cat": 0, " dog": 0}}', "all zero"),
         ('{"mix": {" cat": NaN}}', "finite number"),
         ('{"mix": {}}', "non-empty object"),
+        ('{"mix": {" cat": 1}, "extrapolate": 1}', "must be true or false"),
+        ('{"mix": {" cat": -1, " dog": 0.5}, "extrapolate": true}', "sum to a positive"),
         ('{"lerp": [" White", " Black"], "t": 1.5}', "between 0 and 1, not 1.5"),
         ('{"lerp": [" White", " Black"]}', "needs 't'"),
         ('{"slerp": [" White"], "t": 0.5}', "list of two tokens"),
@@ -45,6 +47,20 @@ def test_mix_weights_are_normalised_and_round_trip() -> None:
     assert spec.weights == (0.25, 0.75)
     assert parse_noken(spec.to_json()) == spec
     assert spec.baseline_token() == " dog"
+
+
+def test_extrapolation_is_asked_for_and_goes_beyond_the_anchors(llama) -> None:
+    w = llama.adapter.W_E.detach().float()
+    a, b = (llama.tokenizer.encode(t, add_special_tokens=False)[0] for t in ("White", "Black"))
+
+    def build(spec: str) -> torch.Tensor:
+        return build_noken(parse_noken(spec), llama.adapter.W_E, llama.tokenizer)
+
+    beyond = build('{"lerp": ["White", "Black"], "t": 1.5, "extrapolate": true}')
+    assert torch.allclose(beyond, 1.5 * w[b] - 0.5 * w[a], atol=1e-6)
+    mix = build('{"mix": {"White": -0.5, "Black": 1.5}, "extrapolate": true}')
+    assert torch.allclose(mix, beyond, atol=1e-6)
+    assert parse_noken('{"slerp": ["White", "Black"], "t": -0.2, "extrapolate": true}').t == -0.2
 
 
 def test_vectors_against_a_model(llama) -> None:

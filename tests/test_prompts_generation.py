@@ -9,8 +9,9 @@ import torch
 
 from nokenviz.core.generation import DecodingSettings, generate, soft_feedback
 from nokenviz.core.nokens import parse_noken
-from nokenviz.core.prompts import Slot, parse_template, prepare_prompt
+from nokenviz.core.prompts import prepare_prompt
 from nokenviz.core.sweeps import lerp_sweep, parse_seed_range, seed_sweep, sweep_values
+from nokenviz.core.template import Slot, parse_template
 from nokenviz.errors import NokenvizError, PromptError
 
 CAT = {"x": parse_noken('{"token": " cat"}')}

@@ -3,8 +3,10 @@
 Requirements from the product: on an anchor the weights are exactly that anchor (one-hot);
 on the segment between two neighbouring anchors they are exactly LERP(t); inside they vary
 continuously. Mean value coordinates (Floater 2003) over the anchors ordered round their
-centroid have all three properties; a handle outside the polygon is clamped to its boundary
-(extrapolation is not offered).
+centroid have all three properties. A handle outside the polygon is clamped to its boundary,
+unless the user asks to extrapolate (a modifier key): then the same coordinates, which are
+defined in the whole plane (Hormann & Floater 2006) and still reproduce the position, are used
+as they are, negative weights included.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import numpy as np
 _EPS = 1e-9
 
 
-def blend_weights(handle: np.ndarray, anchors: np.ndarray) -> np.ndarray:
-    """Weights (>= 0, summing to 1) of `anchors` [n, 2] for a handle position [2]."""
+def blend_weights(handle: np.ndarray, anchors: np.ndarray, extrapolate: bool = False) -> np.ndarray:
+    """Weights (summing to 1; >= 0 unless extrapolating) of `anchors` [n, 2] for a handle [2]."""
     handle = np.asarray(handle, dtype=np.float64)
     anchors = np.asarray(anchors, dtype=np.float64)
     n = len(anchors)
@@ -24,14 +26,14 @@ def blend_weights(handle: np.ndarray, anchors: np.ndarray) -> np.ndarray:
     if n == 1:
         return np.ones(1)
     if n == 2:
-        t = _segment_t(handle, anchors[0], anchors[1])
+        t = _segment_t(handle, anchors[0], anchors[1], clamp=not extrapolate)
         return np.array([1.0 - t, t])
     order = polygon_order(anchors)
     polygon = anchors[order]
-    if not _inside(handle, polygon):
+    if not extrapolate and not _inside(handle, polygon):
         handle = _closest_on_boundary(handle, polygon)
     weights = np.zeros(n)
-    weights[order] = _mean_value(handle, polygon)
+    weights[order] = _mean_value(handle, polygon, signed=extrapolate)
     return weights
 
 
@@ -41,13 +43,16 @@ def polygon_order(anchors: np.ndarray) -> np.ndarray:
     return np.argsort(np.arctan2(anchors[:, 1] - centre[1], anchors[:, 0] - centre[0]))
 
 
-def _segment_t(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+def _segment_t(p: np.ndarray, a: np.ndarray, b: np.ndarray, clamp: bool = True) -> float:
     ab = b - a
     length2 = float(ab @ ab)
-    return 0.0 if length2 < _EPS else float(np.clip((p - a) @ ab / length2, 0.0, 1.0))
+    if length2 < _EPS:
+        return 0.0
+    t = float((p - a) @ ab / length2)
+    return min(max(t, 0.0), 1.0) if clamp else t
 
 
-def _mean_value(p: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+def _mean_value(p: np.ndarray, polygon: np.ndarray, signed: bool = False) -> np.ndarray:
     n = len(polygon)
     d = polygon - p
     r = np.linalg.norm(d, axis=1)
@@ -66,7 +71,9 @@ def _mean_value(p: np.ndarray, polygon: np.ndarray) -> np.ndarray:
             return weights
     angles = np.array([_angle(d[i], d[(i + 1) % n]) for i in range(n)])
     tan_half = np.tan(angles / 2.0)
-    weights = np.maximum((np.roll(tan_half, 1) + tan_half) / r, 0.0)  # < 0 only if non-convex
+    weights = (np.roll(tan_half, 1) + tan_half) / r
+    if not signed:  # inside a convex polygon they are >= 0 anyway; rounding aside
+        weights = np.maximum(weights, 0.0)
     return weights / weights.sum()
 
 

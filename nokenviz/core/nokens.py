@@ -23,9 +23,9 @@ TokenRef = str | int
 _KIND_KEYS: dict[str, tuple[str, ...]] = {
     "token": ("token", "norm"),
     "id": ("id", "norm"),
-    "mix": ("mix", "norm"),
-    "lerp": ("lerp", "t", "norm"),
-    "slerp": ("slerp", "t", "norm"),
+    "mix": ("mix", "extrapolate", "norm"),
+    "lerp": ("lerp", "t", "extrapolate", "norm"),
+    "slerp": ("slerp", "t", "extrapolate", "norm"),
     "random": ("random", "norm"),
     "neighbors": ("neighbors", "k", "norm"),
     "vector": ("vector", "norm"),
@@ -40,6 +40,7 @@ class NokenSpec:
     tokens: tuple[TokenRef, ...] = ()
     weights: tuple[float, ...] = ()
     t: float = 0.0
+    extrapolate: bool = False  # mix weights may be negative, t outside [0, 1] (asked for)
     seed: int = 0
     match_norm: bool = False
     k: int = 5
@@ -154,21 +155,37 @@ def _parse_id(data: dict[str, Any]) -> dict[str, Any]:
     return {"kind": "token", "tokens": (_integer(data["id"], "'id'", 0),)}
 
 
+def _extrapolate(data: dict[str, Any]) -> bool:
+    value = data.get("extrapolate", False)
+    if not isinstance(value, bool):
+        raise NokenSpecError(f"'extrapolate' must be true or false, not {value!r}")
+    return value
+
+
 def _parse_mix(data: dict[str, Any]) -> dict[str, Any]:
     mix = data["mix"]
     if not isinstance(mix, dict) or not mix:
         raise NokenSpecError("'mix' must be a non-empty object of token text -> weight")
+    extrapolate = _extrapolate(data)
     weights = [_number(w, f"the weight of {t!r}") for t, w in mix.items()]
     negative = [t for t, w in zip(mix, weights, strict=True) if w < 0]
-    if negative:
-        raise NokenSpecError(f"mix weights must be >= 0; {negative[0]!r} has {mix[negative[0]]}")
+    if negative and not extrapolate:
+        raise NokenSpecError(
+            f"mix weights must be >= 0; {negative[0]!r} has {mix[negative[0]]} "
+            '(negative weights extrapolate: add "extrapolate": true)'
+        )
     total = sum(weights)
     if total <= 0:
-        raise NokenSpecError("mix weights are all zero; give at least one token a positive weight")
+        raise NokenSpecError(
+            "mix weights are all zero; give at least one token a positive weight"
+            if not negative
+            else "extrapolated mix weights must sum to a positive number"
+        )
     return {
         "kind": "mix",
         "tokens": tuple(_token_ref(t, "a mix key") for t in mix),
         "weights": tuple(w / total for w in weights),
+        "extrapolate": extrapolate,
     }
 
 
@@ -182,12 +199,17 @@ def _parse_interpolation(kind: Kind) -> Any:
         if "t" not in data:
             raise NokenSpecError(f"a '{kind}' noken needs 't' between 0 and 1")
         t = _number(data["t"], "'t'")
-        if not 0.0 <= t <= 1.0:
-            raise NokenSpecError(f"'t' must be between 0 and 1, not {t}")
+        extrapolate = _extrapolate(data)
+        if not extrapolate and not 0.0 <= t <= 1.0:
+            raise NokenSpecError(
+                f"'t' must be between 0 and 1, not {t} (to go beyond the ends, add "
+                '"extrapolate": true)'
+            )
         return {
             "kind": kind,
             "tokens": tuple(_token_ref(e, f"a '{kind}' end") for e in ends),
             "t": t,
+            "extrapolate": extrapolate,
         }
 
     return parse
@@ -258,7 +280,7 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
     )
     wb = torch.where(safe, torch.sin(t * omega) / sin.clamp_min(1e-12), torch.full_like(sin, t))
     direction = torch.nn.functional.normalize(wa[:, None] * ua + wb[:, None] * ub, dim=1)
-    result = direction * ((1 - t) * norm_a + t * norm_b)[:, None]
+    result = direction * ((1 - t) * norm_a + t * norm_b).clamp_min(0.0)[:, None]
     return result.reshape(a.shape)
 
 

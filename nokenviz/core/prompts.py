@@ -6,7 +6,6 @@ whatever its neighbours; `{{` and `}}` are literal braces.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,18 +13,9 @@ import torch
 
 from nokenviz.core.loading import LoadedModel
 from nokenviz.core.nokens import NokenSpec, build_noken
+from nokenviz.core.template import Slot, parse_template, slot_names
 from nokenviz.core.tokens import resolve_token
 from nokenviz.errors import NokenSpecError, PromptError
-
-_TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}|[{}]")
-
-
-@dataclass(frozen=True)
-class Slot:
-    name: str
-
-
-Segment = str | Slot
 
 
 @dataclass
@@ -40,35 +30,6 @@ class PreparedInput:
     @property
     def length(self) -> int:
         return len(self.labels)
-
-
-def parse_template(prompt: str) -> list[Segment]:
-    """Split a prompt into text and slots; a stray brace is an error that says where."""
-    segments: list[Segment] = []
-    text: list[str] = []
-    position = 0
-    for match in _TOKEN.finditer(prompt):
-        text.append(prompt[position : match.start()])
-        position = match.end()
-        token = match.group(0)
-        if token in ("{{", "}}"):
-            text.append(token[0])
-        elif match.group(1):
-            segments.append("".join(text))
-            text = []
-            segments.append(Slot(match.group(1)))
-        else:
-            raise PromptError(
-                f"stray {token!r} at character {match.start() + 1} of the prompt; slots are "
-                "written {name} and literal braces {{ and }}"
-            )
-    segments.append("".join(text) + prompt[position:])
-    return [s for s in segments if s != ""]
-
-
-def slot_names(prompt: str) -> list[str]:
-    """The slots a prompt uses, in order of first appearance."""
-    return list(dict.fromkeys(s.name for s in parse_template(prompt) if isinstance(s, Slot)))
 
 
 def check_slots(prompt: str, nokens: dict[str, Any]) -> None:

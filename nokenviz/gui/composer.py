@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
+    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -34,6 +36,15 @@ if TYPE_CHECKING:
     from nokenviz.gui.main_window import MainWindow
 
 NORMS = {"mixture": "mixture norm", "typical": "typical token norm", "custom": "custom norm"}
+KINDS = {
+    "blend": "blend of anchors",
+    "random": "random vector (seed)",
+    "neighbors": "mean of k neighbours",
+}
+EXTRAPOLATED = (
+    "<span style='color:#d55e00'><b>extrapolated</b> beyond the anchors (Shift-drag): "
+    "negative weights</span> · "
+)
 
 
 def _table(headers: list[str]) -> QTableWidget:
@@ -56,6 +67,24 @@ class ComposerPanel(QWidget):
         self.use_button = QPushButton(
             "Use in Generate", toolTip="Put this noken in the Generate panel"
         )
+        self.kind = QComboBox(
+            toolTip="What the noken is: a blend of the anchors, a seeded "
+            "random vector (N(0,1) per dimension) or the mean of a token's k nearest tokens"
+        )
+        for key, title in KINDS.items():
+            self.kind.addItem(title, key)
+        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, prefix="seed ", enabled=False)
+        self.match_norm = QCheckBox(
+            "norm-matched", enabled=False, toolTip="Scale to the typical token norm"
+        )
+        self.k = QSpinBox(
+            minimum=1,
+            maximum=1000,
+            value=5,
+            prefix="k ",
+            enabled=False,
+            toolTip="Neighbours of the newest anchor (or the selected token)",
+        )
         self.weights = _table(["anchor", "weight"])
         self.weights.setToolTip("The blend as a probability vector; type to edit (normalised)")
         self.mode = QComboBox(toolTip="Two anchors: straight line (LERP) or great circle (SLERP)")
@@ -74,6 +103,9 @@ class ComposerPanel(QWidget):
         buttons = QHBoxLayout()
         for widget in (self.add_button, self.clear_button, self.use_button):
             buttons.addWidget(widget)
+        kinds = QHBoxLayout()
+        for widget in (self.kind, self.seed, self.match_norm, self.k):
+            kinds.addWidget(widget)
         options = QHBoxLayout()
         for widget in (self.mode, self.norm, self.custom_norm):
             options.addWidget(widget)
@@ -82,6 +114,7 @@ class ComposerPanel(QWidget):
         previews.addWidget(self.next_tokens)
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
+        layout.addLayout(kinds)
         layout.addWidget(self.weights, 1)
         layout.addLayout(options)
         layout.addWidget(self.prompt)
@@ -119,6 +152,10 @@ class Composer(QObject):
         self.panel.use_button.clicked.connect(self.use_in_generate)
         self.panel.weights.itemChanged.connect(self._weights_typed)
         self.panel.mode.currentIndexChanged.connect(lambda _: self.request_preview())
+        self.panel.kind.currentIndexChanged.connect(self._kind_changed)
+        for control in (self.panel.seed, self.panel.k):
+            control.valueChanged.connect(lambda _: self.request_preview())
+        self.panel.match_norm.toggled.connect(lambda _: self.request_preview())
         self.panel.norm.currentIndexChanged.connect(self._norm_changed)
         self.panel.custom_norm.valueChanged.connect(lambda _: self.request_preview())
         self.panel.prompt.returnPressed.connect(self.request_preview)
@@ -163,8 +200,11 @@ class Composer(QObject):
     def _handle_moved(self) -> None:
         if not self.anchors or self.window.projection is None:
             return
-        position = self.window.view.handle.pos()
-        self.weights = blend_weights(np.array([position.x(), position.y()]), self.anchor_xy())
+        handle = self.window.view.handle
+        position = handle.pos()
+        self.weights = blend_weights(
+            np.array([position.x(), position.y()]), self.anchor_xy(), handle.extrapolating
+        )
         self._show_weights()
         self.request_preview()
 
@@ -196,21 +236,41 @@ class Composer(QObject):
         self._show_weights()
         self.request_preview()
 
+    def _kind_changed(self) -> None:
+        kind = self.kind()
+        self.panel.seed.setEnabled(kind == "random")
+        self.panel.match_norm.setEnabled(kind == "random")
+        self.panel.k.setEnabled(kind == "neighbors")
+        self.panel.weights.setEnabled(kind == "blend")
+        self.request_preview()
+
+    def kind(self) -> str:
+        return self.panel.kind.currentData()
+
     def _norm_changed(self) -> None:
         self.panel.custom_norm.setEnabled(self.panel.norm.currentData() == "custom")
         self.request_preview()
 
     # ------------------------------------------------------------ the noken
 
-    def spec(self) -> dict[str, Any]:
-        """The noken the handle and options define, as a spec of DESIGN.md section 4."""
-        ids = [f"#{t}" for t in self.anchors]
-        if len(ids) == 1:
-            spec: dict[str, Any] = {"id": self.anchors[0]}
-        elif len(ids) == 2 and self.panel.mode.currentIndex() == 1:
-            spec = {"slerp": ids, "t": round(float(self.weights[1]), 6)}
+    def spec(self) -> dict[str, Any] | None:
+        """The noken the kind, handle and options define (DESIGN.md section 4); None if the
+        kind needs a token and there is none."""
+        kind = self.kind()
+        if kind == "random":
+            options: dict[str, Any] = {"seed": self.panel.seed.value()}
+            if self.panel.match_norm.isChecked():
+                options["norm"] = "match"
+            spec: dict[str, Any] = {"random": options}
+        elif kind == "neighbors":
+            token = self._neighbours_of()
+            if token is None:
+                return None
+            spec = {"neighbors": f"#{token}", "k": self.panel.k.value()}
+        elif not self.anchors:
+            return None
         else:
-            spec = mix_spec(self.anchors, self.weights.tolist())
+            spec = self._blend_spec()
         norm = self.panel.norm.currentData()
         if norm == "typical":
             spec["norm"] = round(self.window.vocab.stats["W_E"].median, 6)
@@ -218,14 +278,31 @@ class Composer(QObject):
             spec["norm"] = self.panel.custom_norm.value()
         return spec
 
+    def _blend_spec(self) -> dict[str, Any]:
+        ids = [f"#{t}" for t in self.anchors]
+        if len(ids) == 1:
+            return {"id": self.anchors[0]}
+        if len(ids) == 2 and self.panel.mode.currentIndex() == 1:
+            spec = {"slerp": ids, "t": round(float(self.weights[1]), 6)}
+        else:
+            spec = mix_spec(self.anchors, self.weights.tolist())
+        if self.weights.min() < 0:
+            spec["extrapolate"] = True
+        return spec
+
+    def _neighbours_of(self) -> int | None:
+        if self.anchors:
+            return self.anchors[-1]
+        return self.window.selected[-1] if self.window.selected else None
+
     def request_preview(self) -> None:
-        if not self.anchors or self.window.vocab is None or not self.window.vocab.info["causal"]:
+        vocab = self.window.vocab
+        spec = self.spec()
+        if spec is None or vocab is None or not vocab.info["causal"]:
             return
         worker = self.window.model_worker
         worker.supersede("preview")
-        worker.submit(
-            "preview", jobs.preview(self.panel.prompt.text(), self.spec()), self._previewed
-        )
+        worker.submit("preview", jobs.preview(self.panel.prompt.text(), spec), self._previewed)
 
     def _previewed(self, result: dict[str, Any]) -> None:
         tokens = self.window.vocab.tokens
@@ -238,7 +315,9 @@ class Composer(QObject):
             self.panel.next_tokens, [(repr(tokens[i]), f"{p:.3f}") for i, p in shown.next_tokens]
         )
         norm = float(np.linalg.norm(self.vector))
-        self.panel.message.setText(f"noken norm {norm:.3f} · spec {json.dumps(result['spec'])}")
+        spec = result["spec"]
+        marked = EXTRAPOLATED if spec.get("extrapolate") else ""
+        self.panel.message.setText(f"{marked}noken norm {norm:.3f} · spec {json.dumps(spec)}")
         self._draw_noken()
         self.previewed.emit()
 
@@ -252,10 +331,11 @@ class Composer(QObject):
         self.window.view.set_noken_marker(marker)
 
     def use_in_generate(self) -> None:
-        if self.anchors:
+        spec = self.spec()
+        if spec is not None:
             panel = self.window.generate_panel
             panel.prompt.setText(self.panel.prompt.text())
-            panel.nokens.setPlainText(f"x = {json.dumps(self.spec(), ensure_ascii=False)}")
+            panel.nokens.setPlainText(f"x = {json.dumps(spec, ensure_ascii=False)}")
 
 
 def mix_spec(anchors: list[int], weights: list[float]) -> dict[str, Any]:

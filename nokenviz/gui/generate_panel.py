@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from nokenviz.gui import jobs
+from nokenviz.gui.slot_chips import SlotChips
 from nokenviz.gui.worker import Job, Worker
 
 DEFAULT_PROMPT = "{x} whippets are"
@@ -47,6 +48,10 @@ class GeneratePanel(QWidget):
         self.prompt = QLineEdit(DEFAULT_PROMPT, toolTip="Prompt; {name} marks a noken slot")
         self.nokens = QPlainTextEdit(DEFAULT_NOKENS, toolTip="One noken per line: NAME = JSON spec")
         self.nokens.setMaximumHeight(56)
+        self.chips = SlotChips()
+        self.prompt.textChanged.connect(self._show_slots)
+        self.nokens.textChanged.connect(self._show_slots)
+        self._show_slots()
         self._build_decoding()
         self.compare = QCheckBox(
             "plain-token baseline",
@@ -90,6 +95,7 @@ class GeneratePanel(QWidget):
     def _layout(self) -> None:
         form = QFormLayout()
         form.addRow("prompt", self.prompt)
+        form.addRow("slots", self.chips)
         form.addRow("nokens", self.nokens)
         decoding = QGridLayout()  # two rows of three: keeps the dock narrow
         controls = (
@@ -128,6 +134,9 @@ class GeneratePanel(QWidget):
             "top_p": self.top_p.value() if self.top_p.value() < 1.0 else None,
             "seed": self.seed.value() if self.seed.value() >= 0 else None,
         }
+
+    def _show_slots(self) -> None:
+        self.chips.show_slots(self.prompt.text(), self.noken_lines())
 
     def noken_lines(self) -> list[str]:
         return [line for line in self.nokens.toPlainText().splitlines() if line.strip()]

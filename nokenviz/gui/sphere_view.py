@@ -21,6 +21,25 @@ REBIN_DELAY_MS = 60
 COLORMAP = "viridis"  # perceptually uniform and colour-blind safe
 
 
+class Handle(pg.TargetItem):
+    """The composer's handle. Dragging it with Shift held asks to extrapolate beyond the anchors,
+    and the handle turns orange while it does."""
+
+    PEN = pg.mkPen((31, 119, 180), width=2)
+    EXTRAPOLATING_PEN = pg.mkPen((213, 94, 0), width=3)
+
+    def __init__(self) -> None:
+        super().__init__(pos=(0, 0), size=16, pen=self.PEN)
+        self.extrapolating = False
+
+    def mouseDragEvent(self, ev: object) -> None:
+        shift = bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        if shift != self.extrapolating:
+            self.extrapolating = shift
+            self.setPen(self.EXTRAPOLATING_PEN if shift else self.PEN)
+        super().mouseDragEvent(ev)
+
+
 class SphereView(pg.PlotWidget):
     """Vocabulary, selection, trajectory and overlays in one pyqtgraph plot."""
 
@@ -103,7 +122,7 @@ class SphereView(pg.PlotWidget):
             symbolPen="w",
         )
         self.soft_path.setZValue(3)
-        self.handle = pg.TargetItem(pos=(0, 0), size=16, pen=pg.mkPen((31, 119, 180), width=2))
+        self.handle = Handle()
         self.handle.setZValue(8)
         self.handle.setVisible(False)
         for item in (self.anchor_polygon, self.noken_marker, self.handle, self.soft_path):
