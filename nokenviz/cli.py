@@ -116,6 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
     seeds.add_argument("--match-norm", action="store_true", help="scale to the typical token norm")
     _noken_option(seeds)
     _decoding_options(seeds)
+
+    render = _command(
+        commands, "render", "draw a scene's figure to a PNG, SVG or PDF file", _run_render
+    )
+    render.add_argument("scene", help="a scene file (.json)")
+    render.add_argument("--out", required=True, help="FILE.png, FILE.svg or FILE.pdf")
+    render.add_argument("--scale", type=float, default=1.0, help="PNG scale, 1-4 (x 100 dpi)")
+    render.set_defaults(model=None)  # the scene's own model unless --model says otherwise
     return parser
 
 
@@ -163,18 +171,26 @@ def _decoding_options(parser: argparse.ArgumentParser) -> None:
 # ---------------------------------------------------------------- shared helpers
 
 
-def _load(args: argparse.Namespace) -> Any:
+def _load(args: argparse.Namespace, model: str | None = None) -> Any:
     from nokenviz.core.loading import LoadOptions, load_model
-    from nokenviz.core.task import Task
 
-    task = Task(progress=_stderr_progress if sys.stderr.isatty() and not args.json else None)
     options = LoadOptions(
         device=args.device, dtype=args.dtype, trust_remote_code=args.trust_remote_code
     )
-    loaded = load_model(args.model, options, task)
+    loaded = load_model(model or args.model, options, _task(args))
+    _clear_progress(args)
+    return loaded
+
+
+def _task(args: argparse.Namespace) -> Any:
+    from nokenviz.core.task import Task
+
+    return Task(progress=_stderr_progress if sys.stderr.isatty() and not args.json else None)
+
+
+def _clear_progress(args: argparse.Namespace) -> None:
     if sys.stderr.isatty() and not args.json:
         print("\r\033[K", end="", file=sys.stderr)
-    return loaded
 
 
 def _stderr_progress(fraction: float, message: str) -> None:
@@ -423,3 +439,21 @@ def _run_sweep_seeds(args: argparse.Namespace) -> int:
 
 def _print_row(row: Any) -> None:
     print(f"{row.key}={row.value:<8} {row.text!r}", flush=True)
+
+
+def _run_render(args: argparse.Namespace) -> int:
+    from nokenviz.core.figures import check_output, save_figure
+    from nokenviz.core.render import compute_scene, scene_figure
+    from nokenviz.core.scene import load_scene
+
+    scene = load_scene(args.scene)
+    check_output(args.out, args.scale)  # before loading anything
+    loaded = _load(args, args.model or scene.model)
+    task = _task(args)
+    figure = scene_figure(scene, compute_scene(scene, loaded, task))
+    path = save_figure(figure, args.out, args.scale)
+    _clear_progress(args)
+    if args.json:
+        return _emit_json({"scene": args.scene, "out": str(path), "bytes": path.stat().st_size})
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    return 0

@@ -11,7 +11,12 @@ as they are, negative weights included.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+
+from nokenviz.core.scene import ComposerPart
 
 _EPS = 1e-9
 
@@ -100,3 +105,53 @@ def _closest_on_boundary(p: np.ndarray, polygon: np.ndarray) -> np.ndarray:
         if distance < best_distance:
             best, best_distance = point, distance
     return best
+
+
+def composer_spec(
+    part: ComposerPart, typical_norm: float, selected: int | None = None
+) -> dict[str, Any] | None:
+    """The noken a composer state defines, as a spec of DESIGN.md section 4 (token ids as
+    "#id": two tokens may print alike); None when its kind needs a token and has none.
+
+    `typical_norm` is the median W_E token norm (the "typical" norm option); `selected` is the
+    token a neighbour-mean noken falls back on when there is no anchor.
+    """
+    if part.kind == "random":
+        options: dict[str, Any] = {"seed": part.seed}
+        if part.match_norm:
+            options["norm"] = "match"
+        spec: dict[str, Any] = {"random": options}
+    elif part.kind == "neighbors":
+        token = part.anchors[-1] if part.anchors else selected
+        if token is None:
+            return None
+        spec = {"neighbors": f"#{token}", "k": part.k}
+    elif not part.anchors:
+        return None
+    else:
+        spec = _blend_spec(part)
+    if part.norm == "typical":
+        spec["norm"] = round(typical_norm, 6)
+    elif part.norm == "custom":
+        spec["norm"] = part.custom_norm
+    return spec
+
+
+def _blend_spec(part: ComposerPart) -> dict[str, Any]:
+    if len(part.anchors) == 1:
+        return {"id": part.anchors[0]}
+    if len(part.anchors) == 2 and part.mode == "slerp":
+        spec: dict[str, Any] = {
+            "slerp": [f"#{t}" for t in part.anchors],
+            "t": round(part.weights[1], 6),
+        }
+    else:
+        spec = mix_spec(part.anchors, part.weights)
+    if min(part.weights) < 0:
+        spec["extrapolate"] = True
+    return spec
+
+
+def mix_spec(anchors: Sequence[int], weights: Sequence[float]) -> dict[str, Any]:
+    """A mix spec over anchor ids."""
+    return {"mix": {f"#{t}": round(float(w), 6) for t, w in zip(anchors, weights, strict=True)}}

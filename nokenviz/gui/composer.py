@@ -28,7 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from nokenviz.core.composer import blend_weights, polygon_order
+from nokenviz.core.composer import blend_weights, composer_spec, mix_spec, polygon_order
+from nokenviz.core.scene import ComposerPart
 from nokenviz.errors import NokenvizError
 from nokenviz.gui import jobs
 
@@ -253,47 +254,47 @@ class Composer(QObject):
 
     # ------------------------------------------------------------ the noken
 
+    def state(self) -> ComposerPart:
+        """What the composer holds, as the scene's composer part."""
+        panel = self.panel
+        return ComposerPart(
+            kind=self.kind(),
+            anchors=tuple(self.anchors),
+            weights=tuple(float(w) for w in self.weights),
+            mode="slerp" if panel.mode.currentIndex() == 1 else "lerp",
+            norm=panel.norm.currentData(),
+            custom_norm=panel.custom_norm.value(),
+            seed=panel.seed.value(),
+            match_norm=panel.match_norm.isChecked(),
+            k=panel.k.value(),
+            prompt=panel.prompt.text(),
+        )
+
+    def apply(self, part: ComposerPart) -> None:
+        """Restore a scene's composer (after its model is loaded: anchors are token ids)."""
+        panel = self.panel
+        controls = (panel.kind, panel.mode, panel.norm, panel.custom_norm, panel.seed)
+        for control in (*controls, panel.match_norm, panel.k, panel.prompt):
+            control.blockSignals(True)
+        panel.kind.setCurrentIndex(panel.kind.findData(part.kind))
+        panel.mode.setCurrentIndex(1 if part.mode == "slerp" else 0)
+        panel.norm.setCurrentIndex(panel.norm.findData(part.norm))
+        panel.custom_norm.setValue(part.custom_norm)
+        panel.seed.setValue(part.seed)
+        panel.match_norm.setChecked(part.match_norm)
+        panel.k.setValue(part.k)
+        panel.prompt.setText(part.prompt)
+        for control in (*controls, panel.match_norm, panel.k, panel.prompt):
+            control.blockSignals(False)
+        self.anchors, self.weights = list(part.anchors), np.asarray(part.weights, dtype=float)
+        self._kind_changed()
+        self._norm_changed()
+        self.redraw()
+
     def spec(self) -> dict[str, Any] | None:
-        """The noken the kind, handle and options define (DESIGN.md section 4); None if the
-        kind needs a token and there is none."""
-        kind = self.kind()
-        if kind == "random":
-            options: dict[str, Any] = {"seed": self.panel.seed.value()}
-            if self.panel.match_norm.isChecked():
-                options["norm"] = "match"
-            spec: dict[str, Any] = {"random": options}
-        elif kind == "neighbors":
-            token = self._neighbours_of()
-            if token is None:
-                return None
-            spec = {"neighbors": f"#{token}", "k": self.panel.k.value()}
-        elif not self.anchors:
-            return None
-        else:
-            spec = self._blend_spec()
-        norm = self.panel.norm.currentData()
-        if norm == "typical":
-            spec["norm"] = round(self.window.vocab.stats["W_E"].median, 6)
-        elif norm == "custom":
-            spec["norm"] = self.panel.custom_norm.value()
-        return spec
-
-    def _blend_spec(self) -> dict[str, Any]:
-        ids = [f"#{t}" for t in self.anchors]
-        if len(ids) == 1:
-            return {"id": self.anchors[0]}
-        if len(ids) == 2 and self.panel.mode.currentIndex() == 1:
-            spec = {"slerp": ids, "t": round(float(self.weights[1]), 6)}
-        else:
-            spec = mix_spec(self.anchors, self.weights.tolist())
-        if self.weights.min() < 0:
-            spec["extrapolate"] = True
-        return spec
-
-    def _neighbours_of(self) -> int | None:
-        if self.anchors:
-            return self.anchors[-1]
-        return self.window.selected[-1] if self.window.selected else None
+        """The noken the kind, handle and options define (DESIGN.md section 4)."""
+        selected = self.window.selected[-1] if self.window.selected else None
+        return composer_spec(self.state(), self.window.vocab.stats["W_E"].median, selected)
 
     def request_preview(self) -> None:
         vocab = self.window.vocab
@@ -336,8 +337,3 @@ class Composer(QObject):
             panel = self.window.generate_panel
             panel.prompt.setText(self.panel.prompt.text())
             panel.nokens.setPlainText(f"x = {json.dumps(spec, ensure_ascii=False)}")
-
-
-def mix_spec(anchors: list[int], weights: list[float]) -> dict[str, Any]:
-    """A mix spec over anchor ids (ids, not text: two tokens may print alike)."""
-    return {"mix": {f"#{t}": round(w, 6) for t, w in zip(anchors, weights, strict=True)}}

@@ -1,0 +1,175 @@
+"""Scenes to figures (F1, F3): the one place that decides what each figure shows.
+
+The GUI's export and the headless `nokenviz render` (cli.py) both build figures here, from the same
+computed pieces (vocabulary, projection, trace, noken, sweep rows), so a scene opened in the
+app and rendered from the command line make the same figure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from nokenviz.core.composer import composer_spec, polygon_order
+from nokenviz.core.figures import (
+    OKABE_ITO,
+    Label,
+    SphereLayers,
+    attention_figure,
+    lens_figure,
+    sphere_figure,
+    table_figure,
+)
+from nokenviz.core.projections import Projection, ProjectionSpec
+from nokenviz.core.scene import Scene, TracePart
+from nokenviz.core.task import Task
+
+
+@dataclass
+class SceneData:
+    """What a scene's figures are drawn from (the GUI holds the same pieces)."""
+
+    tokens: list[str]
+    norms: np.ndarray
+    levels: tuple[float, float]
+    projection: Projection
+    trace: Any = None  # core.lens.Trace, or None for a model that cannot generate
+    noken: np.ndarray | None = None  # the composer's noken vector
+    sweep_rows: list[Any] | None = None
+
+
+def projection_spec(scene: Scene) -> ProjectionSpec:
+    part = scene.projection
+    return ProjectionSpec(kind=part.kind, centred=part.centred, plane_tokens=part.plane_tokens)
+
+
+def sphere_layers(scene: Scene, data: SceneData, title: str) -> SphereLayers:
+    """The sphere view of a scene: points, trajectory, selection, anchors, noken, labels."""
+    projection, tokens = data.projection, data.tokens
+    coords = projection.coords
+    labels = [
+        Label(coords[i], tokens[i], 100.0 - n, OKABE_ITO["black"])
+        for n, i in enumerate(reversed(scene.selection))
+    ]
+    anchors = None
+    if scene.composer.anchors and scene.composer.kind == "blend":
+        xy = coords[list(scene.composer.anchors)].astype(np.float64)
+        anchors = xy[polygon_order(xy)] if len(xy) > 2 else xy
+        labels += [
+            Label(coords[i], tokens[i], 90.0, OKABE_ITO["blue"])
+            for i in scene.composer.anchors
+            if i not in scene.selection
+        ]
+    trajectory = None
+    if data.trace is not None:
+        vectors = data.trace.lens if scene.trace.lens_space else data.trace.raw
+        trajectory = projection.project(vectors)
+        labels += [
+            Label(point, f"L{e.layer} {tokens[e.top[0][0]]!r}", 50.0 + e.layer / 100, "#b01c1c")
+            for e, point in zip(data.trace.entries, trajectory, strict=True)
+        ]
+    view = scene.view
+    return SphereLayers(
+        coords=coords,
+        norms=data.norms,
+        levels=data.levels,
+        title=title,
+        on_map=projection.spec.kind != "plane",
+        labels=labels,
+        selection=coords[list(scene.selection)] if scene.selection else None,
+        anchors=anchors,
+        trajectory=trajectory,
+        noken=None if data.noken is None else projection.project(data.noken)[0],
+        mean_marker=projection.mean_marker(),
+        view=None if view is None else (view.x, view.y),
+    )
+
+
+def scene_figure(scene: Scene, data: SceneData) -> Figure:
+    """The figure a scene names (`scene.figure`)."""
+    title = scene.title or f"{scene.projection.matrix}: {data.projection.spec.describe()}"
+    if scene.figure == "sphere":
+        return sphere_figure(sphere_layers(scene, data, title))
+    if scene.figure == "sweep":
+        return sweep_table(scene, data.sweep_rows or [])
+    if data.trace is None:
+        from nokenviz.errors import NokenvizError
+
+        raise NokenvizError(f"the {scene.figure} figure needs a causal LM to trace the prompt")
+    trace = data.trace
+    if scene.figure == "lens":
+        heat_text = [[data.tokens[i] for i in row] for row in trace.heat_ids]
+        return lens_figure(trace.heat_probs, heat_text, trace.norms, trace.position, trace.labels)
+    return attention_view(scene.trace, trace, scene.title)
+
+
+def attention_view(part: TracePart, trace: Any, title: str = "") -> Figure:
+    """The attention figure for the scene's layer and head (None = mean of heads)."""
+    layer = part.attention_layer % len(trace.attention)
+    weights = trace.attention[layer]
+    head = part.attention_head
+    shown = weights.mean(axis=0) if head is None else weights[head % len(weights)]
+    which = "mean of heads" if head is None else f"head {head % len(weights)}"
+    guiding = trace.guiding()
+    order = np.argsort(-guiding)[:3]
+    return attention_figure(
+        shown,
+        trace.labels,
+        title or f"attention, layer {layer}, {which}",
+        [(trace.labels[i], float(guiding[i])) for i in order],
+    )
+
+
+def sweep_table(scene: Scene, rows: list[Any]) -> Figure:
+    part = scene.sweep
+    header = ("seed", "text") if part.kind == "seeds" else ("t", "text")
+    title = scene.title or (
+        f"random nokens in {part.prompt_a!r}"
+        if part.kind == "seeds"
+        else f"{part.kind.upper()} from {part.prompt_a!r} to {part.prompt_b!r}"
+    )
+    return table_figure(header, [(str(row.value), row.text) for row in rows], title)
+
+
+def compute_scene(scene: Scene, loaded: Any, task: Task) -> SceneData:
+    """Everything the scene's figure needs, from a loaded model (headless render)."""
+    from nokenviz.core.generation import DecodingSettings
+    from nokenviz.core.lens import trace_prompt
+    from nokenviz.core.nokens import build_noken, parse_noken
+    from nokenviz.core.projections import fit_projection
+    from nokenviz.core.prompts import prepare_prompt
+    from nokenviz.core.sweeps import lerp_sweep, parse_seed_range, seed_sweep
+    from nokenviz.core.vocabulary import vocabulary
+
+    vocab = vocabulary(loaded)
+    matrix_name = scene.projection.matrix if scene.projection.matrix in vocab.matrices else "W_E"
+    stats = vocab.stats[matrix_name]
+    task.report(0.1, "projecting the vocabulary")
+    projection = fit_projection(vocab.matrices[matrix_name], projection_spec(scene), task)
+    data = SceneData(vocab.tokens, vocab.norms[matrix_name], (stats.p01, stats.p99), projection)
+    if not loaded.is_causal:
+        return data
+    task.report(0.6, "tracing the prompt")
+    prepared = prepare_prompt(loaded, scene.trace.prompt)
+    data.trace = trace_prompt(loaded, prepared, scene.trace.position)
+    spec = composer_spec(
+        scene.composer, vocab.stats["W_E"].median, scene.selection[-1] if scene.selection else None
+    )
+    if spec is not None:
+        noken = build_noken(parse_noken(spec), loaded.adapter.W_E, loaded.tokenizer)
+        data.noken = noken.cpu().numpy()
+    if scene.figure == "sweep":
+        task.report(0.7, "running the sweep")
+        part = scene.sweep
+        settings = DecodingSettings(max_new_tokens=part.max_new_tokens)
+        if part.kind == "seeds":
+            seeds = parse_seed_range(part.seeds)
+            data.sweep_rows = seed_sweep(loaded, part.prompt_a, "x", seeds, settings=settings)
+        else:
+            data.sweep_rows = lerp_sweep(
+                loaded, part.prompt_a, part.prompt_b, part.steps, part.kind == "slerp", settings
+            )
+    return data

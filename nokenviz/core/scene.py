@@ -1,0 +1,189 @@
+"""Scene files (F2): the app's state as one versioned, validated JSON document.
+
+A scene names the model, the projection, the traced prompt, the selection, the composer's
+noken, the Generate and Sweeps panels, the view's ranges and which figure it makes. The GUI
+saves and restores it; `nokenviz render` turns it into a figure without a display. Validation
+is pydantic's, with every failure reported as one `SceneError` naming the field at fault.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from nokenviz.core.files import write_text_atomic
+from nokenviz.errors import NokenvizError
+
+VERSION = 1
+VERSION_KEY = "nokenviz_scene"
+FIGURES = ("sphere", "lens", "attention", "sweep")
+
+
+class SceneError(NokenvizError):
+    """A scene file that cannot be read: malformed, of another version, or invalid."""
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ProjectionPart(_Part):
+    kind: Literal["pca", "umap", "plane"] = "pca"
+    centred: bool = True
+    matrix: Literal["W_E", "W_U"] = "W_E"
+    plane_tokens: tuple[int, int] | None = None  # token plane: the two tokens spanning it
+
+    @model_validator(mode="after")
+    def _plane_needs_tokens(self) -> ProjectionPart:
+        if self.kind == "plane" and self.plane_tokens is None:
+            raise ValueError("a token plane needs plane_tokens: two token ids")
+        return self
+
+
+class ViewPart(_Part):
+    x: tuple[float, float]
+    y: tuple[float, float]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ViewPart:
+        if not (self.x[0] < self.x[1] and self.y[0] < self.y[1]):
+            raise ValueError("view ranges go from low to high")
+        return self
+
+
+class TracePart(_Part):
+    prompt: str = "The sun rises in the"
+    position: int = -1
+    lens_space: bool = False
+    attention_layer: int = -1  # negative counts from the last layer
+    attention_head: int | None = Field(None, ge=0)  # None: the mean of the heads
+
+
+class ComposerPart(_Part):
+    kind: Literal["blend", "random", "neighbors"] = "blend"
+    anchors: tuple[int, ...] = ()
+    weights: tuple[float, ...] = ()
+    mode: Literal["lerp", "slerp"] = "lerp"
+    norm: Literal["mixture", "typical", "custom"] = "mixture"
+    custom_norm: float = Field(3.0, gt=0, allow_inf_nan=False)
+    seed: int = Field(0, ge=0)
+    match_norm: bool = False
+    k: int = Field(5, ge=1)
+    prompt: str = "{x} whippets are"
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_match(cls, weights: tuple[float, ...], info: ValidationInfo) -> tuple[float, ...]:
+        anchors = info.data.get("anchors", ())
+        if len(weights) != len(anchors):
+            raise ValueError(f"{len(anchors)} anchors need {len(anchors)} weights")
+        if not all(math.isfinite(w) for w in weights):
+            raise ValueError("weights must be finite numbers")
+        if weights and abs(sum(weights) - 1.0) > 1e-3:
+            raise ValueError("weights must sum to 1")
+        return weights
+
+
+class DecodingPart(_Part):
+    max_new_tokens: int = Field(30, ge=1, le=4096)
+    min_new_tokens: int = Field(0, ge=0, le=4096)
+    temperature: float = Field(0.0, ge=0.0, le=5.0, allow_inf_nan=False)
+    top_k: int | None = Field(None, ge=1)
+    top_p: float | None = Field(None, gt=0.0, le=1.0, allow_inf_nan=False)
+    seed: int | None = Field(None, ge=0)
+
+
+class GeneratePart(_Part):
+    prompt: str = "{x} whippets are"
+    # As typed: a half-written line is kept (and reported when run), never lost on save.
+    nokens: tuple[str, ...] = ('x = {"mix": {"White": 0.5, "Black": 0.5}}',)
+    decoding: DecodingPart = DecodingPart()
+    compare: bool = True
+
+
+class SweepPart(_Part):
+    kind: Literal["lerp", "slerp", "seeds"] = "lerp"
+    prompt_a: str = "White whippets are"
+    prompt_b: str = "Black whippets are"
+    steps: int = Field(11, ge=2, le=101)
+    seeds: str = "0-9"
+    max_new_tokens: int = Field(20, ge=1, le=512)
+
+
+class Scene(_Part):
+    nokenviz_scene: Literal[1] = VERSION
+    title: str = ""
+    model: str = "default"
+    figure: Literal["sphere", "lens", "attention", "sweep"] = "sphere"
+    projection: ProjectionPart = ProjectionPart()
+    view: ViewPart | None = None
+    selection: tuple[int, ...] = ()
+    trace: TracePart = TracePart()
+    composer: ComposerPart = ComposerPart()
+    generate: GeneratePart = GeneratePart()
+    sweep: SweepPart = SweepPart()
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+
+
+def parse_scene(text: str) -> Scene:
+    """A scene from JSON text; anything wrong is one `SceneError` naming the field."""
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        where = f" at line {exc.lineno}, column {exc.colno}" if hasattr(exc, "lineno") else ""
+        raise SceneError(f"the scene file is not valid JSON{where}") from exc
+    if not isinstance(data, dict):
+        raise SceneError("a scene file is a JSON object with a 'nokenviz_scene' version")
+    version = data.get(VERSION_KEY)
+    if version != VERSION:
+        found = "no version" if version is None else f"version {version!r}"
+        raise SceneError(
+            f"field '{VERSION_KEY}': this nokenviz reads scene version {VERSION}, "
+            f"the file has {found}"
+        )
+    try:  # JSON mode: arrays are tuples, strict types otherwise
+        return Scene.model_validate_json(text)
+    except ValidationError as exc:
+        raise SceneError(_describe(exc)) from None
+    except RecursionError:
+        raise SceneError("the scene file is nested too deeply to be a scene") from None
+
+
+def _describe(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    message = error["msg"].removeprefix("Value error, ")
+    more = exc.error_count() - 1
+    return f"field '{where}': {message}" + (f" (and {more} more)" if more else "")
+
+
+def load_scene(path: str | Path) -> Scene:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SceneError(f"could not read the scene {path}: {exc}") from exc
+    return parse_scene(text)
+
+
+def save_scene(scene: Scene, path: str | Path) -> None:
+    """Atomically: a failed write leaves any previous file as it was."""
+    write_text_atomic(path, scene.to_json())
+
+
+def scene_from_dict(data: dict[str, Any]) -> Scene:
+    """A scene from a state the GUI assembled, validated like a file."""
+    return parse_scene(json.dumps({VERSION_KEY: VERSION, **data}))
