@@ -13,8 +13,9 @@ import tempfile
 
 import pytest
 
-# Caches (UMAP layouts) go to a throw-away folder, never the user's.
+# Caches (UMAP layouts) and state (the autosaved session) go to throw-away folders.
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="nokenviz-test-cache-")
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="nokenviz-test-state-")
 
 from tests.tiny_models import FAMILIES, build_model_dir
 

@@ -289,7 +289,7 @@ def test_shift_drag_extrapolates_and_says_so(qtbot, loaded) -> None:
         composer.add_selected()
     a, b = loaded.projection.coords[[white, black]].astype(float)
     beyond = tuple(b + 0.2 * (b - a))  # past Black along the line: LERP t = 1.2
-    corners = np.array([a, beyond])
+    corners = np.array([a - 0.3 * (b - a), b + 0.5 * (b - a)])  # the path well inside the view
     loaded.view.setRange(
         xRange=(corners[:, 0].min(), corners[:, 0].max()),
         yRange=(corners[:, 1].min(), corners[:, 1].max()),
@@ -424,3 +424,95 @@ def test_prompt_slots_show_as_chips(window) -> None:
     assert chips == [("{x} lerp", "filled"), ("{y} undefined", "missing"), ("z unused", "unused")]
     panel.prompt.setText("a } b")
     assert "stray '}'" in panel.chips.chips[0].text()
+
+
+def _wait_for_scene(qtbot, window) -> None:
+    qtbot.waitUntil(
+        lambda: (
+            window.scenes.pending is None
+            and window.scenes.pending_view is None
+            and window.scenes.pending_trace is None
+            and not window.model_worker.busy
+            and not window.projection_worker.busy
+        ),
+        timeout=LOAD_TIMEOUT,
+    )
+
+
+def test_a_saved_scene_reopens_identically(qtbot, loaded, qt_settings, tmp_path) -> None:
+    from nokenviz.core.scene import load_scene
+
+    tokens = loaded.vocab.tokens
+    cat, dog = tokens.index(" cat"), tokens.index(" dog")
+    for token in (cat, dog):
+        loaded.select([token])
+        loaded.composer.add_selected()
+    loaded.composer.panel.weights.item(0, 1).setText("3")  # [3, 1] -> [0.75, 0.25]
+    loaded.select([dog, cat])
+    loaded.prompt.setText("The cat sat")
+    loaded.lens_box.setChecked(True)
+    loaded.generate_panel.max_new.setValue(12)
+    loaded.sweep_panel.steps.setValue(5)
+    loaded.view.setRange(xRange=(-1.0, 1.2), yRange=(-0.6, 0.7), padding=0)
+    path = tmp_path / "scene.json"
+    loaded.scenes.path = path
+    loaded.scenes.save()
+    saved = load_scene(path)
+    assert saved.composer.weights == pytest.approx((0.75, 0.25))
+
+    other = MainWindow()
+    qtbot.addWidget(other)
+    other.show()
+    assert other.scenes.open(path)
+    _wait_for_scene(qtbot, other)
+    reopened = other.scenes.capture()
+    assert reopened.model_copy(update={"view": None}) == saved.model_copy(update={"view": None})
+    assert reopened.view.x == pytest.approx(saved.view.x, abs=1e-6)
+    assert reopened.view.y == pytest.approx(saved.view.y, abs=1e-6)
+    assert other.trace.labels[-1] == " sat"  # the scene's prompt was traced
+    other.close()
+
+
+def test_exported_figure_equals_the_headless_render(qtbot, loaded, tmp_path) -> None:
+    from nokenviz.cli import main
+
+    loaded.select([loaded.vocab.tokens.index(" cat")])
+    path = tmp_path / "scene.json"
+    loaded.scenes.path = path
+    for figure in ("sphere", "lens"):
+        exported = tmp_path / f"app-{figure}.png"
+        with qtbot.waitSignal(loaded.exported, timeout=LOAD_TIMEOUT):
+            loaded.scenes.export(figure, str(exported), 1.0)
+        loaded.scenes.save()  # the state the export drew, figure choice included
+        rendered = tmp_path / f"cli-{figure}.png"
+        assert main(["render", str(path), "--out", str(rendered)]) == 0
+        assert exported.read_bytes() == rendered.read_bytes()
+
+
+def test_bad_and_foreign_scenes(qtbot, loaded, tmp_path, tiny_dirs, monkeypatch) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"nokenviz_scene": 1, "composer": {"anchors": [1], "weights": [2.0]}}')
+    assert not loaded.scenes.open(bad)
+    assert "field 'composer.weights': weights must sum to 1" in loaded.last_error
+    foreign = tmp_path / "foreign.json"
+    foreign.write_text('{"nokenviz_scene": 1, "model": "/nowhere/model", "selection": [7]}')
+    monkeypatch.setattr(loaded.scenes, "_choose_instead", lambda _spec: None)
+    assert not loaded.scenes.open(foreign)  # declined: nothing changes
+    monkeypatch.setattr(loaded.scenes, "_choose_instead", lambda _spec: tiny_dirs["gpt2"])
+    assert loaded.scenes.open(foreign)
+    _wait_for_scene(qtbot, loaded)
+    assert loaded.vocab.info["arch"] == "gpt2" and loaded.selected == [7]
+
+
+def test_examples_are_in_the_help_menu_and_the_session_is_autosaved(qtbot, qt_settings) -> None:
+    from nokenviz.core.scene import load_scene
+    from nokenviz.gui.scenes import autosave_path, examples
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    help_menu = next(a.menu() for a in win.menuBar().actions() if a.text() == "&Help")
+    listed = [a.text() for a in help_menu.actions()[0].menu().actions()]
+    assert listed == [title for title, _ in examples()] and len(listed) >= 6
+    win.prompt.setText("Autosaved prompt")
+    win.close()
+    assert load_scene(autosave_path()).trace.prompt == "Autosaved prompt"

@@ -95,7 +95,7 @@ def sphere_figure(layers: SphereLayers) -> Figure:
         )
         figure.colorbar(points, ax=axes, shrink=0.8, label="token norm")
         _draw_overlays(axes, layers)
-        axes.set_title(layers.title)
+        figure.suptitle(layers.title)
         axes.set_aspect("equal")
         if layers.on_map:
             angle = np.linspace(0, 2 * np.pi, 361)

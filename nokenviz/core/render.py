@@ -64,11 +64,16 @@ def sphere_layers(scene: Scene, data: SceneData, title: str) -> SphereLayers:
             if i not in scene.selection
         ]
     trajectory = None
-    if data.trace is not None:
+    if data.trace is not None and scene.trace.trajectory:
         vectors = data.trace.lens if scene.trace.lens_space else data.trace.raw
         trajectory = projection.project(vectors)
         labels += [
-            Label(point, f"L{e.layer} {tokens[e.top[0][0]]!r}", 50.0 + e.layer / 100, "#b01c1c")
+            Label(
+                point,
+                f"L{e.layer} {tokens[e.top[0][0]]!r}",
+                50.0 + e.layer / 100,
+                OKABE_ITO["vermillion"],
+            )
             for e, point in zip(data.trace.entries, trajectory, strict=True)
         ]
     view = scene.view

@@ -67,6 +67,7 @@ class TracePart(_Part):
     prompt: str = "The sun rises in the"
     position: int = -1
     lens_space: bool = False
+    trajectory: bool = True  # draw the traced position's path on the sphere
     attention_layer: int = -1  # negative counts from the last layer
     attention_head: int | None = Field(None, ge=0)  # None: the mean of the heads
 

@@ -23,13 +23,14 @@ def run_app(
     app.setOrganizationName("nokenviz")
     window = MainWindow()
     window.show()
-    if scene is not None:
-        window.statusBar().showMessage(
-            "scene files are not supported yet; opening the model only", 8000
-        )
     if screenshot or exit_after_load:
         _finish_when_drawn(window, screenshot)
-    QTimer.singleShot(0, lambda: window.load_model(model))
+
+    def start() -> None:  # a scene brings its own model; a bad one falls back to `model`
+        if scene is None or not window.scenes.open(scene):
+            window.load_model(model)
+
+    QTimer.singleShot(0, start)
     return app.exec()
 
 

@@ -259,7 +259,7 @@ class Composer(QObject):
         panel = self.panel
         return ComposerPart(
             kind=self.kind(),
-            anchors=tuple(self.anchors),
+            anchors=tuple(int(t) for t in self.anchors),
             weights=tuple(float(w) for w in self.weights),
             mode="slerp" if panel.mode.currentIndex() == 1 else "lerp",
             norm=panel.norm.currentData(),

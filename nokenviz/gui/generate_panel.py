@@ -135,6 +135,15 @@ class GeneratePanel(QWidget):
             "seed": self.seed.value() if self.seed.value() >= 0 else None,
         }
 
+    def set_settings(self, decoding: dict[str, Any]) -> None:
+        """The inverse of `settings` (a scene's decoding part)."""
+        self.max_new.setValue(decoding["max_new_tokens"])
+        self.min_new.setValue(decoding["min_new_tokens"])
+        self.temperature.setValue(decoding["temperature"])
+        self.top_k.setValue(decoding["top_k"] or 0)
+        self.top_p.setValue(decoding["top_p"] or 1.0)
+        self.seed.setValue(-1 if decoding["seed"] is None else decoding["seed"])
+
     def _show_slots(self) -> None:
         self.chips.show_slots(self.prompt.text(), self.noken_lines())
 

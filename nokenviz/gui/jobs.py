@@ -183,3 +183,16 @@ def soft(prompt: str, noken_lines: list[str], steps: int, temperature: float) ->
         )
 
     return job
+
+
+def export(scene: Any, data: Any, path: str, scale: float) -> JobFn:
+    """Draw a scene's figure from what the window already computed (projection worker)."""
+
+    def job(_state: dict[str, Any], task: Task) -> str:
+        from nokenviz.core.figures import save_figure
+        from nokenviz.core.render import scene_figure
+
+        task.what = f"exporting {scene.figure}"
+        return str(save_figure(scene_figure(scene, data), path, scale))
+
+    return job

@@ -32,6 +32,7 @@ from nokenviz.gui import jobs, settings
 from nokenviz.gui.composer import Composer
 from nokenviz.gui.generate_panel import GeneratePanel
 from nokenviz.gui.panels import AttentionPanel, Inspector, LensPanel, NormHistogram
+from nokenviz.gui.scenes import SceneController, autosave_path, examples
 from nokenviz.gui.sphere_view import SphereView
 from nokenviz.gui.sweep_panel import SweepPanel
 from nokenviz.gui.worker import Job, Worker
@@ -45,6 +46,7 @@ class MainWindow(QMainWindow):
     model_ready = Signal()
     projection_ready = Signal()
     trace_ready = Signal()
+    exported = Signal(str)
     failed = Signal(str)
 
     def __init__(self) -> None:
@@ -91,6 +93,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, sweep_dock)
         self.tabifyDockWidget(compose_dock, sweep_dock)
         self.findChild(QDockWidget, "Norms").raise_()
+        self.scenes = SceneController(self)
 
     # ------------------------------------------------------------ building
 
@@ -128,6 +131,10 @@ class MainWindow(QMainWindow):
         self.position.setValue(-1)
         self.lens_box = QCheckBox("lens space", toolTip="Draw the trajectory after the final norm")
         self.lens_box.toggled.connect(lambda _: self._draw_trace())
+        self.trajectory_box = QCheckBox(
+            "trajectory", checked=True, toolTip="Draw the traced position's path through the layers"
+        )
+        self.trajectory_box.toggled.connect(lambda _: self._draw_trace())
         trace = QPushButton("Trace", toolTip="Trace the prompt through the layers (Enter)")
         trace.clicked.connect(self.request_trace)
         for widget in (
@@ -142,6 +149,7 @@ class MainWindow(QMainWindow):
             self.prompt,
             QLabel(" position "),
             self.position,
+            self.trajectory_box,
             self.lens_box,
             trace,
         ):
@@ -195,7 +203,14 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu("&Recent models")
         self._fill_recent(settings.read("recent_models"))
         file_menu.addSeparator()
-        self._action(file_menu, "Save &screenshot…", self._save_screenshot, "Ctrl+Shift+S")
+        self._action(file_menu, "Op&en scene…", lambda: self.scenes.open_dialog(), "Ctrl+Shift+O")
+        self._action(file_menu, "Sa&ve scene", lambda: self.scenes.save(), "Ctrl+S")
+        self._action(file_menu, "Save scene &as…", lambda: self.scenes.save_as(), "Ctrl+Shift+S")
+        self.recent_scenes_menu = file_menu.addMenu("Recent s&cenes")
+        self.fill_recent_scenes()
+        file_menu.addSeparator()
+        self._action(file_menu, "E&xport figure…", lambda: self.scenes.export_dialog(), "Ctrl+E")
+        self._action(file_menu, "Save &screenshot…", self._save_screenshot)
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         view_menu = self.menuBar().addMenu("&View")
         group = QActionGroup(self)
@@ -215,6 +230,9 @@ class MainWindow(QMainWindow):
         self._action(view_menu, "&Find token", self.search.setFocus, QKeySequence.StandardKey.Find)
         self._action(view_menu, "Cancel job", self.cancel_jobs, "Esc")
         help_menu = self.menuBar().addMenu("&Help")
+        examples_menu = help_menu.addMenu("&Examples")
+        for title, path in examples():
+            self._action(examples_menu, title, lambda p=path: self.scenes.open(p))
         self._action(help_menu, "&About nokenviz", self._about)
 
     def _action(self, menu: Any, title: str, slot: Any, shortcut: Any = None) -> QAction:
@@ -225,6 +243,16 @@ class MainWindow(QMainWindow):
         menu.addAction(action)
         self.addAction(action)
         return action
+
+    def fill_recent_scenes(self) -> None:
+        menu = self.recent_scenes_menu
+        menu.clear()
+        if autosave_path().exists():
+            last = str(autosave_path())
+            self._action(menu, "Last session (saved on close)", lambda: self.scenes.open(last))
+        for path in settings.read("recent_scenes"):
+            self._action(menu, path, lambda p=path: self.scenes.open(p))
+        menu.setEnabled(not menu.isEmpty())
 
     def _fill_recent(self, recent: list[str]) -> None:
         self.recent_menu.clear()
@@ -323,11 +351,44 @@ class MainWindow(QMainWindow):
         self.projection = None  # the old one indexes the old vocabulary
         self._draw_soft_path(None)
         self.composer.clear()
+        scene = self.scenes.take_pending()
+        if scene is not None:
+            self._restore_loaded(scene)
         self.histogram.set_norms(self.norms)
         self._brushed(*self.histogram.region.getRegion())  # the largest 1% start highlighted
         self.model_ready.emit()
         self.request_projection()
         if info["causal"]:
+            self.request_trace()
+
+    def _restore_loaded(self, scene: Any) -> None:
+        """A scene's parts that index the vocabulary, once its model is loaded."""
+        size = len(self.vocab.tokens)
+        if scene.projection.matrix in self.vocab.matrices:
+            self.matrix_name = scene.projection.matrix
+            self.matrix_box.blockSignals(True)
+            self.matrix_box.setCurrentIndex(self.matrix_box.findData(self.matrix_name))
+            self.matrix_box.blockSignals(False)
+        selection = [i for i in scene.selection if i < size]
+        plane = scene.projection.plane_tokens
+        if scene.projection.kind == "plane" and plane is not None:  # the plane's tokens go last
+            selection = [*(i for i in selection if i not in plane), *plane]
+        self.selected = selection
+        if selection:
+            self.select(selection)
+        if all(i < size for i in scene.composer.anchors):
+            self.composer.apply(scene.composer)
+
+    def apply_loaded_scene(self) -> None:
+        """Restore a scene on the model already loaded (no reload)."""
+        scene = self.scenes.take_pending()
+        if scene is None:
+            return
+        self.projection = None
+        self._restore_loaded(scene)
+        self.histogram.set_norms(self.norms)
+        self.request_projection()
+        if self.vocab.info["causal"]:
             self.request_trace()
 
     @property
@@ -384,6 +445,9 @@ class MainWindow(QMainWindow):
         marker = projection.mean_marker()
         self.view.set_mean_marker(marker)
         self.view.set_highlight(self.highlighted)
+        view = self.scenes.take_view()
+        if view is not None:
+            self.view.setRange(xRange=view.x, yRange=view.y, padding=0)
         title = f"{self.matrix_name}: {projection.spec.describe()}"
         if marker is not None:
             title += f" · ★ mean direction (norm {stats.mean_direction_norm:.2f})"
@@ -493,6 +557,7 @@ class MainWindow(QMainWindow):
             trace.heat_ids, trace.heat_probs, trace.norms, trace.position, trace.labels, tokens
         )
         self.attention_panel.show_attention(trace.attention, trace.labels, trace.guiding())
+        self.scenes.apply_attention()
         if not self.selected:  # start the inspector on the model's prediction
             self.select([trace.entries[-1].top[0][0]])
         self._draw_trace()
@@ -501,7 +566,11 @@ class MainWindow(QMainWindow):
     def _draw_trace(self) -> None:
         """Project the traced position's path (once) and draw it, then the labels."""
         xy = None
-        if self.trace is not None and self.projection is not None:
+        if (
+            self.trace is not None
+            and self.projection is not None
+            and self.trajectory_box.isChecked()
+        ):
             vectors = self.trace.lens if self.lens_box.isChecked() else self.trace.raw
             xy = self.projection.project(vectors)
         on_map = self.projection is not None and self.projection.spec.kind != "plane"
@@ -571,6 +640,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: Any) -> None:
         """Cancel running work and wait for the workers, so nothing is torn down mid-job."""
+        self.scenes.autosave()
         self.statusBar().showMessage("closing: waiting for the running job to stop…")
         for worker in (self.projection_worker, self.model_worker):
             worker.stop()

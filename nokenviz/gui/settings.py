@@ -8,6 +8,7 @@ from PySide6.QtCore import QSettings
 
 _DEFAULTS: dict[str, Any] = {
     "recent_models": [],
+    "recent_scenes": [],
     "prompt": "The sun rises in the",
     "projection": "pca",
     "centred": True,

@@ -1,0 +1,1 @@
+"""Package data: example scenes, icon and desktop entry (read with importlib.resources)."""
