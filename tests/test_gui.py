@@ -516,3 +516,32 @@ def test_examples_are_in_the_help_menu_and_the_session_is_autosaved(qtbot, qt_se
     win.prompt.setText("Autosaved prompt")
     win.close()
     assert load_scene(autosave_path()).trace.prompt == "Autosaved prompt"
+
+
+def test_a_scene_with_a_random_noken_shows_it_without_anchors(qtbot, loaded, tmp_path) -> None:
+    path = tmp_path / "random.json"
+    model = loaded.vocab.info["model"]
+    path.write_text(
+        f'{{"nokenviz_scene": 1, "model": "{model}", "composer": {{"kind": "random", "seed": 3}}}}'
+    )
+    with qtbot.waitSignal(loaded.composer.previewed, timeout=LOAD_TIMEOUT):
+        assert loaded.scenes.open(path)
+    assert loaded.composer.spec() == {"random": {"seed": 3}}
+    assert loaded.view.noken_marker.data.size == 1
+
+
+def test_emitting_signals_keeps_reference_counts(qapp) -> None:
+    """A Qt binding that drops a reference on emit crashes a long session (PySide6 6.12.0)."""
+    import sys
+
+    from PySide6.QtCore import QObject, Signal
+
+    class Emitter(QObject):
+        changed = Signal(object)
+
+    emitter = Emitter()
+    emitter.changed.connect(lambda _value: None)
+    before = sys.getrefcount(True), sys.getrefcount(None)
+    for _ in range(100):
+        emitter.changed.emit(None)
+    assert (sys.getrefcount(True), sys.getrefcount(None)) == before

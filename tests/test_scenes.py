@@ -198,3 +198,18 @@ def test_the_full_sphere_stays_small_as_a_vector_file(tmp_path: Path) -> None:
         out = tmp_path / f"sphere.{fmt}"
         assert main(["render", str(scene), "--out", str(out)]) == 0
         assert out.stat().st_size < 10_000_000
+
+
+def test_the_wheel_ships_the_examples_and_the_icon(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import zipfile
+
+    root = Path(__file__).parent.parent
+    command = [sys.executable, "-m", "pip", "wheel", str(root), "--no-deps", "--quiet"]
+    command += ["--no-build-isolation", "--wheel-dir", str(tmp_path)]
+    subprocess.run(command, check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("nokenviz-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {f"nokenviz/resources/examples/{p.name}" for p in EXAMPLES} <= names
+    assert {"nokenviz/resources/nokenviz.png", "nokenviz/resources/nokenviz.svg"} <= names

@@ -55,7 +55,7 @@ def sphere_layers(scene: Scene, data: SceneData, title: str) -> SphereLayers:
         for n, i in enumerate(reversed(scene.selection))
     ]
     anchors = None
-    if scene.composer.anchors and scene.composer.kind == "blend":
+    if scene.composer.anchors:
         xy = coords[list(scene.composer.anchors)].astype(np.float64)
         anchors = xy[polygon_order(xy)] if len(xy) > 2 else xy
         labels += [

@@ -13,7 +13,10 @@ def run_app(
     exit_after_load: bool = False,
 ) -> int:
     os.environ.setdefault("TQDM_DISABLE", "1")
+    from importlib import resources
+
     from PySide6.QtCore import QTimer
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
     from nokenviz.gui.main_window import MainWindow
@@ -21,6 +24,7 @@ def run_app(
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("nokenviz")
     app.setOrganizationName("nokenviz")
+    app.setWindowIcon(QIcon(str(resources.files("nokenviz.resources") / "nokenviz.png")))
     window = MainWindow()
     window.show()
     if screenshot or exit_after_load:

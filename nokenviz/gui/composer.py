@@ -183,10 +183,12 @@ class Composer(QObject):
         view = self.window.view
         if not self.anchors or self.window.projection is None:
             view.set_anchors(np.zeros((0, 2)))
-            view.set_noken_marker(None)
+            self._draw_noken()
             self.panel.show_rows(self.panel.weights, [])
             if self.window.projection is not None:
                 self.window.draw_selection()
+                if self.kind() != "blend":  # random and neighbour nokens need no anchor
+                    self.request_preview()
             return
         xy = self.anchor_xy()
         view.set_anchors(xy[polygon_order(xy)] if len(xy) > 2 else xy)
