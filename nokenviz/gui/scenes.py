@@ -261,7 +261,7 @@ class SceneController(QObject):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             save_scene(self.capture(), path)
-        except (OSError, NokenvizError) as exc:
+        except (OSError, ValueError, NokenvizError) as exc:  # ValueError: pydantic's
             print(f"nokenviz: could not autosave the session: {exc}")
 
     def _remember(self, path: Path) -> None:
