@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"nokenviz {__version__}")
     parser.set_defaults(
-        run=_run_gui, model="default", scene=None, screenshot=None, exit_after_load=False
+        run=_run_gui, model=None, scene=None, screenshot=None, exit_after_load=False
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--screenshot", metavar="PNG", help="save a screenshot of the window once drawn"
     )
     gui.add_argument("--exit-after-load", action="store_true", help="quit once the model is loaded")
+    gui.set_defaults(model=None)  # the scene's model with --scene, else the default model
 
     _command(commands, "info", "the model's architecture, sizes and token norms", _run_info)
 

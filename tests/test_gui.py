@@ -221,6 +221,9 @@ def test_streaming_fills_the_panel_and_stop_halts_it(qtbot, loaded) -> None:
     assert "(stopped)" in panel.history.item(0).text()
 
 
+MOVE_MS = 15
+
+
 def _drag(qtbot, view, path, shift: bool = False) -> None:
     """Drag the composer's handle along `path` (view coordinates) with real mouse events."""
     from PySide6.QtCore import QEvent, QPointF, Qt
@@ -244,11 +247,17 @@ def _drag(qtbot, view, path, shift: bool = False) -> None:
         )
         QApplication.sendEvent(view.viewport(), event)
 
+    # pyqtgraph drops mouse moves closer than 10 ms apart (mouseRateLimit = 100/s), so the
+    # hand moves at that pace: over the handle first (the drag goes to the item last hovered),
+    # then press and drag.
     handle = view.handle.pos()
+    qtbot.wait(MOVE_MS)
+    send(QEvent.Type.MouseMove, (handle.x(), handle.y()), Qt.MouseButton.NoButton)
+    qtbot.wait(MOVE_MS)
     send(QEvent.Type.MouseButtonPress, (handle.x(), handle.y()), Qt.MouseButton.LeftButton)
     for point in path:
         send(QEvent.Type.MouseMove, point, Qt.MouseButton.LeftButton)
-        qtbot.wait(5)
+        qtbot.wait(MOVE_MS)
     send(QEvent.Type.MouseButtonRelease, path[-1], Qt.MouseButton.NoButton)
 
 
@@ -298,7 +307,8 @@ def test_shift_drag_extrapolates_and_says_so(qtbot, loaded) -> None:
     moved = loaded.view.handle.pos()
     assert (moved.x(), moved.y()) == pytest.approx(beyond, rel=0.02, abs=0.01)
     assert composer.weights == pytest.approx([0.0, 1.0], abs=1e-6)  # plain drag: clamped
-    _drag(qtbot, loaded.view, [tuple(b + 0.1 * (b - a)), beyond], shift=True)
+    # Out to the midpoint first: a drag only starts once the mouse has moved some pixels.
+    _drag(qtbot, loaded.view, [tuple((a + b) / 2), beyond], shift=True)
     assert composer.weights == pytest.approx([-0.2, 1.2], abs=0.01)
     assert loaded.view.handle.extrapolating
     spec = composer.spec()
@@ -524,10 +534,11 @@ def test_a_scene_with_a_random_noken_shows_it_without_anchors(qtbot, loaded, tmp
     path.write_text(
         f'{{"nokenviz_scene": 1, "model": "{model}", "composer": {{"kind": "random", "seed": 3}}}}'
     )
-    with qtbot.waitSignal(loaded.composer.previewed, timeout=LOAD_TIMEOUT):
-        assert loaded.scenes.open(path)
+    assert loaded.scenes.open(path)
+    _wait_for_scene(qtbot, loaded)
+    # Drawn once the scene's projection is back (a preview may arrive before it).
+    qtbot.waitUntil(lambda: loaded.view.noken_marker.data.size == 1, timeout=LOAD_TIMEOUT)
     assert loaded.composer.spec() == {"random": {"seed": 3}}
-    assert loaded.view.noken_marker.data.size == 1
 
 
 def test_emitting_signals_keeps_reference_counts(qapp) -> None:

@@ -119,6 +119,7 @@ def test_round_trip(tmp_path: Path) -> None:
         ),
         ('{"nokenviz_scene": 1, "view": {"x": [1, 0], "y": [0, 1]}}', "field 'view': view range"),
         ('{"nokenviz_scene": 1, "sweep": {"steps": 1}}', "field 'sweep.steps'"),
+        ('{"nokenviz_scene": 1, "composer": {"\\n": 1}}', "field 'composer.\"\\n\"': Extra"),
     ],
 )
 def test_bad_scenes_name_the_field(text: str, message: str) -> None:

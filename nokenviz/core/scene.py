@@ -166,8 +166,10 @@ def parse_scene(text: str) -> Scene:
 
 def _describe(exc: ValidationError) -> str:
     error = exc.errors(include_url=False)[0]
-    where = ".".join(str(part) for part in error["loc"]) or "(top level)"
-    message = error["msg"].removeprefix("Value error, ")
+    # Keys come from the file: quote any that is not a plain name, so the message stays one line.
+    parts = [p if isinstance(p, int) or p.isidentifier() else json.dumps(p) for p in error["loc"]]
+    where = ".".join(str(part) for part in parts) or "(top level)"
+    message = " ".join(error["msg"].removeprefix("Value error, ").split())
     more = exc.error_count() - 1
     return f"field '{where}': {message}" + (f" (and {more} more)" if more else "")
 

@@ -7,7 +7,7 @@ import sys
 
 
 def run_app(
-    model: str = "default",
+    model: str | None = None,
     scene: str | None = None,
     screenshot: str | None = None,
     exit_after_load: bool = False,
@@ -30,9 +30,9 @@ def run_app(
     if screenshot or exit_after_load:
         _finish_when_drawn(window, screenshot)
 
-    def start() -> None:  # a scene brings its own model; a bad one falls back to `model`
-        if scene is None or not window.scenes.open(scene):
-            window.load_model(model)
+    def start() -> None:  # a scene brings its own model unless --model names one
+        if scene is None or not window.scenes.open(scene, model):
+            window.load_model(model or "default")
 
     QTimer.singleShot(0, start)
     return app.exec()
