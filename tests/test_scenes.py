@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from matplotlib.figure import Figure
 
 from nokenviz.cli import main
+from nokenviz.core.figures import save_figure
 from nokenviz.core.files import write_atomic
 from nokenviz.core.scene import Scene, SceneError, load_scene, parse_scene, save_scene
 from nokenviz.errors import NokenvizError
@@ -143,12 +144,13 @@ def test_a_failure_mid_write_leaves_the_old_file(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["scene.json"]  # no temporary left behind
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
-def test_an_unwritable_folder_gets_a_message(tmp_path: Path) -> None:
-    folder = tmp_path / "locked"
-    folder.mkdir(mode=0o500)
+def test_an_unwritable_place_gets_a_message(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")  # a folder path through a file: unwritable even for root
     with pytest.raises(NokenvizError, match="could not write"):
-        save_scene(A_SCENE, folder / "scene.json")
+        save_scene(A_SCENE, blocker / "scene.json")
+    with pytest.raises(NokenvizError, match="could not write"):
+        save_figure(Figure(), blocker / "figure.pdf")
 
 
 def test_render_writes_png_svg_and_pdf_headless(tmp_path: Path, tiny_dirs, capsys) -> None:

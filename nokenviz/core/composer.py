@@ -1,4 +1,5 @@
-"""Blend weights from a handle's position among anchor tokens (N2), in the flat view.
+"""The composer's arithmetic (N2): blend weights from a handle's position among anchor tokens
+in the flat view, and the noken spec a composer state defines.
 
 Requirements from the product: on an anchor the weights are exactly that anchor (one-hot);
 on the segment between two neighbouring anchors they are exactly LERP(t); inside they vary

@@ -2,7 +2,9 @@
 as an editable weight table, and a live preview on the model worker.
 
 The handle's position maps to weights with `core.composer.blend_weights` (one-hot on an
-anchor, LERP on an edge); typing weights moves the handle to the matching point. Preview
+anchor, LERP on an edge; Shift-drag extrapolates); typing weights moves the handle to the
+matching point. The kind box also makes random and neighbour-mean nokens. The noken's spec
+comes from `core.composer.composer_spec`, the same function scenes are rendered with. Preview
 requests supersede each other, so the worker only ever computes the newest one.
 """
 
