@@ -179,6 +179,16 @@ def test_render_refuses_bad_output_before_loading(tmp_path: Path, capsys) -> Non
     assert "could not read the scene" in capsys.readouterr().err
 
 
+def test_token_ids_of_another_model_get_a_message(tmp_path: Path, tiny_dirs, capsys) -> None:
+    path = tmp_path / "scene.json"
+    save_scene(
+        A_SCENE.model_copy(update={"model": tiny_dirs["llama"], "selection": (7, 99_999)}), path
+    )
+    assert main(["render", str(path), "--out", str(tmp_path / "x.png")]) == 1
+    err = capsys.readouterr().err
+    assert "field 'selection': token id 99999 is outside this model's vocabulary" in err
+
+
 def test_every_example_is_a_valid_scene() -> None:
     assert len(EXAMPLES) >= 6
     figures = {load_scene(path).figure for path in EXAMPLES}

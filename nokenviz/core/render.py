@@ -26,6 +26,7 @@ from nokenviz.core.figures import (
 from nokenviz.core.projections import Projection, ProjectionSpec
 from nokenviz.core.scene import Scene, TracePart
 from nokenviz.core.task import Task
+from nokenviz.errors import NokenvizError
 
 
 @dataclass
@@ -101,8 +102,6 @@ def scene_figure(scene: Scene, data: SceneData) -> Figure:
     if scene.figure == "sweep":
         return sweep_table(scene, data.sweep_rows or [])
     if data.trace is None:
-        from nokenviz.errors import NokenvizError
-
         raise NokenvizError(f"the {scene.figure} figure needs a causal LM to trace the prompt")
     trace = data.trace
     if scene.figure == "lens":
@@ -139,6 +138,22 @@ def sweep_table(scene: Scene, rows: list[Any]) -> Figure:
     return table_figure(header, [(str(row.value), row.text) for row in rows], title)
 
 
+def check_token_ids(scene: Scene, vocab_size: int) -> None:
+    """Token ids in a scene index one model's vocabulary; say which field does not fit."""
+    fields = {
+        "selection": scene.selection,
+        "projection.plane_tokens": scene.projection.plane_tokens or (),
+        "composer.anchors": scene.composer.anchors,
+    }
+    for name, ids in fields.items():
+        outside = [i for i in ids if not 0 <= i < vocab_size]
+        if outside:
+            raise NokenvizError(
+                f"field '{name}': token id {outside[0]} is outside this model's vocabulary "
+                f"of {vocab_size:,} tokens (is the scene for another model?)"
+            )
+
+
 def compute_scene(scene: Scene, loaded: Any, task: Task) -> SceneData:
     """Everything the scene's figure needs, from a loaded model (headless render)."""
     from nokenviz.core.generation import DecodingSettings
@@ -150,6 +165,7 @@ def compute_scene(scene: Scene, loaded: Any, task: Task) -> SceneData:
     from nokenviz.core.vocabulary import vocabulary
 
     vocab = vocabulary(loaded)
+    check_token_ids(scene, len(vocab.tokens))
     matrix_name = scene.projection.matrix if scene.projection.matrix in vocab.matrices else "W_E"
     stats = vocab.stats[matrix_name]
     task.report(0.1, "projecting the vocabulary")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import (
     BaseModel,
@@ -185,8 +185,3 @@ def load_scene(path: str | Path) -> Scene:
 def save_scene(scene: Scene, path: str | Path) -> None:
     """Atomically: a failed write leaves any previous file as it was."""
     write_text_atomic(path, scene.to_json())
-
-
-def scene_from_dict(data: dict[str, Any]) -> Scene:
-    """A scene from a state the GUI assembled, validated like a file."""
-    return parse_scene(json.dumps({VERSION_KEY: VERSION, **data}))

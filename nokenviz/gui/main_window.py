@@ -369,9 +369,9 @@ class MainWindow(QMainWindow):
             self.matrix_box.blockSignals(True)
             self.matrix_box.setCurrentIndex(self.matrix_box.findData(self.matrix_name))
             self.matrix_box.blockSignals(False)
-        selection = [i for i in scene.selection if i < size]
+        selection = [i for i in scene.selection if i < size]  # another model's ids are dropped
         plane = scene.projection.plane_tokens
-        if scene.projection.kind == "plane" and plane is not None:  # the plane's tokens go last
+        if scene.projection.kind == "plane" and plane and max(plane) < size:  # plane's go last
             selection = [*(i for i in selection if i not in plane), *plane]
         self.selected = selection
         if selection:
