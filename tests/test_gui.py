@@ -508,6 +508,14 @@ def test_bad_and_foreign_scenes(qtbot, loaded, tmp_path, tiny_dirs, monkeypatch)
     foreign.write_text('{"nokenviz_scene": 1, "model": "/nowhere/model", "selection": [7]}')
     monkeypatch.setattr(loaded.scenes, "_choose_instead", lambda _spec: None)
     assert not loaded.scenes.open(foreign)  # declined: nothing changes
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    monkeypatch.setattr(loaded.scenes, "_choose_instead", lambda _spec: str(broken))
+    with qtbot.waitSignal(loaded.failed, timeout=LOAD_TIMEOUT, raising=False):
+        assert loaded.scenes.open(foreign)
+    qtbot.waitUntil(lambda: not loaded.model_worker.busy, timeout=LOAD_TIMEOUT)
+    assert loaded.scenes.pending is None and loaded.vocab.info["arch"] == "llama"  # kept
     monkeypatch.setattr(loaded.scenes, "_choose_instead", lambda _spec: tiny_dirs["gpt2"])
     assert loaded.scenes.open(foreign)
     _wait_for_scene(qtbot, loaded)

@@ -281,6 +281,7 @@ class MainWindow(QMainWindow):
     def _job_cancelled(self, job: Job) -> None:
         if not job.superseded:
             self.statusBar().showMessage(f"cancelled {job.name}", 4000)
+        self._forget_scene_if_load(job)
         self.model_label.setText(self.model_summary)
         QTimer.singleShot(0, self._update_busy)
 
@@ -300,9 +301,15 @@ class MainWindow(QMainWindow):
             self._set_busy(False)
 
     def _job_failed(self, job: Job, message: str) -> None:
+        self._forget_scene_if_load(job)
         QTimer.singleShot(0, self._update_busy)
         self.model_label.setText(self.model_summary)  # a failed load leaves the previous model
         self.show_error(job.name, message)
+
+    def _forget_scene_if_load(self, job: Job) -> None:
+        """A scene waiting for a model that did not load must not land on the next one."""
+        if job.name.startswith("loading "):
+            self.scenes.drop_pending()
 
     def show_error(self, what: str, message: str) -> None:
         """One clear message, non-blocking (window-modal), remembered for tests."""

@@ -153,6 +153,9 @@ class SceneController(QObject):
         sweep.seeds.setText(part.seeds)
         sweep.max_new.setValue(part.max_new_tokens)
 
+    def drop_pending(self) -> None:
+        self.pending = self.pending_view = self.pending_trace = None
+
     def take_pending(self) -> Scene | None:
         scene, self.pending = self.pending, None
         return scene
