@@ -15,6 +15,7 @@ from pathlib import Path
 
 import matplotlib as mpl
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from nokenviz.core.files import write_atomic
@@ -113,7 +114,7 @@ def sphere_figure(layers: SphereLayers) -> Figure:
     return figure
 
 
-def _draw_overlays(axes: object, layers: SphereLayers) -> None:
+def _draw_overlays(axes: Axes, layers: SphereLayers) -> None:
     if layers.anchors is not None and len(layers.anchors):
         ring = np.vstack([layers.anchors, layers.anchors[:1]]) if len(layers.anchors) > 2 else None
         polygon = ring if ring is not None else layers.anchors
@@ -138,7 +139,7 @@ def _draw_overlays(axes: object, layers: SphereLayers) -> None:
         axes.scatter(*layers.mean_marker, s=120, marker="*", color="black", zorder=7)
 
 
-def _place_labels(figure: Figure, axes: object, labels: list[Label]) -> None:
+def _place_labels(figure: Figure, axes: Axes, labels: list[Label]) -> None:
     """Labels without overlaps, best first (the screen's rule), measured in display pixels."""
     if not labels:
         return

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from pyqtgraph.GraphicsScene.mouseEvents import MouseDragEvent
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 
 from nokenviz.core.density import bin_points, visible
@@ -32,7 +33,7 @@ class Handle(pg.TargetItem):
         super().__init__(pos=(0, 0), size=16, pen=self.PEN)
         self.extrapolating = False
 
-    def mouseDragEvent(self, ev: object) -> None:
+    def mouseDragEvent(self, ev: MouseDragEvent) -> None:
         shift = bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
         if shift != self.extrapolating:
             self.extrapolating = shift
