@@ -224,6 +224,15 @@ def test_streaming_fills_the_panel_and_stop_halts_it(qtbot, loaded) -> None:
 MOVE_MS = 15
 
 
+def _add_anchors(window, *texts: str) -> list[int]:
+    """Select each token and make it a composer anchor, as the A key does."""
+    ids = [window.vocab.tokens.index(text) for text in texts]
+    for token in ids:
+        window.select([token])
+        window.composer.add_selected()
+    return ids
+
+
 def _drag(qtbot, view, path, shift: bool = False) -> None:
     """Drag the composer's handle along `path` (view coordinates) with real mouse events."""
     from PySide6.QtCore import QEvent, QPointF, Qt
@@ -265,10 +274,7 @@ def test_dragging_the_handle_blends_the_anchors(qtbot, loaded) -> None:
     import numpy as np
 
     composer = loaded.composer
-    white, black = (loaded.vocab.tokens.index(t) for t in ("White", "Black"))
-    for token in (white, black):
-        loaded.select([token])
-        composer.add_selected()
+    white, black = _add_anchors(loaded, "White", "Black")
     a, b = loaded.projection.coords[[white, black]].astype(float)
     assert composer.weights.tolist() == [0.0, 1.0]  # the handle starts on the newest anchor
     path = [tuple(b + (a - b) * s) for s in np.linspace(0.0, 1.0, 21)[1:]]
@@ -292,10 +298,7 @@ def test_shift_drag_extrapolates_and_says_so(qtbot, loaded) -> None:
     import numpy as np
 
     composer = loaded.composer
-    white, black = (loaded.vocab.tokens.index(t) for t in ("White", "Black"))
-    for token in (white, black):
-        loaded.select([token])
-        composer.add_selected()
+    white, black = _add_anchors(loaded, "White", "Black")
     a, b = loaded.projection.coords[[white, black]].astype(float)
     beyond = tuple(b + 0.2 * (b - a))  # past Black along the line: LERP t = 1.2
     corners = np.array([a - 0.3 * (b - a), b + 0.5 * (b - a)])  # the path well inside the view
@@ -343,10 +346,7 @@ def test_typed_weights_are_validated_and_move_the_handle(loaded) -> None:
     import numpy as np
 
     composer = loaded.composer
-    ids = [loaded.vocab.tokens.index(t) for t in (" cat", " dog")]
-    for token in ids:
-        loaded.select([token])
-        composer.add_selected()
+    ids = _add_anchors(loaded, " cat", " dog")
     composer.panel.weights.item(0, 1).setText("1")  # [0, 1] -> [1, 1], normalised on each edit
     assert composer.weights == pytest.approx([0.5, 0.5])
     composer.panel.weights.item(1, 1).setText("3")  # [0.5, 3] -> [1/7, 6/7]
@@ -452,11 +452,7 @@ def _wait_for_scene(qtbot, window) -> None:
 def test_a_saved_scene_reopens_identically(qtbot, loaded, qt_settings, tmp_path) -> None:
     from nokenviz.core.scene import load_scene
 
-    tokens = loaded.vocab.tokens
-    cat, dog = tokens.index(" cat"), tokens.index(" dog")
-    for token in (cat, dog):
-        loaded.select([token])
-        loaded.composer.add_selected()
+    cat, dog = _add_anchors(loaded, " cat", " dog")
     loaded.composer.panel.weights.item(0, 1).setText("3")  # [3, 1] -> [0.75, 0.25]
     loaded.select([dog, cat])
     loaded.prompt.setText("The cat sat")
