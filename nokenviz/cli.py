@@ -96,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument(
         "--soft",
         action="store_true",
-        help="soft feedback: append the probability-weighted embedding each step",
+        help="soft feedback: append the probability-weighted embedding each step, at "
+        "--temperature (0, the default, is the one-hot limit: greedy through embeddings)",
     )
     _decoding_options(generate)
 
@@ -172,13 +173,21 @@ def _decoding_options(parser: argparse.ArgumentParser) -> None:
 # ---------------------------------------------------------------- shared helpers
 
 
-def _load(args: argparse.Namespace, model: str | None = None) -> Any:
-    from nokenviz.core.loading import LoadOptions, load_model
+def _load_options(args: argparse.Namespace) -> Any:
+    """The loading options every command takes, `gui` included (defaults without one)."""
+    from nokenviz.core.model_spec import LoadOptions
 
-    options = LoadOptions(
-        device=args.device, dtype=args.dtype, trust_remote_code=args.trust_remote_code
+    return LoadOptions(
+        device=getattr(args, "device", "auto"),
+        dtype=getattr(args, "dtype", "auto"),
+        trust_remote_code=getattr(args, "trust_remote_code", False),
     )
-    loaded = load_model(model or args.model, options, _task(args))
+
+
+def _load(args: argparse.Namespace, model: str | None = None) -> Any:
+    from nokenviz.core.loading import load_model
+
+    loaded = load_model(model or args.model, _load_options(args), _task(args))
     _clear_progress(args)
     return loaded
 
@@ -242,6 +251,7 @@ def _run_gui(args: argparse.Namespace) -> int:
         scene=args.scene,
         screenshot=args.screenshot,
         exit_after_load=args.exit_after_load,
+        options=_load_options(args),
     )
 
 
@@ -365,7 +375,7 @@ def _run_generate(args: argparse.Namespace) -> int:
     }
     if args.soft:
         run = soft_feedback(
-            loaded, prepared, steps=settings.max_new_tokens, temperature=settings.temperature or 1.0
+            loaded, prepared, steps=settings.max_new_tokens, temperature=settings.temperature
         )
         document.update(
             text=run.shadow_text,

@@ -17,13 +17,25 @@ import pytest
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="nokenviz-test-cache-")
 os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="nokenviz-test-state-")
 
-from tests.tiny_models import FAMILIES, build_model_dir
+from tests.tiny_models import FAMILIES, build_encoder_dir, build_model_dir
 
 
 @pytest.fixture(scope="session")
 def tiny_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("tiny")
     return {family: str(build_model_dir(family, root / family)) for family in FAMILIES}
+
+
+@pytest.fixture(scope="session")
+def encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A tiny BERT: not a causal LM."""
+    return str(build_encoder_dir(tmp_path_factory.mktemp("bert")))
+
+
+@pytest.fixture(scope="session")
+def small_vocab_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A tiny llama whose vocabulary is smaller than the other tiny models'."""
+    return str(build_model_dir("llama", tmp_path_factory.mktemp("small"), vocab_size=300))
 
 
 @pytest.fixture(scope="session")

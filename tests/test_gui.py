@@ -7,9 +7,28 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from nokenviz.gui.main_window import MainWindow
+from PySide6.QtCore import Qt
+
+from nokenviz.gui.attention_panel import AttentionPanel
+from nokenviz.gui.window import MainWindow
 
 LOAD_TIMEOUT = 60_000
+
+
+def wait_idle(qtbot, window, timeout: int = LOAD_TIMEOUT) -> None:
+    """Until every job the window started has ended (its results applied)."""
+    qtbot.waitUntil(lambda: not window.session.running, timeout=timeout)
+
+
+def wait_stopped(qtbot, worker, timeout: int = LOAD_TIMEOUT):
+    """A context waiting for a job on `worker` to end stopped (cancelled)."""
+    from nokenviz.state.job import Stopped
+
+    return qtbot.waitSignal(
+        worker.runner.ended,
+        timeout=timeout,
+        check_params_cb=lambda _job, outcome: isinstance(outcome, Stopped),
+    )
 
 
 @pytest.fixture
@@ -32,17 +51,20 @@ def loaded(qtbot, window, tiny_dirs):
 
 
 def test_window_paints_and_loads_on_the_worker(loaded) -> None:
-    assert "llama" in loaded.model_label.text() and "2 layers" in loaded.model_label.text()
-    assert loaded.view.coords.shape == (len(loaded.vocab.tokens), 2)
-    assert not loaded.progress.isVisible()  # the progress bar goes away when work is done
+    assert (
+        "llama" in loaded.status.model_label.text()
+        and "2 layers" in loaded.status.model_label.text()
+    )
+    assert loaded.view.coords.shape == (len(loaded.session.vocab.tokens), 2)
+    assert not loaded.status.progress.isVisible()  # the progress bar goes away when work is done
     assert loaded.model_worker.thread.isRunning()
 
 
 def test_search_selects_and_inspects_a_token(qtbot, loaded) -> None:
-    loaded.search.setText(" cat")
-    loaded.search.returnPressed.emit()
-    cat = loaded.vocab.tokens.index(" cat")
-    assert loaded.selected == [cat]
+    loaded.toolbar.search.setText(" cat")
+    loaded.toolbar.search.returnPressed.emit()
+    cat = loaded.session.vocab.tokens.index(" cat")
+    assert list(loaded.session.selection) == [cat]
     qtbot.waitUntil(lambda: loaded.inspector.table.rowCount() == 24, timeout=10_000)
     assert "' cat'" in loaded.inspector.title.text()
     assert (
@@ -53,47 +75,47 @@ def test_search_selects_and_inspects_a_token(qtbot, loaded) -> None:
 
 def test_trajectory_has_a_node_per_layer_plus_embedding(loaded) -> None:
     assert len(loaded.view.trajectory_nodes) == 2 + 1
-    assert loaded.attention_panel.current().shape == (len(loaded.trace.labels),) * 2
-    loaded.lens_box.setChecked(True)  # lens space moves the nodes but keeps their number
+    assert AttentionPanel.current(loaded.session).shape == (len(loaded.session.trace.labels),) * 2
+    loaded.toolbar.lens_box.setChecked(True)  # lens space moves the nodes but keeps their number
     assert len(loaded.view.trajectory_nodes) == 3
 
 
 def test_switching_projection_keeps_the_selection(qtbot, loaded) -> None:
-    ids = [loaded.vocab.tokens.index(t) for t in ("White", "Black")]
-    loaded.select(ids[:1])
-    loaded.select(ids)
+    ids = [loaded.session.vocab.tokens.index(t) for t in ("White", "Black")]
+    loaded.controller.select(ids[:1])
+    loaded.controller.select(ids)
     with qtbot.waitSignal(loaded.projection_ready, timeout=LOAD_TIMEOUT):
-        loaded.projection_box.setCurrentIndex(2)  # token plane of the two selected tokens
-    assert loaded.projection.spec.plane_tokens == tuple(ids)
-    assert loaded.selected == ids
+        loaded.toolbar.projection_box.setCurrentIndex(2)  # token plane of the two selected tokens
+    assert loaded.session.fitted.spec.plane_tokens == tuple(ids)
+    assert list(loaded.session.selection) == ids
     assert loaded.view.selection.data["data"].tolist() == ids
     with qtbot.waitSignal(loaded.projection_ready, timeout=LOAD_TIMEOUT):
-        loaded.centred_box.setChecked(False)
-        loaded.projection_box.setCurrentIndex(0)
-    assert loaded.projection.spec.kind == "pca" and not loaded.projection.spec.centred
+        loaded.toolbar.centred_box.setChecked(False)
+        loaded.toolbar.projection_box.setCurrentIndex(0)
+    assert loaded.session.fitted.spec.kind == "pca" and not loaded.session.fitted.spec.centred
     assert loaded.view.mean_marker.data.size == 1
-    assert loaded.selected == ids
+    assert list(loaded.session.selection) == ids
 
 
 def test_a_failing_model_path_keeps_the_previous_model(qtbot, loaded) -> None:
-    before = loaded.vocab
+    before = loaded.session.vocab
     with qtbot.waitSignal(loaded.failed, timeout=LOAD_TIMEOUT) as blocker:
         loaded.load_model("./no/such/model")
     assert "model path not found" in blocker.args[0]
-    assert loaded.vocab is before
-    assert "llama" in loaded.model_label.text()
+    assert loaded.session.vocab is before
+    assert "llama" in loaded.status.model_label.text()
     with qtbot.waitSignal(loaded.trace_ready, timeout=LOAD_TIMEOUT):
-        loaded.request_trace()  # the previous model still works
+        loaded.controller.request_trace()  # the previous model still works
 
 
 def test_cancelling_a_load(qtbot, loaded, tiny_dirs) -> None:
-    before = loaded.vocab
+    before = loaded.session.vocab
     runner = loaded.model_worker.runner
-    runner.progress.connect(lambda *_: loaded.cancel_jobs())
-    with qtbot.waitSignal(runner.cancelled, timeout=LOAD_TIMEOUT):
+    runner.progress.connect(lambda *_: loaded.controller.cancel_all())
+    with wait_stopped(qtbot, loaded.model_worker):
         loaded.load_model(tiny_dirs["gpt2"])
-    qtbot.waitUntil(lambda: "llama" in loaded.model_label.text())
-    assert loaded.vocab is before
+    qtbot.waitUntil(lambda: "llama" in loaded.status.model_label.text())
+    assert loaded.session.vocab is before
 
 
 def test_cancelling_a_umap_run(qtbot, loaded) -> None:
@@ -101,12 +123,12 @@ def test_cancelling_a_umap_run(qtbot, loaded) -> None:
 
     def cancel_when_laying_out(_job, _fraction, message) -> None:
         if "laying out" in message:
-            loaded.cancel_jobs()
+            loaded.controller.cancel_all()
 
     runner.progress.connect(cancel_when_laying_out)
-    with qtbot.waitSignal(runner.cancelled, timeout=120_000):
-        loaded.projection_box.setCurrentIndex(1)
-    assert loaded.projection.spec.kind == "pca"  # the last finished projection stays drawn
+    with wait_stopped(qtbot, loaded.projection_worker, timeout=120_000):
+        loaded.toolbar.projection_box.setCurrentIndex(1)
+    assert loaded.session.fitted.spec.kind == "pca"  # the last finished projection stays drawn
 
 
 def test_closing_while_busy_neither_crashes_nor_hangs(qtbot, qt_settings, tiny_dirs) -> None:
@@ -123,7 +145,7 @@ def test_the_window_module_does_not_import_torch() -> None:
     import sys
 
     code = (
-        "import sys, nokenviz.gui.main_window;"
+        "import sys, nokenviz.gui.window;"
         "print('torch' in sys.modules, 'transformers' in sys.modules)"
     )
     done = subprocess.run(
@@ -139,32 +161,26 @@ def test_the_window_module_does_not_import_torch() -> None:
 def test_untied_models_switch_between_w_e_and_w_u(qtbot, window, tiny_dirs) -> None:
     with qtbot.waitSignals([window.model_ready, window.projection_ready], timeout=LOAD_TIMEOUT):
         window.load_model(tiny_dirs["gpt_neox"])
-    assert window.matrix_box.isEnabled() and window.matrix_box.count() == 2
-    window.search_token(" dog")
+    assert window.toolbar.matrix_box.isEnabled() and window.toolbar.matrix_box.count() == 2
+    window.controller.search(" dog")
     assert "angle between them" in window.inspector.title.text()
     with qtbot.waitSignal(window.projection_ready, timeout=LOAD_TIMEOUT):
-        window.matrix_box.setCurrentIndex(1)
-    assert window.matrix_name == "W_U"
+        window.toolbar.matrix_box.setCurrentIndex(1)
+    assert window.session.matrix == "W_U"
     assert window.view.title_text().startswith("W_U:")
 
 
 def test_token_plane_without_two_tokens_keeps_the_current_view(loaded) -> None:
-    loaded.select([loaded.vocab.tokens.index(" cat")])
-    loaded.projection_box.setCurrentIndex(2)
-    assert loaded.projection_box.currentData() == "pca"
+    loaded.controller.select([loaded.session.vocab.tokens.index(" cat")])
+    loaded.toolbar.projection_box.setCurrentIndex(2)
+    assert loaded.toolbar.projection_box.currentData() == "pca"
     assert "select two tokens" in loaded.statusBar().currentMessage()
 
 
 def _run_panel(qtbot, window) -> dict:
-    panel = window.generate_panel
-    with qtbot.waitSignal(
-        window.model_worker.runner.returned,
-        timeout=LOAD_TIMEOUT,
-        check_params_cb=lambda job, _result: job.name == "generation",
-    ):
-        panel.generate()
-    qtbot.waitUntil(lambda: panel.job is None, timeout=LOAD_TIMEOUT)
-    return panel.runs[-1]
+    window.controller.start_generate()
+    wait_idle(qtbot, window)
+    return window.session.history[-1].to_json()
 
 
 def test_the_panel_generates_what_the_command_line_does(qtbot, loaded, tiny_dirs, capsys) -> None:
@@ -211,7 +227,7 @@ def test_streaming_fills_the_panel_and_stop_halts_it(qtbot, loaded) -> None:
     def first_token(_job, text) -> None:
         pieces.append(text)
         if len(pieces) == 2:
-            panel.stop()
+            loaded.controller.stop("generate")
 
     loaded.model_worker.runner.partial.connect(first_token)
     run = _run_panel(qtbot, loaded)
@@ -226,10 +242,10 @@ MOVE_MS = 15
 
 def _add_anchors(window, *texts: str) -> list[int]:
     """Select each token and make it a composer anchor, as the A key does."""
-    ids = [window.vocab.tokens.index(text) for text in texts]
+    ids = [window.session.vocab.tokens.index(text) for text in texts]
     for token in ids:
-        window.select([token])
-        window.composer.add_selected()
+        window.controller.select([token])
+        window.controller.add_anchor()
     return ids
 
 
@@ -275,22 +291,28 @@ def test_dragging_the_handle_blends_the_anchors(qtbot, loaded) -> None:
 
     composer = loaded.composer
     white, black = _add_anchors(loaded, "White", "Black")
-    a, b = loaded.projection.coords[[white, black]].astype(float)
-    assert composer.weights.tolist() == [0.0, 1.0]  # the handle starts on the newest anchor
+    a, b = loaded.session.fitted.coords[[white, black]].astype(float)
+    assert loaded.session.composer.weights == (0.0, 1.0)  # the handle starts on the newest anchor
     path = [tuple(b + (a - b) * s) for s in np.linspace(0.0, 1.0, 21)[1:]]
     seen = []
-    loaded.view.handle.sigPositionChanged.connect(lambda *_: seen.append(composer.weights.copy()))
+    loaded.view.handle.sigPositionChanged.connect(
+        lambda *_: seen.append(loaded.session.composer.weights)
+    )
     _drag(qtbot, loaded.view, path)
     assert len(seen) >= 10
     assert np.abs(np.diff(np.array(seen)[:, 0])).max() < 0.2  # weights change continuously
-    assert composer.weights == pytest.approx([1.0, 0.0], abs=0.02)  # on the anchor: one-hot
+    assert loaded.session.composer.weights == pytest.approx(
+        [1.0, 0.0], abs=0.02
+    )  # on the anchor: one-hot
     _drag(qtbot, loaded.view, [tuple(a + (b - a) * s) for s in np.linspace(0.05, 0.5, 10)])
-    assert composer.weights == pytest.approx([0.5, 0.5], abs=0.02)  # on the segment: LERP(t)
-    with qtbot.waitSignal(composer.previewed, timeout=LOAD_TIMEOUT):
-        composer.request_preview()
-    assert composer.panel.next_tokens.rowCount() == 10
+    assert loaded.session.composer.weights == pytest.approx(
+        [0.5, 0.5], abs=0.02
+    )  # on the segment: LERP(t)
+    loaded.controller.request_preview()
+    wait_idle(qtbot, loaded)
+    assert composer.next_tokens.rowCount() == 10
     assert loaded.view.noken_marker.data.size == 1
-    spec = composer.spec()
+    spec = loaded.controller.composer_spec()
     assert set(spec) == {"mix"} and list(spec["mix"]) == [f"#{white}", f"#{black}"]
 
 
@@ -299,7 +321,7 @@ def test_shift_drag_extrapolates_and_says_so(qtbot, loaded) -> None:
 
     composer = loaded.composer
     white, black = _add_anchors(loaded, "White", "Black")
-    a, b = loaded.projection.coords[[white, black]].astype(float)
+    a, b = loaded.session.fitted.coords[[white, black]].astype(float)
     beyond = tuple(b + 0.2 * (b - a))  # past Black along the line: LERP t = 1.2
     corners = np.array([a - 0.3 * (b - a), b + 0.5 * (b - a)])  # the path well inside the view
     loaded.view.setRange(
@@ -309,37 +331,43 @@ def test_shift_drag_extrapolates_and_says_so(qtbot, loaded) -> None:
     _drag(qtbot, loaded.view, [beyond])
     moved = loaded.view.handle.pos()
     assert (moved.x(), moved.y()) == pytest.approx(beyond, rel=0.02, abs=0.01)
-    assert composer.weights == pytest.approx([0.0, 1.0], abs=1e-6)  # plain drag: clamped
+    assert loaded.session.composer.weights == pytest.approx(
+        [0.0, 1.0], abs=1e-6
+    )  # plain drag: clamped
     # Out to the midpoint first: a drag only starts once the mouse has moved some pixels.
     _drag(qtbot, loaded.view, [tuple((a + b) / 2), beyond], shift=True)
-    assert composer.weights == pytest.approx([-0.2, 1.2], abs=0.01)
+    assert loaded.session.composer.weights == pytest.approx([-0.2, 1.2], abs=0.01)
     assert loaded.view.handle.extrapolating
-    spec = composer.spec()
+    spec = loaded.controller.composer_spec()
     assert spec["extrapolate"] is True and list(spec["mix"].values()) == pytest.approx(
         [-0.2, 1.2], abs=0.01
     )
-    with qtbot.waitSignal(composer.previewed, timeout=LOAD_TIMEOUT):
-        composer.request_preview()
-    assert "extrapolated" in composer.panel.message.text()
+    loaded.controller.request_preview()
+    wait_idle(qtbot, loaded)
+    assert "extrapolated" in composer.message.text()
 
 
 def test_random_and_neighbour_nokens_from_the_composer(qtbot, loaded) -> None:
     composer = loaded.composer
-    panel = composer.panel
-    with qtbot.waitSignal(composer.previewed, timeout=LOAD_TIMEOUT):
-        panel.kind.setCurrentIndex(panel.kind.findData("random"))
-    assert composer.spec() == {"random": {"seed": 0}} and panel.next_tokens.rowCount() == 10
+    panel = composer
+    panel.kind.setCurrentIndex(panel.kind.findData("random"))
+    wait_idle(qtbot, loaded)
+    assert (
+        loaded.controller.composer_spec() == {"random": {"seed": 0}}
+        and panel.next_tokens.rowCount() == 10
+    )
     panel.match_norm.setChecked(True)
     panel.seed.setValue(7)
-    assert composer.spec() == {"random": {"seed": 7, "norm": "match"}}
-    cat = loaded.vocab.tokens.index(" cat")
-    loaded.select([cat])
-    with qtbot.waitSignal(composer.previewed, timeout=LOAD_TIMEOUT):
-        panel.kind.setCurrentIndex(panel.kind.findData("neighbors"))
-    assert composer.spec() == {"neighbors": f"#{cat}", "k": 5}
+    assert loaded.controller.composer_spec() == {"random": {"seed": 7, "norm": "match"}}
+    cat = loaded.session.vocab.tokens.index(" cat")
+    loaded.controller.select([cat])
+    panel.kind.setCurrentIndex(panel.kind.findData("neighbors"))
+    wait_idle(qtbot, loaded)
+    assert loaded.controller.composer_spec() == {"neighbors": f"#{cat}", "k": 5}
     assert loaded.view.noken_marker.data.size == 1
-    composer.use_in_generate()
-    assert loaded.generate_panel.noken_lines() == [f'x = {{"neighbors": "#{cat}", "k": 5}}']
+    loaded.controller.use_in_generate()
+    assert loaded.session.generate.nokens == (f'x = {{"neighbors": "#{cat}", "k": 5}}',)
+    assert loaded.generate_panel.nokens.toPlainText() == loaded.session.generate.nokens[0]
 
 
 def test_typed_weights_are_validated_and_move_the_handle(loaded) -> None:
@@ -347,17 +375,19 @@ def test_typed_weights_are_validated_and_move_the_handle(loaded) -> None:
 
     composer = loaded.composer
     ids = _add_anchors(loaded, " cat", " dog")
-    composer.panel.weights.item(0, 1).setText("1")  # [0, 1] -> [1, 1], normalised on each edit
-    assert composer.weights == pytest.approx([0.5, 0.5])
-    composer.panel.weights.item(1, 1).setText("3")  # [0.5, 3] -> [1/7, 6/7]
-    assert composer.weights == pytest.approx([1 / 7, 6 / 7])
-    expected = loaded.projection.coords[ids].astype(float).T @ np.array([1 / 7, 6 / 7])
+    composer.weights.item(0, 1).setText("1")  # [0, 1] -> [1, 1], normalised on each edit
+    assert loaded.session.composer.weights == pytest.approx([0.5, 0.5])
+    composer.weights.item(1, 1).setText("3")  # [0.5, 3] -> [1/7, 6/7]
+    assert loaded.session.composer.weights == pytest.approx([1 / 7, 6 / 7])
+    expected = loaded.session.fitted.coords[ids].astype(float).T @ np.array([1 / 7, 6 / 7])
     handle = loaded.view.handle.pos()
     assert (handle.x(), handle.y()) == pytest.approx(tuple(expected), abs=1e-6)
-    composer.panel.weights.item(0, 1).setText("-1")
-    assert "must be >= 0" in composer.panel.message.text()
-    assert composer.weights == pytest.approx([1 / 7, 6 / 7])  # what was in force stays
-    composer.use_in_generate()
+    composer.weights.item(0, 1).setText("-1")
+    assert "must be >= 0" in composer.message.text()
+    assert loaded.session.composer.weights == pytest.approx(
+        [1 / 7, 6 / 7]
+    )  # what was in force stays
+    loaded.controller.use_in_generate()
     assert loaded.generate_panel.nokens.toPlainText().startswith('x = {"mix": {"#')
 
 
@@ -373,9 +403,8 @@ def test_a_sweep_table_equals_the_command_line_rows(
     panel.prompt_b.setText("Black cats are")
     panel.steps.setValue(5)
     panel.max_new.setValue(6)
-    panel.run()
-    # rows arrive as queued signals in the GUI thread; the job is cleared after the last one
-    qtbot.waitUntil(lambda: panel.job is None, timeout=LOAD_TIMEOUT)
+    loaded.controller.start_sweep()
+    wait_idle(qtbot, loaded)
     assert (
         main(
             [
@@ -416,11 +445,12 @@ def test_soft_feedback_shows_the_shadow_and_draws_its_path(qtbot, loaded) -> Non
     panel.prompt.setText("{x} cat sat")
     panel.nokens.setPlainText('x = {"token": "The"}')
     panel.max_new.setValue(6)
-    with qtbot.waitSignal(panel.soft_path, timeout=LOAD_TIMEOUT):
-        panel.soft_feedback()
+    panel.temperature.setValue(0.7)  # the panel's temperature is the one used
+    qtbot.mouseClick(panel.soft_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, loaded)
     model = loaded.model_worker.runner.state["model"]
     prepared = prepare_prompt(model, "{x} cat sat", parse_assignments(['x={"token": "The"}']))
-    expected = soft_feedback(model, prepared, steps=6)
+    expected = soft_feedback(model, prepared, steps=6, temperature=0.7)
     assert panel.output.toPlainText() == "{x} cat sat [soft]" + expected.shadow_text
     assert len(loaded.view.soft_path.getData()[0]) == 6
 
@@ -437,26 +467,18 @@ def test_prompt_slots_show_as_chips(window) -> None:
 
 
 def _wait_for_scene(qtbot, window) -> None:
-    qtbot.waitUntil(
-        lambda: (
-            window.scenes.pending is None
-            and window.scenes.pending_view is None
-            and window.scenes.pending_trace is None
-            and not window.model_worker.busy
-            and not window.projection_worker.busy
-        ),
-        timeout=LOAD_TIMEOUT,
-    )
+    wait_idle(qtbot, window)
+    qtbot.waitUntil(lambda: not window.session.restore_view, timeout=LOAD_TIMEOUT)
 
 
 def test_a_saved_scene_reopens_identically(qtbot, loaded, qt_settings, tmp_path) -> None:
     from nokenviz.core.scene import load_scene
 
     cat, dog = _add_anchors(loaded, " cat", " dog")
-    loaded.composer.panel.weights.item(0, 1).setText("3")  # [3, 1] -> [0.75, 0.25]
-    loaded.select([dog, cat])
-    loaded.prompt.setText("The cat sat")
-    loaded.lens_box.setChecked(True)
+    loaded.composer.weights.item(0, 1).setText("3")  # [3, 1] -> [0.75, 0.25]
+    loaded.controller.select([dog, cat])
+    loaded.toolbar.prompt.setText("The cat sat")
+    loaded.toolbar.lens_box.setChecked(True)
     loaded.generate_panel.max_new.setValue(12)
     loaded.sweep_panel.steps.setValue(5)
     loaded.view.setRange(xRange=(-1.0, 1.2), yRange=(-0.6, 0.7), padding=0)
@@ -471,24 +493,24 @@ def test_a_saved_scene_reopens_identically(qtbot, loaded, qt_settings, tmp_path)
     other.show()
     assert other.scenes.open(path)
     _wait_for_scene(qtbot, other)
-    reopened = other.scenes.capture()
+    reopened = other.session.to_scene()
     assert reopened.model_copy(update={"view": None}) == saved.model_copy(update={"view": None})
     assert reopened.view.x == pytest.approx(saved.view.x, abs=1e-6)
     assert reopened.view.y == pytest.approx(saved.view.y, abs=1e-6)
-    assert other.trace.labels[-1] == " sat"  # the scene's prompt was traced
+    assert other.session.trace.labels[-1] == " sat"  # the scene's prompt was traced
     other.close()
 
 
 def test_exported_figure_equals_the_headless_render(qtbot, loaded, tmp_path) -> None:
     from nokenviz.cli import main
 
-    loaded.select([loaded.vocab.tokens.index(" cat")])
+    loaded.controller.select([loaded.session.vocab.tokens.index(" cat")])
     path = tmp_path / "scene.json"
     loaded.scenes.path = path
     for figure in ("sphere", "lens"):
         exported = tmp_path / f"app-{figure}.png"
         with qtbot.waitSignal(loaded.exported, timeout=LOAD_TIMEOUT):
-            loaded.scenes.export(figure, str(exported), 1.0)
+            loaded.controller.export(figure, str(exported), 1.0)
             # Saved before any event is processed: exactly the state the export captured (a
             # layout pass could still change the view's range afterwards).
             loaded.scenes.save()
@@ -504,39 +526,39 @@ def test_bad_and_foreign_scenes(qtbot, loaded, tmp_path, tiny_dirs, monkeypatch)
     assert "field 'composer.weights': weights must sum to 1" in loaded.last_error
     foreign = tmp_path / "foreign.json"
     foreign.write_text('{"nokenviz_scene": 1, "model": "/nowhere/model", "selection": [7]}')
-    monkeypatch.setattr(loaded.scenes, "_choose_instead", lambda _spec: None)
+    monkeypatch.setattr(loaded.scenes, "choose_instead", lambda _spec: None)
     assert not loaded.scenes.open(foreign)  # declined: nothing changes
     broken = tmp_path / "broken-model"
     broken.mkdir()
     (broken / "config.json").write_text("{not json")
-    monkeypatch.setattr(loaded.scenes, "_choose_instead", lambda _spec: str(broken))
+    monkeypatch.setattr(loaded.scenes, "choose_instead", lambda _spec: str(broken))
     with qtbot.waitSignal(loaded.failed, timeout=LOAD_TIMEOUT, raising=False):
         assert loaded.scenes.open(foreign)
-    qtbot.waitUntil(lambda: not loaded.model_worker.busy, timeout=LOAD_TIMEOUT)
-    assert loaded.scenes.pending is None and loaded.vocab.info["arch"] == "llama"  # kept
-    monkeypatch.setattr(loaded.scenes, "_choose_instead", lambda _spec: tiny_dirs["gpt2"])
+    wait_idle(qtbot, loaded)
+    assert loaded.session.vocab.info["arch"] == "llama"  # kept
+    monkeypatch.setattr(loaded.scenes, "choose_instead", lambda _spec: tiny_dirs["gpt2"])
     assert loaded.scenes.open(foreign)
     _wait_for_scene(qtbot, loaded)
-    assert loaded.vocab.info["arch"] == "gpt2" and loaded.selected == [7]
+    assert loaded.session.vocab.info["arch"] == "gpt2" and list(loaded.session.selection) == [7]
 
 
 def test_examples_are_in_the_help_menu_and_the_session_is_autosaved(qtbot, qt_settings) -> None:
     from nokenviz.core.scene import load_scene
-    from nokenviz.gui.scenes import autosave_path, examples
+    from nokenviz.gui.scene_files import autosave_path, examples
 
     win = MainWindow()
     qtbot.addWidget(win)
     help_menu = next(a.menu() for a in win.menuBar().actions() if a.text() == "&Help")
     listed = [a.text() for a in help_menu.actions()[0].menu().actions()]
     assert listed == [title for title, _ in examples()] and len(listed) >= 6
-    win.prompt.setText("Autosaved prompt")
+    win.toolbar.prompt.setText("Autosaved prompt")
     win.close()
     assert load_scene(autosave_path()).trace.prompt == "Autosaved prompt"
 
 
 def test_a_scene_with_a_random_noken_shows_it_without_anchors(qtbot, loaded, tmp_path) -> None:
     path = tmp_path / "random.json"
-    model = loaded.vocab.info["model"]
+    model = loaded.session.vocab.info["model"]
     path.write_text(
         f'{{"nokenviz_scene": 1, "model": "{model}", "composer": {{"kind": "random", "seed": 3}}}}'
     )
@@ -544,7 +566,7 @@ def test_a_scene_with_a_random_noken_shows_it_without_anchors(qtbot, loaded, tmp
     _wait_for_scene(qtbot, loaded)
     # Drawn once the scene's projection is back (a preview may arrive before it).
     qtbot.waitUntil(lambda: loaded.view.noken_marker.data.size == 1, timeout=LOAD_TIMEOUT)
-    assert loaded.composer.spec() == {"random": {"seed": 3}}
+    assert loaded.controller.composer_spec() == {"random": {"seed": 3}}
 
 
 def test_emitting_signals_keeps_reference_counts(qapp) -> None:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import transformers
 from torch import nn
 from transformers import AutoModelForCausalLM
 
@@ -94,21 +93,11 @@ def test_too_large_for_memory_is_refused_before_loading(
         load_model(tiny_dirs["llama"])
 
 
-def test_encoder_models_get_geometry_but_no_generation(tmp_path: Path) -> None:
-    tokenizer = build_tokenizer()
-    config = transformers.BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
-    )
-    transformers.BertModel(config).save_pretrained(tmp_path)
-    tokenizer.save_pretrained(tmp_path)
-    loaded = load_model(str(tmp_path))
+def test_encoder_models_get_geometry_but_no_generation(encoder_dir: str) -> None:
+    loaded = load_model(encoder_dir)
     assert not loaded.is_causal
     assert loaded.info()["causal"] is False
-    assert loaded.adapter.W_E.shape == (len(tokenizer), 32)
+    assert loaded.adapter.W_E.shape == (len(build_tokenizer()), 32)
     with pytest.raises(ModelError, match="is not a causal LM: generation is disabled"):
         loaded.require_causal("generation")
 

@@ -151,8 +151,13 @@ def test_soft_feedback_first_step_is_the_greedy_token(llama) -> None:
     # each fed-back vector is the probability-weighted mean of W_E rows: inside their hull
     w = llama.adapter.W_E.detach()
     assert torch.all(run.vectors.max(dim=0).values <= w.max(dim=0).values + 1e-5)
-    with pytest.raises(NokenvizError, match="temperature > 0"):
-        soft_feedback(llama, prepared, steps=2, temperature=0)
+    # T = 0 is the one-hot limit: exactly greedy decoding fed back as embeddings
+    cold = soft_feedback(llama, prepared, steps=5, temperature=0)
+    greedy5 = generate(llama, prepared, DecodingSettings(max_new_tokens=5, min_new_tokens=5))
+    assert cold.shadow_ids == greedy5.token_ids and cold.top_probs == [1.0] * 5
+    assert torch.equal(cold.vectors[0], w[greedy5.token_ids[0]].float())
+    with pytest.raises(NokenvizError, match="temperature >= 0"):
+        soft_feedback(llama, prepared, steps=2, temperature=-1)
 
 
 def test_sweep_tables_as_csv_and_markdown() -> None:

@@ -44,12 +44,12 @@ FAMILIES: dict[str, tuple[str, dict]] = {
 }
 
 
-def build_tokenizer() -> PreTrainedTokenizerFast:
+def build_tokenizer(vocab_size: int = 400) -> PreTrainedTokenizerFast:
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=400,
+        vocab_size=vocab_size,
         special_tokens=["<s>", "</s>"],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
@@ -57,9 +57,9 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>")
 
 
-def build_model_dir(family: str, directory: Path, seed: int = 0) -> Path:
+def build_model_dir(family: str, directory: Path, seed: int = 0, vocab_size: int = 400) -> Path:
     """Save a random tiny model of `family` with its tokenizer into `directory`."""
-    tokenizer = build_tokenizer()
+    tokenizer = build_tokenizer(vocab_size)
     config_name, kwargs = FAMILIES[family]
     config = getattr(transformers, config_name)(
         vocab_size=len(tokenizer),
@@ -73,6 +73,21 @@ def build_model_dir(family: str, directory: Path, seed: int = 0) -> Path:
     _spread_weights(model)
     directory.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def build_encoder_dir(directory: Path) -> Path:
+    """A tiny BERT (not a causal LM: geometry views only) with the same tokenizer."""
+    tokenizer = build_tokenizer()
+    config = transformers.BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+    )
+    transformers.BertModel(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
 

@@ -205,10 +205,13 @@ def soft_feedback(
     cancel: threading.Event | None = None,
     on_step: OnToken | None = None,
 ) -> SoftRun:
-    """Feed back E^T softmax(logits / T) instead of a sampled token (seed 002, question 2)."""
+    """Feed back E^T softmax(logits / T) instead of a sampled token (seed 002, question 2).
+
+    T = 0 is the limit T -> 0: the distribution is one-hot on the argmax, so the input fed
+    back is that token's embedding (greedy decoding through embeddings)."""
     loaded.require_causal("soft feedback")
-    if temperature <= 0:
-        raise NokenvizError("soft feedback needs a temperature > 0")
+    if temperature < 0:
+        raise NokenvizError("soft feedback needs a temperature >= 0")
     check_fits(loaded, prepared, steps)
     w_e = loaded.adapter.W_E.detach()
     cancel = cancel or threading.Event()
@@ -219,7 +222,11 @@ def soft_feedback(
             break
         out = loaded.model(inputs_embeds=inputs, past_key_values=past, use_cache=True)
         past = out.past_key_values
-        probs = torch.softmax(out.logits[0, -1].float() / temperature, dim=-1)
+        logits = out.logits[0, -1].float()
+        if temperature > 0:
+            probs = torch.softmax(logits / temperature, dim=-1)
+        else:
+            probs = torch.nn.functional.one_hot(logits.argmax(), logits.numel()).float()
         vector = probs.to(w_e.dtype) @ w_e
         top = int(probs.argmax())
         shadow.append(top)

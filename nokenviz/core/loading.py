@@ -22,22 +22,17 @@ from transformers.utils import logging as hf_logging
 from nokenviz.core.adapter import ModelAdapter
 from nokenviz.core.cpu_linear import use_few_rows_linear
 from nokenviz.core.gguf_convert import ensure_converted
-from nokenviz.core.model_spec import ResolvedModel, check_model_directory, resolve_model
+from nokenviz.core.model_spec import (
+    LoadOptions,
+    ResolvedModel,
+    check_model_directory,
+    resolve_model,
+)
 from nokenviz.core.task import Task
 from nokenviz.errors import Cancelled, ModelError, NokenvizError
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 DEVICES = ("auto", "cpu", "cuda", "mps")
-
-
-@dataclass(frozen=True)
-class LoadOptions:
-    """How to load: device (auto = CUDA > MPS > CPU), dtype, device_map, remote code."""
-
-    device: str = "auto"
-    dtype: str = "auto"
-    device_map: str | None = None
-    trust_remote_code: bool = False
 
 
 @dataclass

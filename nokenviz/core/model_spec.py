@@ -20,6 +20,16 @@ _SAFE_SUFFIXES = (".safetensors", ".gguf")
 
 
 @dataclass(frozen=True)
+class LoadOptions:
+    """How to load: device (auto = CUDA > MPS > CPU), dtype, device_map, remote code."""
+
+    device: str = "auto"
+    dtype: str = "auto"
+    device_map: str | None = None
+    trust_remote_code: bool = False
+
+
+@dataclass(frozen=True)
 class ResolvedModel:
     """Where the weights are: `source` is a directory or hub id; `gguf_file` a file in it."""
 

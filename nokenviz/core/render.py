@@ -24,7 +24,7 @@ from nokenviz.core.figures import (
     table_figure,
 )
 from nokenviz.core.projections import Projection, ProjectionSpec
-from nokenviz.core.scene import Scene, TracePart
+from nokenviz.core.scene import Scene, TracePart, check_token_ids
 from nokenviz.core.task import Task
 from nokenviz.errors import NokenvizError
 
@@ -136,22 +136,6 @@ def sweep_table(scene: Scene, rows: list[Any]) -> Figure:
         else f"{part.kind.upper()} from {part.prompt_a!r} to {part.prompt_b!r}"
     )
     return table_figure(header, [(str(row.value), row.text) for row in rows], title)
-
-
-def check_token_ids(scene: Scene, vocab_size: int) -> None:
-    """Token ids in a scene index one model's vocabulary; say which field does not fit."""
-    fields = {
-        "selection": scene.selection,
-        "projection.plane_tokens": scene.projection.plane_tokens or (),
-        "composer.anchors": scene.composer.anchors,
-    }
-    for name, ids in fields.items():
-        outside = [i for i in ids if not 0 <= i < vocab_size]
-        if outside:
-            raise NokenvizError(
-                f"field '{name}': token id {outside[0]} is outside this model's vocabulary "
-                f"of {vocab_size:,} tokens (is the scene for another model?)"
-            )
 
 
 def compute_scene(scene: Scene, loaded: Any, task: Task) -> SceneData:

@@ -174,6 +174,22 @@ def _describe(exc: ValidationError) -> str:
     return f"field '{where}': {message}" + (f" (and {more} more)" if more else "")
 
 
+def check_token_ids(scene: Scene, vocab_size: int) -> None:
+    """Token ids in a scene index one model's vocabulary; say which field does not fit."""
+    fields = {
+        "selection": scene.selection,
+        "projection.plane_tokens": scene.projection.plane_tokens or (),
+        "composer.anchors": scene.composer.anchors,
+    }
+    for name, ids in fields.items():
+        outside = [i for i in ids if not 0 <= i < vocab_size]
+        if outside:
+            raise SceneError(
+                f"field '{name}': token id {outside[0]} is outside this model's vocabulary "
+                f"of {vocab_size:,} tokens (is the scene for another model?)"
+            )
+
+
 def load_scene(path: str | Path) -> Scene:
     try:
         text = Path(path).read_text(encoding="utf-8")

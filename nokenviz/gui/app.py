@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import sys
 
+from nokenviz.core.model_spec import LoadOptions
+
 
 def run_app(
     model: str | None = None,
     scene: str | None = None,
     screenshot: str | None = None,
     exit_after_load: bool = False,
+    options: LoadOptions | None = None,
 ) -> int:
     os.environ.setdefault("TQDM_DISABLE", "1")
     from importlib import resources
@@ -19,13 +22,13 @@ def run_app(
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
-    from nokenviz.gui.main_window import MainWindow
+    from nokenviz.gui.window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("nokenviz")
     app.setOrganizationName("nokenviz")
     app.setWindowIcon(QIcon(str(resources.files("nokenviz.resources") / "nokenviz.png")))
-    window = MainWindow()
+    window = MainWindow(options)
     window.show()
     if screenshot or exit_after_load:
         _finish_when_drawn(window, screenshot)
@@ -39,31 +42,40 @@ def run_app(
 
 
 def _finish_when_drawn(window: object, screenshot: str | None) -> None:
-    """Save the window once the model, the sphere and the default trajectory are drawn, then
-    quit; a failed load quits with status 1."""
+    """Once a model is loaded and everything asked of it is drawn (nothing left running),
+    save the window, print what was loaded and quit with 0; a failure before that quits with
+    1 and its message."""
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    pending = {"projection", "trace"}
+    from nokenviz.gui.status_line import model_summary
 
-    def done(part: str) -> None:
-        pending.discard(part)
-        if not pending:
+    session = window.session
+    finished = []
+
+    def changed(parts: frozenset[str]) -> None:
+        if finished:
+            return
+        if "error" in parts and session.error:
+            finished.append(1)
+            print(f"nokenviz: error: {session.error}", file=sys.stderr)
+            QTimer.singleShot(0, lambda: quit_with(1))
+        elif session.fitted is not None and not session.running:
+            finished.append(0)
             QTimer.singleShot(400, save_and_quit)
 
     def save_and_quit() -> None:
         code = 0
+        print(f"nokenviz: loaded {model_summary(session)}")
         if screenshot and not window.grab().save(screenshot):
             print(f"nokenviz: error: could not write {screenshot}", file=sys.stderr)
             code = 1
-        window.close()
-        QApplication.instance().exit(code)
+        quit_with(code)
 
-    def failed(message: str) -> None:
-        print(f"nokenviz: error: {message}", file=sys.stderr)
+    def quit_with(code: int) -> None:
+        app = QApplication.instance()
+        app.setQuitOnLastWindowClosed(False)  # its quit would replace our exit code with 0
         window.close()
-        QApplication.instance().exit(1)
+        app.exit(code)
 
-    window.projection_ready.connect(lambda: done("projection"))
-    window.trace_ready.connect(lambda: done("trace"))
-    window.failed.connect(failed)
+    window.controller.listen(changed)

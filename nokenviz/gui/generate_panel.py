@@ -1,8 +1,10 @@
 """The side panel that generates text from a prompt with noken slots (N4).
 
-Tokens stream in as the model worker produces them; Stop takes effect within one token. The
-plain-token baseline runs after the noken output, and every run is kept in a history whose
-entries copy as JSON (spec, settings, output) for notes and papers.
+Tokens stream in as the model worker produces them; Stop takes effect within one token (at
+once for a generation still queued). The plain-token baseline runs after the noken output,
+and every run is kept in a history whose entries copy as JSON for notes and papers. What the
+panel shows is the session's generate settings, output and history; edits go back to the
+controller as they are typed.
 """
 
 from __future__ import annotations
@@ -10,8 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from PySide6.QtCore import Signal
-from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut, QTextCursor
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
@@ -29,68 +30,71 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from nokenviz.gui import jobs
+from nokenviz.core.scene import DecodingPart, GeneratePart
 from nokenviz.gui.slot_chips import SlotChips
-from nokenviz.gui.worker import Job, Worker
+from nokenviz.state.controller import Controller
+from nokenviz.state.session import Part, Session
+from nokenviz.state.work import GenerateResult, SoftResult
 
-DEFAULT_PROMPT = "{x} whippets are"
-DEFAULT_NOKENS = 'x = {"mix": {"White": 0.5, "Black": 0.5}}'
+TIPS = {
+    "generate": "Generate (Ctrl+Return)",
+    "soft": "Feed back the probability-weighted embedding instead of a token, at temperature "
+    "T (T = 0: the one-hot argmax); shows the argmax shadow and its path on the sphere",
+    "stop": "Stop generating (within one token)",
+}
 
 
 class GeneratePanel(QWidget):
-    soft_path = Signal(object)  # [steps, d] vectors fed back by soft feedback, for the view
-
-    def __init__(self, worker: Worker) -> None:
+    def __init__(self, controller: Controller) -> None:
         super().__init__()
-        self.worker = worker
-        self.job: Job | None = None
-        self.runs: list[dict[str, Any]] = []
-        self.prompt = QLineEdit(DEFAULT_PROMPT, toolTip="Prompt; {name} marks a noken slot")
-        self.nokens = QPlainTextEdit(DEFAULT_NOKENS, toolTip="One noken per line: NAME = JSON spec")
+        self.controller = controller
+        self.prompt = QLineEdit(toolTip="Prompt; {name} marks a noken slot")
+        self.nokens = QPlainTextEdit(toolTip="One noken per line: NAME = JSON spec")
         self.nokens.setMaximumHeight(56)
         self.chips = SlotChips()
-        self.prompt.textChanged.connect(self._show_slots)
-        self.nokens.textChanged.connect(self._show_slots)
-        self._show_slots()
         self._build_decoding()
         self.compare = QCheckBox(
             "plain-token baseline",
-            checked=True,
             toolTip="Also generate with each noken replaced by the token it names",
         )
-        self.generate_button = QPushButton("Generate", toolTip="Generate (Ctrl+Return)")
-        self.generate_button.clicked.connect(self.generate)
-        self.stop_button = QPushButton(
-            "Stop", enabled=False, toolTip="Stop generating (within one token)"
-        )
-        self.stop_button.clicked.connect(self.stop)
-        self.soft_button = QPushButton(
-            "Soft feedback",
-            toolTip="Feed back the probability-weighted "
-            "embedding instead of a token; shows the argmax shadow",
-        )
-        self.soft_button.clicked.connect(self.soft_feedback)
-        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.generate)
+        self.generate_button = QPushButton("Generate", toolTip=TIPS["generate"])
+        self.generate_button.clicked.connect(lambda: controller.start_generate())
+        self.stop_button = QPushButton("Stop", enabled=False, toolTip=TIPS["stop"])
+        self.stop_button.clicked.connect(lambda: controller.stop("generate"))
+        self.soft_button = QPushButton("Soft feedback", toolTip=TIPS["soft"])
+        self.soft_button.clicked.connect(lambda: controller.start_generate(soft=True))
+        QShortcut(QKeySequence("Ctrl+Return"), self, activated=controller.start_generate)
         self.output = QPlainTextEdit(readOnly=True, placeholderText="noken output")
         self.baseline = QPlainTextEdit(readOnly=True, placeholderText="plain-token baseline")
         self.history = QListWidget(toolTip="Runs; double-click copies one as JSON")
         for box in (self.output, self.baseline, self.history):
             box.setMinimumHeight(40)
         self.history.itemDoubleClicked.connect(self._copy)
-        worker.runner.errored.connect(self._failed)
+        self.editors = (self.prompt, self.nokens, self.compare, *self.decoding.values())
+        self.prompt.textChanged.connect(self._edit)
+        self.nokens.textChanged.connect(self._edit)
+        self.compare.toggled.connect(self._edit)
+        for control in self.decoding.values():
+            control.valueChanged.connect(self._edit)
         self._layout()
 
     def _build_decoding(self) -> None:
-        self.max_new = QSpinBox(minimum=1, maximum=4096, value=30, toolTip="max new tokens")
-        self.min_new = QSpinBox(minimum=0, maximum=4096, value=0, toolTip="min new tokens")
+        self.max_new = QSpinBox(minimum=1, maximum=4096, toolTip="max new tokens")
+        self.min_new = QSpinBox(minimum=0, maximum=4096, toolTip="min new tokens")
         self.temperature = QDoubleSpinBox(
-            minimum=0.0, maximum=5.0, singleStep=0.1, value=0.0, toolTip="0 = greedy"
+            minimum=0.0, maximum=5.0, singleStep=0.1, toolTip="0 = greedy"
         )
-        self.top_k = QSpinBox(minimum=0, maximum=100000, value=0, toolTip="0 = off")
-        self.top_p = QDoubleSpinBox(
-            minimum=0.01, maximum=1.0, singleStep=0.05, value=1.0, toolTip="1 = off"
-        )
-        self.seed = QSpinBox(minimum=-1, maximum=2**31 - 1, value=-1, toolTip="-1 = no seed")
+        self.top_k = QSpinBox(minimum=0, maximum=100000, toolTip="0 = off")
+        self.top_p = QDoubleSpinBox(minimum=0.01, maximum=1.0, singleStep=0.05, toolTip="1 = off")
+        self.seed = QSpinBox(minimum=-1, maximum=2**31 - 1, toolTip="-1 = no seed")
+        self.decoding = {
+            "max": self.max_new,
+            "min": self.min_new,
+            "seed": self.seed,
+            "T": self.temperature,
+            "top-k": self.top_k,
+            "top-p": self.top_p,
+        }
 
     def _layout(self) -> None:
         form = QFormLayout()
@@ -98,15 +102,7 @@ class GeneratePanel(QWidget):
         form.addRow("slots", self.chips)
         form.addRow("nokens", self.nokens)
         decoding = QGridLayout()  # two rows of three: keeps the dock narrow
-        controls = (
-            ("max", self.max_new),
-            ("min", self.min_new),
-            ("seed", self.seed),
-            ("T", self.temperature),
-            ("top-k", self.top_k),
-            ("top-p", self.top_p),
-        )
-        for index, (label, widget) in enumerate(controls):
+        for index, (label, widget) in enumerate(self.decoding.items()):
             row, column = divmod(index, 3)
             decoding.addWidget(QLabel(label), row, 2 * column)
             decoding.addWidget(widget, row, 2 * column + 1)
@@ -124,109 +120,103 @@ class GeneratePanel(QWidget):
         layout.addWidget(QLabel("history"))
         layout.addWidget(self.history, 1)
 
-    def settings(self) -> dict[str, Any]:
-        """The decoding controls as `DecodingSettings` keyword arguments."""
-        return {
-            "max_new_tokens": self.max_new.value(),
-            "min_new_tokens": min(self.min_new.value(), self.max_new.value()),
-            "temperature": self.temperature.value(),
-            "top_k": self.top_k.value() or None,
-            "top_p": self.top_p.value() if self.top_p.value() < 1.0 else None,
-            "seed": self.seed.value() if self.seed.value() >= 0 else None,
-        }
+    # ------------------------------------------------------------ out: the settings typed
 
-    def set_settings(self, decoding: dict[str, Any]) -> None:
-        """The inverse of `settings` (a scene's decoding part)."""
-        self.max_new.setValue(decoding["max_new_tokens"])
-        self.min_new.setValue(decoding["min_new_tokens"])
-        self.temperature.setValue(decoding["temperature"])
-        self.top_k.setValue(decoding["top_k"] or 0)
-        self.top_p.setValue(decoding["top_p"] or 1.0)
-        self.seed.setValue(-1 if decoding["seed"] is None else decoding["seed"])
+    def part(self) -> GeneratePart:
+        """The panel's controls as the session's generate part."""
+        lines = [line for line in self.nokens.toPlainText().splitlines() if line.strip()]
+        decoding = DecodingPart(
+            max_new_tokens=self.max_new.value(),
+            min_new_tokens=min(self.min_new.value(), self.max_new.value()),
+            temperature=self.temperature.value(),
+            top_k=self.top_k.value() or None,
+            top_p=self.top_p.value() if self.top_p.value() < 1.0 else None,
+            seed=self.seed.value() if self.seed.value() >= 0 else None,
+        )
+        return GeneratePart(
+            prompt=self.prompt.text(),
+            nokens=tuple(lines),
+            decoding=decoding,
+            compare=self.compare.isChecked(),
+        )
 
-    def _show_slots(self) -> None:
-        self.chips.show_slots(self.prompt.text(), self.noken_lines())
+    def _edit(self, *_: object) -> None:
+        self.controller.set_generate(self.part())
 
-    def noken_lines(self) -> list[str]:
-        return [line for line in self.nokens.toPlainText().splitlines() if line.strip()]
+    # ------------------------------------------------------------ in: the session
 
-    def generate(self) -> None:
-        if self.job is not None:
+    def apply(self, session: Session, changed: frozenset[Part]) -> None:
+        if "generate" in changed:
+            self._show_settings(session.generate)
+            self.chips.show_slots(session.generate.prompt, list(session.generate.nokens))
+        if changed & {"model", "jobs"}:
+            self._show_controls(session)
+        if "output" in changed:
+            self._show_output(session)
+
+    def _show_settings(self, part: GeneratePart) -> None:
+        if part == self.part():
             return
-        self.output.setPlainText(self.prompt.text())
-        self.baseline.clear()
-        fn = jobs.generate(
-            self.prompt.text(), self.noken_lines(), self.settings(), self.compare.isChecked()
-        )
-        self.job = self.worker.submit("generation", fn, self._finished, self._token)
-        self._set_running(True)
+        for editor in self.editors:
+            editor.blockSignals(True)
+        if self.prompt.text() != part.prompt:
+            self.prompt.setText(part.prompt)
+        self.nokens.setPlainText("\n".join(part.nokens))
+        self.compare.setChecked(part.compare)
+        decoding = part.decoding
+        self.max_new.setValue(decoding.max_new_tokens)
+        self.min_new.setValue(decoding.min_new_tokens)
+        self.temperature.setValue(decoding.temperature)
+        self.top_k.setValue(decoding.top_k or 0)
+        self.top_p.setValue(decoding.top_p or 1.0)
+        self.seed.setValue(-1 if decoding.seed is None else decoding.seed)
+        for editor in self.editors:
+            editor.blockSignals(False)
 
-    def soft_feedback(self) -> None:
-        """Run N6 with the max-new-tokens steps at the panel's temperature (0 counts as 1)."""
-        if self.job is not None:
-            return
-        self.output.setPlainText(self.prompt.text() + " [soft]")
-        self.baseline.clear()
-        fn = jobs.soft(
-            self.prompt.text(),
-            self.noken_lines(),
-            self.max_new.value(),
-            self.temperature.value() or 1.0,
-        )
-        self.job = self.worker.submit("soft feedback", fn, self._soft_finished, self._token)
-        self._set_running(True)
-
-    def _soft_finished(self, run: Any) -> None:
-        self.output.setPlainText(f"{self.prompt.text()} [soft]{run.shadow_text}")
-        self.soft_path.emit(run.vectors.numpy())
-        item = QListWidgetItem(f"{self.prompt.text()} [soft] → {run.shadow_text[:60]!r}")
-        item.setToolTip(
-            json.dumps(
-                {
-                    "prompt": self.prompt.text(),
-                    "nokens": self.noken_lines(),
-                    "mode": "soft",
-                    "shadow_text": run.shadow_text,
-                    "top_probs": [round(p, 4) for p in run.top_probs],
-                },
-                ensure_ascii=False,
-                indent=1,
-            )
-        )
-        self.history.addItem(item)
-        self._done()
-
-    def stop(self) -> None:
-        if self.job is not None:
-            self.job.task.cancel()
-
-    def _token(self, text: str) -> None:
-        self.output.insertPlainText(text)
-        self.output.ensureCursorVisible()
-
-    def _finished(self, run: dict[str, Any]) -> None:
-        self.output.setPlainText(self.prompt.text() + run["text"])
-        if run["baseline_text"] is not None:
-            self.baseline.setPlainText(run["baseline_text"])
-        self.runs.append(run)
-        flag = " (stopped)" if run["stopped"] else ""
-        item = QListWidgetItem(f"{run['prompt']}{flag} → {run['text'][:60]!r}")
-        item.setToolTip(json.dumps(run, ensure_ascii=False, indent=1))
-        self.history.addItem(item)
-        self._done()
-
-    def _failed(self, job: Job, _message: str) -> None:
-        if job is self.job:
-            self._done()
-
-    def _done(self) -> None:
-        self.job = None
-        self._set_running(False)
-
-    def _set_running(self, running: bool) -> None:
-        self.generate_button.setEnabled(not running)
-        self.soft_button.setEnabled(not running)
+    def _show_controls(self, session: Session) -> None:
+        reason = session.disabled("generate")
+        running = "generate" in session.running
+        for button, tip in ((self.generate_button, "generate"), (self.soft_button, "soft")):
+            button.setEnabled(not reason)
+            button.setToolTip(reason or TIPS[tip])
         self.stop_button.setEnabled(running)
+
+    def _show_output(self, session: Session) -> None:
+        output = session.output
+        text = "" if output is None else output.text
+        shown = self.output.toPlainText()
+        if text.startswith(shown) and shown:
+            cursor = self.output.textCursor()
+            cursor.movePosition(QTextCursor.MoveOperation.End)
+            cursor.insertText(text[len(shown) :])  # at the end, wherever the user clicked
+        else:
+            self.output.setPlainText(text)
+        self.output.ensureCursorVisible()
+        result = None if output is None else output.result
+        baseline = getattr(result, "baseline_text", None)
+        self.baseline.setPlainText(baseline or "")
+        for run in session.history[self.history.count() :]:
+            self.history.addItem(_history_item(run))
 
     def _copy(self, item: QListWidgetItem) -> None:
         QGuiApplication.clipboard().setText(item.toolTip())
+
+
+def _history_item(run: GenerateResult | SoftResult) -> QListWidgetItem:
+    """One run in the history list; its tooltip is the run as JSON."""
+    record: dict[str, Any]
+    if isinstance(run, SoftResult):
+        label = f"{run.prompt} [soft] → {run.shadow_text[:60]!r}"
+        record = {
+            "prompt": run.prompt,
+            "nokens": run.nokens,
+            "mode": "soft",
+            "shadow_text": run.shadow_text,
+            "top_probs": [round(p, 4) for p in run.top_probs],
+        }
+    else:
+        label = f"{run.prompt}{' (stopped)' if run.stopped else ''} → {run.text[:60]!r}"
+        record = run.to_json()
+    item = QListWidgetItem(label)
+    item.setToolTip(json.dumps(record, ensure_ascii=False, indent=1))
+    return item

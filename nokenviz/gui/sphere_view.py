@@ -1,9 +1,11 @@
 """The hypersphere view: every token as a direction, coloured by its norm, drawn flat.
 
 Rendering (P1): the whole vocabulary is one image (mean norm per 2x2-pixel cell, empty cells
-transparent) re-binned when the view settles; panning only transforms that image. Real point
-items are used where they are few: the selection, a trajectory, the brushed set, and all
-points once zoomed in far enough that fewer than `POINT_LIMIT` are visible.
+transparent) re-binned when the view settles; panning only transforms that image. The brushed
+set is a second image of its own colour when it is large (every token of the band is drawn,
+never a capped subset). Real point items are used where they are few: the selection, a
+trajectory, a small brushed set, and all points once zoomed in so far that fewer than
+`POINT_LIMIT` are visible.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ POINT_LIMIT = 3000
 CELL_PX = 2
 REBIN_DELAY_MS = 60
 COLORMAP = "viridis"  # perceptually uniform and colour-blind safe
+HIGHLIGHT_RGBA = (230, 80, 20, 200)
 
 
 class Handle(pg.TargetItem):
@@ -72,9 +75,13 @@ class SphereView(pg.PlotWidget):
         self.points = pg.ScatterPlotItem(pxMode=True, size=6, pen=None)
         self.points.setZValue(1)
         self.highlight = pg.ScatterPlotItem(
-            pxMode=True, size=4, pen=None, brush=pg.mkBrush(230, 80, 20, 200)
+            pxMode=True, size=4, pen=None, brush=pg.mkBrush(*HIGHLIGHT_RGBA)
         )
         self.highlight.setZValue(2)
+        self.highlight_image = pg.ImageItem(axisOrder="row-major")
+        self.highlight_image.setZValue(2)
+        self.addItem(self.highlight_image)
+        self.highlight_ids = np.zeros(0, dtype=np.int64)
         self.selection = pg.ScatterPlotItem(
             pxMode=True, size=11, pen=pg.mkPen("k", width=1.5), brush=pg.mkBrush(255, 255, 255, 0)
         )
@@ -169,6 +176,17 @@ class SphereView(pg.PlotWidget):
             )
         self.rebin()
 
+    def clear_vocabulary(self) -> None:
+        """Nothing to show (a model loading, or its projection not yet fitted)."""
+        self.coords = np.zeros((0, 2), np.float32)
+        self.norms = np.zeros(0, np.float32)
+        self.tokens = []
+        self.highlight_ids = np.zeros(0, dtype=np.int64)
+        for item in (self.image, self.highlight_image):
+            item.clear()
+        for item in (self.points, self.highlight, self.selection, self.mean_marker):
+            item.clear()
+
     def rebin(self) -> None:
         """Redraw the vocabulary image for the current view (or points when few are visible)."""
         if not len(self.coords):
@@ -176,6 +194,7 @@ class SphereView(pg.PlotWidget):
         (x0, x1), (y0, y1) = self.plotItem.vb.viewRange()
         rect = self.plotItem.vb.sceneBoundingRect()
         shape = (max(1, int(rect.height() / CELL_PX)), max(1, int(rect.width() / CELL_PX)))
+        self._rebin_highlight((x0, x1), (y0, y1), shape)
         shown = visible(self.coords, (x0, x1), (y0, y1))
         if len(shown) <= POINT_LIMIT:
             self.image.setVisible(False)
@@ -187,6 +206,24 @@ class SphereView(pg.PlotWidget):
         self.image.setImage(density.mean_value, levels=self.levels, autoLevels=False)
         self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
         self.image.setVisible(True)
+
+    def _rebin_highlight(
+        self, x: tuple[float, float], y: tuple[float, float], shape: tuple[int, int]
+    ) -> None:
+        """The brushed tokens: points when few are in view, else one image of their cells."""
+        xy = self.coords[self.highlight_ids]
+        shown = visible(xy, x, y)
+        if len(shown) <= POINT_LIMIT:
+            self.highlight_image.setVisible(False)
+            self.highlight.setData(pos=xy[shown])
+            return
+        self.highlight.clear()
+        counts = bin_points(xy, np.zeros(len(xy)), x, y, shape).counts
+        rgba = np.zeros((*shape, 4), dtype=np.uint8)
+        rgba[counts > 0] = HIGHLIGHT_RGBA
+        self.highlight_image.setImage(rgba, autoLevels=False)
+        self.highlight_image.setRect(QRectF(x[0], y[0], x[1] - x[0], y[1] - y[0]))
+        self.highlight_image.setVisible(True)
 
     def _scaled(self, values: np.ndarray) -> np.ndarray:
         low, high = self.levels
@@ -214,7 +251,9 @@ class SphereView(pg.PlotWidget):
         self.selection.setData(pos=self.coords[ids] if ids else np.zeros((0, 2)), data=ids)
 
     def set_highlight(self, ids: np.ndarray) -> None:
-        self.highlight.setData(pos=self.coords[ids] if len(ids) else np.zeros((0, 2)))
+        """Highlight every token in `ids` (the norm band), however many."""
+        self.highlight_ids = np.asarray(ids, dtype=np.int64)
+        self.rebin()
 
     def set_mean_marker(self, position: np.ndarray | None) -> None:
         self.mean_marker.setData(pos=[] if position is None else [position])

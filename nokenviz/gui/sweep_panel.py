@@ -3,8 +3,6 @@ noken, filled into a table row by row and exported as CSV or Markdown."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -20,44 +18,38 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from nokenviz.core.scene import SweepPart
 from nokenviz.errors import NokenvizError
-from nokenviz.gui import jobs
-from nokenviz.gui.worker import Job, Worker
+from nokenviz.state.controller import Controller
+from nokenviz.state.session import Part, Session
 
 KINDS = {
     "lerp": "LERP between two prompts",
     "slerp": "SLERP between two prompts",
     "seeds": "random noken {x} over seeds",
 }
+SEEDS_PROMPT = "{x} is a color that is often associated with"
+RUN_TIP = "One greedy generation per row"
 
 
 class SweepPanel(QWidget):
     failed = Signal(str)  # an export that could not be written
 
-    def __init__(self, worker: Worker) -> None:
+    def __init__(self, controller: Controller) -> None:
         super().__init__()
-        self.worker = worker
-        self.job: Job | None = None
-        self.rows: list[Any] = []
+        self.controller = controller
         self.kind = QComboBox(toolTip="What varies from row to row")
         for key, title in KINDS.items():
             self.kind.addItem(title, key)
-        self.kind.currentIndexChanged.connect(self._kind_changed)
-        self.prompt_a = QLineEdit(
-            "White whippets are", toolTip="Prompt at t = 0 (or with {x} for seeds)"
-        )
-        self.prompt_b = QLineEdit(
-            "Black whippets are", toolTip="Prompt at t = 1 (same number of tokens)"
-        )
-        self.steps = QSpinBox(minimum=2, maximum=101, value=11, toolTip="rows from t = 0 to t = 1")
-        self.seeds = QLineEdit("0-9", toolTip="e.g. 0-9 or 1,4,7", enabled=False)
-        self.max_new = QSpinBox(
-            minimum=1, maximum=512, value=20, toolTip="new tokens per row (greedy)"
-        )
-        self.run_button = QPushButton("Run sweep", toolTip="One greedy generation per row")
-        self.run_button.clicked.connect(self.run)
+        self.prompt_a = QLineEdit(toolTip="Prompt at t = 0 (or with {x} for seeds)")
+        self.prompt_b = QLineEdit(toolTip="Prompt at t = 1 (same number of tokens)")
+        self.steps = QSpinBox(minimum=2, maximum=101, toolTip="rows from t = 0 to t = 1")
+        self.seeds = QLineEdit(toolTip="e.g. 0-9 or 1,4,7")
+        self.max_new = QSpinBox(minimum=1, maximum=512, toolTip="new tokens per row (greedy)")
+        self.run_button = QPushButton("Run sweep", toolTip=RUN_TIP)
+        self.run_button.clicked.connect(controller.start_sweep)
         self.stop_button = QPushButton("Stop", enabled=False, toolTip="Stop after the current row")
-        self.stop_button.clicked.connect(self.stop)
+        self.stop_button.clicked.connect(lambda: controller.stop("sweep"))
         self.csv_button = QPushButton("Export CSV…")
         self.csv_button.clicked.connect(lambda: self.export("csv"))
         self.md_button = QPushButton("Export Markdown…")
@@ -67,8 +59,22 @@ class SweepPanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setWordWrap(True)
-        worker.runner.errored.connect(self._ended)
-        worker.runner.cancelled.connect(self._ended)
+        self.editors = (
+            self.kind,
+            self.prompt_a,
+            self.prompt_b,
+            self.steps,
+            self.seeds,
+            self.max_new,
+        )
+        self.kind.currentIndexChanged.connect(self._kind_changed)
+        for line in (self.prompt_a, self.prompt_b, self.seeds):
+            line.textChanged.connect(self._edit)
+        for box in (self.steps, self.max_new):
+            box.valueChanged.connect(self._edit)
+        self._layout()
+
+    def _layout(self) -> None:
         form = QFormLayout()
         for label, widget in (
             ("sweep", self.kind),
@@ -87,54 +93,26 @@ class SweepPanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.table, 1)
 
-    def _kind_changed(self) -> None:
-        seeds = self.kind.currentData() == "seeds"
-        self.prompt_b.setEnabled(not seeds)
-        self.steps.setEnabled(not seeds)
-        self.seeds.setEnabled(seeds)
-        if seeds and "{x}" not in self.prompt_a.text():
-            self.prompt_a.setText("{x} is a color that is often associated with")
+    # ------------------------------------------------------------ out
 
-    def run(self) -> None:
-        if self.job is not None:
-            return
-        self.rows = []
-        self.table.setRowCount(0)
-        kind = self.kind.currentData()
-        self.table.setHorizontalHeaderLabels(["seed" if kind == "seeds" else "t", "text"])
-        fn = jobs.sweep(
-            kind,
-            (self.prompt_a.text(), self.prompt_b.text()),
-            self.steps.value(),
-            self.seeds.text(),
-            self.max_new.value(),
+    def part(self) -> SweepPart:
+        return SweepPart(
+            kind=self.kind.currentData(),
+            prompt_a=self.prompt_a.text(),
+            prompt_b=self.prompt_b.text(),
+            steps=self.steps.value(),
+            seeds=self.seeds.text(),
+            max_new_tokens=self.max_new.value(),
         )
-        self.job = self.worker.submit("sweep", fn, self._finished, self._add_row)
-        self._set_running(True)
 
-    def stop(self) -> None:
-        if self.job is not None:
-            self.job.task.cancel()
+    def _edit(self, *_: object) -> None:
+        self.controller.set_sweep(self.part())
 
-    def _add_row(self, row: Any) -> None:
-        self.rows.append(row)
-        index = self.table.rowCount()
-        self.table.insertRow(index)
-        self.table.setItem(index, 0, QTableWidgetItem(str(row.value)))
-        self.table.setItem(index, 1, QTableWidgetItem(row.text))
-        self.table.resizeRowToContents(index)
-
-    def _finished(self, _rows: list[Any]) -> None:
-        self._ended(self.job)
-
-    def _ended(self, job: Job | None, *_: object) -> None:
-        if job is not None and job is self.job:
-            self.job = None
-            self._set_running(False)
-
-    def _set_running(self, running: bool) -> None:
-        self.run_button.setEnabled(not running)
-        self.stop_button.setEnabled(running)
+    def _kind_changed(self) -> None:
+        part = self.part()
+        if part.kind == "seeds" and "{x}" not in part.prompt_a:
+            part = part.model_copy(update={"prompt_a": SEEDS_PROMPT})
+        self.controller.set_sweep(part)
 
     def export(self, fmt: str, path: str | None = None) -> None:
         """Write the table as CSV or Markdown (asks where unless `path` is given)."""
@@ -147,6 +125,51 @@ class SweepPanel(QWidget):
             if not path:
                 return
         try:
-            write_text_atomic(path, rows_as_text(self.rows, fmt))
+            write_text_atomic(path, rows_as_text(self.controller.session.sweep_rows, fmt))
         except NokenvizError as exc:
             self.failed.emit(str(exc))
+
+    # ------------------------------------------------------------ in
+
+    def apply(self, session: Session, changed: frozenset[Part]) -> None:
+        if "sweep" in changed:
+            self._show_settings(session.sweep)
+        if changed & {"model", "jobs"}:
+            reason = session.disabled("sweep")
+            self.run_button.setEnabled(not reason)
+            self.run_button.setToolTip(reason or RUN_TIP)
+            self.stop_button.setEnabled("sweep" in session.running)
+        if "sweep_rows" in changed:
+            self._show_rows(session)
+
+    def _show_settings(self, part: SweepPart) -> None:
+        seeds = part.kind == "seeds"
+        self.prompt_b.setEnabled(not seeds)
+        self.steps.setEnabled(not seeds)
+        self.seeds.setEnabled(seeds)
+        if part == self.part():
+            return
+        for editor in self.editors:
+            editor.blockSignals(True)
+        self.kind.setCurrentIndex(self.kind.findData(part.kind))
+        for line, text in ((self.prompt_a, part.prompt_a), (self.prompt_b, part.prompt_b)):
+            if line.text() != text:
+                line.setText(text)
+        if self.seeds.text() != part.seeds:
+            self.seeds.setText(part.seeds)
+        self.steps.setValue(part.steps)
+        self.max_new.setValue(part.max_new_tokens)
+        for editor in self.editors:
+            editor.blockSignals(False)
+
+    def _show_rows(self, session: Session) -> None:
+        rows = session.sweep_rows
+        if len(rows) < self.table.rowCount() or not rows:
+            self.table.setRowCount(0)
+        key = "seed" if session.sweep.kind == "seeds" else "t"
+        self.table.setHorizontalHeaderLabels([rows[0].key if rows else key, "text"])
+        for index in range(self.table.rowCount(), len(rows)):
+            self.table.insertRow(index)
+            self.table.setItem(index, 0, QTableWidgetItem(str(rows[index].value)))
+            self.table.setItem(index, 1, QTableWidgetItem(rows[index].text))
+            self.table.resizeRowToContents(index)

@@ -1,42 +1,90 @@
-"""The work the window asks of its workers, as plain functions `job(state, task) -> result`.
+"""The work the app asks of its workers, as plain functions `job(state, task) -> result`.
 
 Each factory captures its arguments and imports the core lazily, so the window paints before
-torch is imported (P4). Model jobs run on the model worker, whose `state["model"]` they share.
+torch is imported (P4). Model jobs run on the model worker, whose `state["model"]` they share;
+results are dataclasses.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import gc
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nokenviz.core.model_spec import LoadOptions
+from nokenviz.core.scene import DecodingPart
 from nokenviz.core.task import Task
 from nokenviz.errors import NokenvizError
-from nokenviz.gui.worker import JobFn
+from nokenviz.state.job import JobFn
+
+if TYPE_CHECKING:
+    from nokenviz.core.loading import LoadedModel
+    from nokenviz.core.preview import Preview
+    from nokenviz.core.projections import ProjectionSpec
+    from nokenviz.core.render import SceneData
+    from nokenviz.core.scene import Scene
 
 
-def _model(state: dict[str, Any]) -> Any:
+@dataclass(frozen=True)
+class GenerateResult:
+    prompt: str
+    nokens: dict[str, Any]
+    settings: dict[str, Any]
+    text: str
+    token_ids: list[int]
+    baseline_text: str | None
+    stopped: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+@dataclass(frozen=True)
+class SoftResult:
+    prompt: str
+    nokens: list[str]
+    shadow_text: str
+    vectors: np.ndarray  # [steps, d] the inputs fed back, float32
+    top_probs: list[float]
+    stopped: bool
+
+
+@dataclass(frozen=True)
+class PreviewResult:
+    spec: dict[str, Any]
+    vector: np.ndarray  # [d] float32
+    preview: Preview
+
+
+def _model(state: dict[str, Any]) -> LoadedModel:
     if "model" not in state:
         raise NokenvizError("no model is loaded")
     return state["model"]
 
 
-def load(spec: str) -> JobFn:
+def load(spec: str, options: LoadOptions, generation: int) -> JobFn:
+    """Load a model and make it the worker's only one: everything cached for the previous
+    model (the preview's prefix cache, the model itself) is dropped with it."""
+
     def job(state: dict[str, Any], task: Task) -> Any:
         from nokenviz.core.loading import load_model
         from nokenviz.core.vocabulary import vocabulary
 
         task.what = f"loading {spec}"
-        loaded = load_model(spec, task=task)
+        loaded = load_model(spec, options, task=task)
         snapshot = vocabulary(loaded)
-        task.check()
-        state["model"] = loaded  # only now: a failed or cancelled load keeps the previous model
+        task.check()  # only now: a failed or cancelled load keeps the previous model
+        state.clear()
+        state.update(model=loaded, generation=generation)
+        gc.collect()
         return snapshot
 
     return job
 
 
-def project(matrix: np.ndarray, spec: Any) -> JobFn:
+def project(matrix: np.ndarray, spec: ProjectionSpec) -> JobFn:
     def job(_state: dict[str, Any], task: Task) -> Any:
         from nokenviz.core.projections import fit_projection
 
@@ -72,38 +120,70 @@ def trace(prompt: str, position: int) -> JobFn:
     return job
 
 
-def generate(prompt: str, noken_lines: list[str], settings: dict[str, Any], compare: bool) -> JobFn:
+def generate(
+    prompt: str, noken_lines: tuple[str, ...], decoding: DecodingPart, compare: bool
+) -> JobFn:
     """Generate from a prompt with nokens, streaming each token's text as a partial result."""
 
-    def job(state: dict[str, Any], task: Task) -> dict[str, Any]:
+    def job(state: dict[str, Any], task: Task) -> GenerateResult:
         from nokenviz.core.generation import DecodingSettings, generate_baseline
         from nokenviz.core.generation import generate as run
         from nokenviz.core.nokens import parse_assignments
         from nokenviz.core.prompts import prepare_prompt
 
         loaded = _model(state)
-        decoding = DecodingSettings(**settings)
-        nokens = parse_assignments(noken_lines)
+        settings = DecodingSettings(**decoding.model_dump())
+        nokens = parse_assignments(list(noken_lines))
         prepared = prepare_prompt(loaded, prompt, nokens)
         result = run(
             loaded,
             prepared,
-            decoding,
+            settings,
             on_token=lambda _id, text: task.partial(text),
             cancel=task.cancel_event,
         )
         baseline = None
         if compare and not result.cancelled:
-            baseline = generate_baseline(loaded, prompt, nokens, decoding, task.cancel_event)
-        return {
-            "prompt": prompt,
-            "nokens": {name: spec.to_json() for name, spec in nokens.items()},
-            "settings": decoding.to_json(),
-            "text": result.text,
-            "token_ids": result.token_ids,
-            "baseline_text": None if baseline is None else baseline.text,
-            "stopped": result.cancelled,
-        }
+            baseline = generate_baseline(loaded, prompt, nokens, settings, task.cancel_event)
+        return GenerateResult(
+            prompt=prompt,
+            nokens={name: spec.to_json() for name, spec in nokens.items()},
+            settings=settings.to_json(),
+            text=result.text,
+            token_ids=result.token_ids,
+            baseline_text=None if baseline is None else baseline.text,
+            stopped=result.cancelled,
+        )
+
+    return job
+
+
+def soft(prompt: str, noken_lines: tuple[str, ...], steps: int, temperature: float) -> JobFn:
+    """Soft feedback (N6): the argmax shadow and the probability-weighted inputs fed back."""
+
+    def job(state: dict[str, Any], task: Task) -> SoftResult:
+        from nokenviz.core.generation import soft_feedback
+        from nokenviz.core.nokens import parse_assignments
+        from nokenviz.core.prompts import prepare_prompt
+
+        loaded = _model(state)
+        prepared = prepare_prompt(loaded, prompt, parse_assignments(list(noken_lines)))
+        run = soft_feedback(
+            loaded,
+            prepared,
+            steps,
+            temperature,
+            task.cancel_event,
+            on_step=lambda _id, text: task.partial(text),
+        )
+        return SoftResult(
+            prompt=prompt,
+            nokens=list(noken_lines),
+            shadow_text=run.shadow_text,
+            vectors=run.vectors.numpy(),
+            top_probs=run.top_probs,
+            stopped=run.cancelled,
+        )
 
     return job
 
@@ -111,18 +191,18 @@ def generate(prompt: str, noken_lines: list[str], settings: dict[str, Any], comp
 def preview(prompt: str, spec: dict[str, Any]) -> JobFn:
     """The noken's vector and its live preview in `prompt`'s {x} slot (prefix cache kept)."""
 
-    def job(state: dict[str, Any], _task: Task) -> dict[str, Any]:
+    def job(state: dict[str, Any], _task: Task) -> PreviewResult:
         from nokenviz.core.nokens import build_noken, parse_noken
         from nokenviz.core.preview import NokenPreview, span_of
 
         loaded = _model(state)
         cached = state.get("preview")
-        if cached is None or cached.loaded is not loaded or cached.prompt != prompt:
+        if cached is None or cached.prompt != prompt:
             state["preview"] = NokenPreview(loaded, prompt, "x")  # runs the new prefix once
         parsed = parse_noken(spec)
         vector = build_noken(parsed, loaded.adapter.W_E, loaded.tokenizer)
         shown = state["preview"](vector, span=span_of(parsed, loaded))
-        return {"spec": spec, "vector": vector.cpu().numpy(), "preview": shown}
+        return PreviewResult(spec, vector.float().cpu().numpy(), shown)
 
     return job
 
@@ -163,30 +243,8 @@ def sweep(
     return job
 
 
-def soft(prompt: str, noken_lines: list[str], steps: int, temperature: float) -> JobFn:
-    """Soft feedback (N6): the argmax shadow and the probability-weighted inputs fed back."""
-
-    def job(state: dict[str, Any], task: Task) -> Any:
-        from nokenviz.core.generation import soft_feedback
-        from nokenviz.core.nokens import parse_assignments
-        from nokenviz.core.prompts import prepare_prompt
-
-        loaded = _model(state)
-        prepared = prepare_prompt(loaded, prompt, parse_assignments(noken_lines))
-        return soft_feedback(
-            loaded,
-            prepared,
-            steps,
-            temperature,
-            task.cancel_event,
-            on_step=lambda _id, text: task.partial(text),
-        )
-
-    return job
-
-
-def export(scene: Any, data: Any, path: str, scale: float) -> JobFn:
-    """Draw a scene's figure from what the window already computed (projection worker)."""
+def export(scene: Scene, data: SceneData, path: str, scale: float) -> JobFn:
+    """Draw a scene's figure from what the app already computed (projection worker)."""
 
     def job(_state: dict[str, Any], task: Task) -> str:
         from nokenviz.core.figures import save_figure

@@ -1,0 +1,291 @@
+"""The noken composer (N2, N3): anchors in the view, a handle to drag among them, the blend
+as an editable weight table, and the live preview the model worker computes.
+
+The handle's position maps to weights with `core.composer.blend_weights` (one-hot on an
+anchor, LERP on an edge; Shift-drag extrapolates); typing weights moves the handle to the
+matching point. Everything shown comes from the session's composer part and preview; every
+edit goes to the controller, which asks for the preview (newer requests supersede older).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from nokenviz.core.composer import blend_weights, mix_spec, polygon_order
+from nokenviz.core.scene import ComposerPart
+from nokenviz.errors import NokenvizError
+from nokenviz.gui.sphere_view import SphereView
+from nokenviz.state.controller import Controller
+from nokenviz.state.session import Part, Session
+
+NORMS = {"mixture": "mixture norm", "typical": "typical token norm", "custom": "custom norm"}
+KINDS = {
+    "blend": "blend of anchors",
+    "random": "random vector (seed)",
+    "neighbors": "mean of k neighbours",
+}
+EXTRAPOLATED = (
+    "<span style='color:#d55e00'><b>extrapolated</b> beyond the anchors (Shift-drag): "
+    "negative weights</span> · "
+)
+USE_TIP = "Put this noken and its prompt in the Generate panel"
+PARTS: frozenset[Part] = frozenset({"model", "fitted", "composer", "selection", "preview"})
+
+
+def _table(headers: list[str]) -> QTableWidget:
+    table = QTableWidget(0, len(headers))
+    table.setHorizontalHeaderLabels(headers)
+    table.verticalHeader().setVisible(False)
+    table.horizontalHeader().setStretchLastSection(True)
+    return table
+
+
+class ComposerPanel(QWidget):
+    def __init__(self, controller: Controller, view: SphereView) -> None:
+        super().__init__()
+        self.controller, self.view = controller, view
+        self._from_handle = False  # a drag is the source of the change: leave the handle be
+        self._build()
+        self._layout()
+        view.handle.sigPositionChanged.connect(self._handle_moved)
+        self.add_button.clicked.connect(controller.add_anchor)
+        self.clear_button.clicked.connect(controller.clear_anchors)
+        self.use_button.clicked.connect(controller.use_in_generate)
+        self.weights.itemChanged.connect(self._weights_typed)
+        self.mode.currentIndexChanged.connect(lambda _: self._edit())
+        self.kind.currentIndexChanged.connect(lambda _: self._edit())
+        self.seed.valueChanged.connect(lambda _: self._edit())
+        self.k.valueChanged.connect(lambda _: self._edit())
+        self.match_norm.toggled.connect(lambda _: self._edit())
+        self.norm.currentIndexChanged.connect(lambda _: self._edit())
+        self.custom_norm.valueChanged.connect(lambda _: self._edit())
+        self.prompt.editingFinished.connect(self._edit)
+
+    def _build(self) -> None:
+        self.add_button = QPushButton(
+            "Add selected", toolTip="Make the selected token an anchor (A)"
+        )
+        self.clear_button = QPushButton("Clear", toolTip="Remove all anchors")
+        self.use_button = QPushButton("Use in Generate", toolTip=USE_TIP)
+        self.kind = QComboBox(
+            toolTip="What the noken is: a blend of the anchors, a seeded "
+            "random vector (N(0,1) per dimension) or the mean of a token's k nearest tokens"
+        )
+        for key, title in KINDS.items():
+            self.kind.addItem(title, key)
+        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, prefix="seed ")
+        self.match_norm = QCheckBox("norm-matched", toolTip="Scale to the typical token norm")
+        self.k = QSpinBox(
+            minimum=1,
+            maximum=1000,
+            prefix="k ",
+            toolTip="Neighbours of the newest anchor (or the selected token)",
+        )
+        self.weights = _table(["anchor", "weight"])
+        self.weights.setToolTip("The blend as a probability vector; type to edit (normalised)")
+        self.mode = QComboBox(toolTip="Two anchors: straight line (LERP) or great circle (SLERP)")
+        self.mode.addItems(["LERP / mix", "SLERP (two anchors)"])
+        self.norm = QComboBox(toolTip="The noken's norm")
+        for key, title in NORMS.items():
+            self.norm.addItem(title, key)
+        self.custom_norm = QDoubleSpinBox(minimum=0.01, maximum=1e4)
+        self.prompt = QLineEdit(toolTip="Prompt of the preview; {x} is the noken (Enter)")
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.nearest = _table(["nearest token", "cosine"])
+        self.next_tokens = _table(["next token", "probability"])
+        self.controls = (
+            self.kind,
+            self.mode,
+            self.norm,
+            self.custom_norm,
+            self.seed,
+            self.match_norm,
+            self.k,
+            self.prompt,
+        )
+
+    def _layout(self) -> None:
+        rows = (
+            (self.add_button, self.clear_button, self.use_button),
+            (self.kind, self.seed, self.match_norm, self.k),
+        )
+        layout = QVBoxLayout(self)
+        for widgets in rows:
+            row = QHBoxLayout()
+            for widget in widgets:
+                row.addWidget(widget)
+            layout.addLayout(row)
+        layout.addWidget(self.weights, 1)
+        options = QHBoxLayout()
+        for widget in (self.mode, self.norm, self.custom_norm):
+            options.addWidget(widget)
+        layout.addLayout(options)
+        layout.addWidget(self.prompt)
+        layout.addWidget(self.message)
+        previews = QHBoxLayout()
+        previews.addWidget(self.nearest)
+        previews.addWidget(self.next_tokens)
+        layout.addLayout(previews, 2)
+
+    # ------------------------------------------------------------ in: the session
+
+    def apply(self, session: Session, changed: frozenset[Part]) -> None:
+        if not changed & PARTS:
+            return
+        if changed & {"model", "composer"}:
+            self._show_controls(session.composer)
+        reason = session.disabled("preview")
+        self.use_button.setToolTip(reason or USE_TIP)
+        self.use_button.setEnabled(not reason)
+        if session.vocab is None or session.fitted is None:
+            self.view.set_anchors(np.zeros((0, 2)))
+            self.view.set_noken_marker(None)
+            return
+        if changed & {"model", "fitted", "composer"}:
+            self._show_anchors(session)
+        if changed & {"model", "fitted", "preview"}:
+            self._show_preview(session)
+
+    def _show_controls(self, part: ComposerPart) -> None:
+        for control in self.controls:
+            control.blockSignals(True)
+        self.kind.setCurrentIndex(self.kind.findData(part.kind))
+        self.mode.setCurrentIndex(1 if part.mode == "slerp" else 0)
+        self.norm.setCurrentIndex(self.norm.findData(part.norm))
+        self.custom_norm.setValue(part.custom_norm)
+        self.seed.setValue(part.seed)
+        self.match_norm.setChecked(part.match_norm)
+        self.k.setValue(part.k)
+        if self.prompt.text() != part.prompt:
+            self.prompt.setText(part.prompt)
+        for control in self.controls:
+            control.blockSignals(False)
+        self.seed.setEnabled(part.kind == "random")
+        self.match_norm.setEnabled(part.kind == "random")
+        self.k.setEnabled(part.kind == "neighbors")
+        self.weights.setEnabled(part.kind == "blend")
+        self.custom_norm.setEnabled(part.norm == "custom")
+
+    def _show_anchors(self, session: Session) -> None:
+        part = session.composer
+        xy = self._anchor_xy(session)
+        self.view.set_anchors(xy[polygon_order(xy)] if len(xy) > 2 else xy)
+        tokens = session.vocab.tokens
+        rows = [
+            (repr(tokens[t]), f"{w:.4f}") for t, w in zip(part.anchors, part.weights, strict=True)
+        ]
+        self._show_rows(self.weights, rows)
+        if len(xy) and not self._from_handle:
+            self._move_handle(np.asarray(part.weights) @ xy)
+
+    def _show_preview(self, session: Session) -> None:
+        shown, tokens = session.preview, session.vocab.tokens
+        if shown is None:
+            self._show_rows(self.nearest, [])
+            self._show_rows(self.next_tokens, [])
+            self.message.setText(session.disabled("preview"))
+            self.view.set_noken_marker(None)
+            return
+        preview = shown.preview
+        self._show_rows(
+            self.nearest, [(repr(tokens[n.id]), f"{n.score:+.3f}") for n in preview.nearest]
+        )
+        self._show_rows(
+            self.next_tokens, [(repr(tokens[i]), f"{p:.3f}") for i, p in preview.next_tokens]
+        )
+        norm = float(np.linalg.norm(shown.vector))
+        marked = EXTRAPOLATED if shown.spec.get("extrapolate") else ""
+        self.message.setText(f"{marked}noken norm {norm:.3f} · spec {json.dumps(shown.spec)}")
+        self.view.set_noken_marker(session.fitted.project(shown.vector)[0])
+
+    def _show_rows(self, table: QTableWidget, rows: list[tuple[str, str]]) -> None:
+        table.blockSignals(True)
+        table.setRowCount(len(rows))
+        for row, cells in enumerate(rows):
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if table is not self.weights or column == 0:
+                    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+                table.setItem(row, column, item)
+        table.blockSignals(False)
+
+    @staticmethod
+    def _anchor_xy(session: Session) -> np.ndarray:
+        return session.fitted.coords[list(session.composer.anchors)].astype(np.float64)
+
+    def _move_handle(self, xy: np.ndarray) -> None:
+        handle = self.view.handle
+        handle.blockSignals(True)
+        handle.setPos(float(xy[0]), float(xy[1]))
+        handle.blockSignals(False)
+
+    # ------------------------------------------------------------ out: intents
+
+    def _edit(self) -> None:
+        """A control changed: the composer part it now describes goes to the controller."""
+        part = self.controller.session.composer
+        self.controller.set_composer(
+            part.model_copy(
+                update={
+                    "kind": self.kind.currentData(),
+                    "mode": "slerp" if self.mode.currentIndex() == 1 else "lerp",
+                    "norm": self.norm.currentData(),
+                    "custom_norm": self.custom_norm.value(),
+                    "seed": self.seed.value(),
+                    "match_norm": self.match_norm.isChecked(),
+                    "k": self.k.value(),
+                    "prompt": self.prompt.text(),
+                }
+            )
+        )
+
+    def _handle_moved(self) -> None:
+        session = self.controller.session
+        if not session.composer.anchors or session.fitted is None:
+            return
+        handle = self.view.handle
+        position = np.array([handle.pos().x(), handle.pos().y()])
+        weights = blend_weights(position, self._anchor_xy(session), handle.extrapolating)
+        self._set_weights(weights, from_handle=True)
+
+    def _weights_typed(self, _item: QTableWidgetItem) -> None:
+        part = self.controller.session.composer
+        try:
+            # imported here: nokens imports torch, loaded by the worker long before anyone types
+            from nokenviz.core.nokens import parse_noken
+
+            typed = [float(self.weights.item(r, 1).text()) for r in range(len(part.anchors))]
+            weights = np.asarray(parse_noken(mix_spec(part.anchors, typed)).weights)
+        except (ValueError, NokenvizError) as exc:
+            self.message.setText(f"<span style='color:#b01c1c'>{exc}</span>")
+            self._show_anchors(self.controller.session)  # back to the weights in force
+            return
+        self._set_weights(weights, from_handle=False)
+
+    def _set_weights(self, weights: np.ndarray, from_handle: bool) -> None:
+        part = self.controller.session.composer
+        self._from_handle = from_handle
+        try:
+            self.controller.set_composer(
+                part.model_copy(update={"weights": tuple(float(w) for w in weights)})
+            )
+        finally:
+            self._from_handle = False

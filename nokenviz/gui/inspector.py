@@ -1,0 +1,94 @@
+"""The selected token: id, norm, input-vs-output angle (untied models), and its nearest and
+farthest tokens by cosine."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+
+from nokenviz.state.controller import Controller
+from nokenviz.state.session import Part, Session
+
+PARTS: frozenset[Part] = frozenset({"model", "selection", "projection", "neighbours"})
+
+
+class Inspector(QWidget):
+    def __init__(self, controller: Controller) -> None:
+        super().__init__()
+        self.controller = controller
+        self.title = QLabel("Click a token or search for one.")
+        self.title.setWordWrap(True)
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.table = QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels(["token", "id", "cosine"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setToolTip(
+            "Nearest (top) and farthest (bottom) tokens by cosine; double-click to select"
+        )
+        self.table.cellDoubleClicked.connect(self._chosen)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addWidget(self.table)
+
+    def apply(self, session: Session, changed: frozenset[Part]) -> None:
+        if not changed & PARTS:
+            return
+        if session.vocab is None or not session.selection:
+            self.title.setText("Click a token or search for one.")
+            self.table.setRowCount(0)
+            return
+        self._show_token(session, session.selection[-1])
+        self._show_neighbours(session)
+
+    def _show_token(self, session: Session, token: int) -> None:
+        norms = session.norms
+        rank = float((norms < norms[token]).mean())
+        self.title.setText(
+            f"<b>{_escape(repr(session.vocab.tokens[token]))}</b> &nbsp; #{token}<br>"
+            f"norm in {session.matrix}: <b>{norms[token]:.3f}</b> "
+            f"(larger than {rank:.0%} of tokens){_input_output_line(session, token)}"
+        )
+
+    def _show_neighbours(self, session: Session) -> None:
+        found = session.neighbours
+        if found is None:
+            self.table.setRowCount(0)
+            return
+        tokens = session.vocab.tokens
+        rows = [("top", n) for n in found.top] + [("bottom", n) for n in found.bottom]
+        self.table.setRowCount(len(rows))
+        for row, (part, n) in enumerate(rows):
+            cells = (repr(tokens[n.id]), f"#{n.id}", f"{n.score:+.4f}")
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, n.id)
+                if part == "bottom":
+                    item.setForeground(Qt.GlobalColor.darkRed)
+                self.table.setItem(row, column, item)
+        self.table.resizeColumnsToContents()
+
+    def _chosen(self, row: int, _column: int) -> None:
+        item = self.table.item(row, 0)
+        if item is not None:
+            self.controller.select([int(item.data(Qt.ItemDataRole.UserRole))])
+
+
+def _input_output_line(session: Session, token: int) -> str:
+    """For untied models: how the token's input and output vectors differ (H5)."""
+    matrices = session.vocab.matrices
+    if "W_U" not in matrices:
+        return ""
+    e, u = matrices["W_E"][token], matrices["W_U"][token]
+    cosine = float(e @ u / max(np.linalg.norm(e) * np.linalg.norm(u), 1e-12))
+    angle = float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))))
+    return (
+        f"<br>W_E norm {np.linalg.norm(e):.3f} · W_U norm {np.linalg.norm(u):.3f} · "
+        f"angle between them {angle:.1f}°"
+    )
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,142 @@
+"""What the session shows on the sphere: the vocabulary, the brushed band, the selection,
+the traced trajectory, the soft-feedback path and every label, redrawn from the session on
+each change; clicks and hovers go back as intents (select) or hover text."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QLabel
+
+from nokenviz.gui.sphere_view import SphereView
+from nokenviz.state.controller import Controller
+from nokenviz.state.session import Part, Session
+from nokenviz.state.work import SoftResult
+
+SEAM = 2.0 * np.sqrt(2.0)  # a step longer than this on the map wraps round its edge
+
+
+class SphereLayers:
+    def __init__(self, view: SphereView, controller: Controller, hover: QLabel) -> None:
+        self.view, self.controller, self.hover = view, controller, hover
+        self.drawn: object = None  # the fitted projection on screen
+        view.token_clicked.connect(self._clicked)
+        view.token_hovered.connect(self._token_hovered)
+        view.node_hovered.connect(self._node_hovered)
+        view.plotItem.vb.sigRangeChanged.connect(self._range_changed)
+
+    @property
+    def session(self) -> Session:
+        return self.controller.session
+
+    def apply(self, session: Session, changed: frozenset[Part]) -> None:
+        if changed & {"model", "fitted"}:
+            self._draw_vocabulary(session)
+        if session.fitted is None or session.vocab is None:
+            return
+        if changed & {"model", "fitted", "band"}:
+            self.view.set_highlight(session.highlight)
+        if changed & {"model", "fitted", "trace", "trace_settings"}:
+            self._draw_trajectory(session)
+            self.hover.setText("")  # a hover text would describe the previous trace
+        if changed & {"model", "fitted", "output"}:
+            self._draw_soft_path(session)
+        if changed & {"model", "fitted", "selection", "trace", "trace_settings", "composer"}:
+            self.draw_labels(session)
+
+    def _draw_vocabulary(self, session: Session) -> None:
+        fitted = session.fitted
+        if fitted is None or session.vocab is None:
+            if self.drawn is not None:
+                self.view.clear_vocabulary()
+                self.view.set_trajectory(None)
+                self.view.set_soft_path(None)
+                self.view.set_labels([])
+                self.view.setTitle("")
+                self.drawn = None
+            return
+        if fitted is self.drawn:
+            return
+        keep = self.drawn is not None and self.drawn.spec.kind == fitted.spec.kind
+        stats = session.vocab.stats[session.matrix]
+        self.view.set_vocabulary(
+            fitted.coords,
+            session.norms,
+            session.vocab.tokens,
+            (stats.p01, stats.p99),
+            keep_range=keep,
+            polar=fitted.spec.kind == "plane",
+        )
+        self.drawn = fitted
+        if session.restore_view and session.view is not None:
+            self.view.setRange(xRange=session.view.x, yRange=session.view.y, padding=0)
+        marker = fitted.mean_marker()
+        self.view.set_mean_marker(marker)
+        title = f"{session.matrix}: {fitted.spec.describe()}"
+        if marker is not None:
+            title += f" · ★ mean direction (norm {stats.mean_direction_norm:.2f})"
+        self.view.setTitle(title, color="k", size="10pt")
+
+    def _draw_trajectory(self, session: Session) -> None:
+        xy = None
+        part = session.trace_settings
+        if session.trace is not None and part.trajectory:
+            xy = session.fitted.project(
+                session.trace.lens if part.lens_space else session.trace.raw
+            )
+        on_map = session.fitted.spec.kind != "plane"
+        self.view.set_trajectory(xy, seam=SEAM if on_map else None)
+
+    def _draw_soft_path(self, session: Session) -> None:
+        result = None if session.output is None else session.output.result
+        soft = isinstance(result, SoftResult) and len(result.vectors)
+        vectors = result.vectors if soft else None
+        usable = vectors is not None and vectors.shape[1] == session.fitted.mean_direction.shape[0]
+        self.view.set_soft_path(session.fitted.project(vectors) if usable else None)
+
+    def draw_labels(self, session: Session) -> None:
+        """Selected tokens, anchors and trajectory nodes, best first, never piled up."""
+        coords, tokens = session.fitted.coords, session.vocab.tokens
+        selected = list(session.selection)
+        self.view.set_selection(selected)
+        labels = [(coords[i], tokens[i], 100.0 - n, "k") for n, i in enumerate(reversed(selected))]
+        labels += [
+            (coords[i], tokens[i], 90.0, "#1f77b4")
+            for i in session.composer.anchors
+            if i not in selected
+        ]
+        if session.trace is not None and len(self.view.trajectory_nodes):
+            nodes = zip(session.trace.entries, self.view.trajectory_nodes, strict=True)
+            for entry, point in nodes:
+                text = f"L{entry.layer} {tokens[entry.top[0][0]]!r}"
+                labels.append((point, text, 50.0 + entry.layer / 100, "#b01c1c"))
+        self.view.set_labels(labels)
+
+    # ------------------------------------------------------------ mouse
+
+    def _clicked(self, token: int) -> None:
+        additive = QApplication.keyboardModifiers() & Qt.KeyboardModifier.ControlModifier
+        selection = self.session.selection
+        self.controller.select([*selection[-1:], token] if additive else [token])
+
+    def _token_hovered(self, token: int) -> None:
+        s = self.session
+        if s.vocab is not None and token < len(s.vocab.tokens):
+            self.hover.setText(f"{s.vocab.tokens[token]!r} #{token} · norm {s.norms[token]:.3f}")
+
+    def _node_hovered(self, layer: int) -> None:
+        s = self.session
+        if s.trace is None or layer >= len(s.trace.entries):
+            return
+        entry, tokens = s.trace.entries[layer], s.vocab.tokens
+        top = ", ".join(f"{tokens[i]!r} {p:.2f}" for i, p in entry.top)
+        self.hover.setText(
+            f"layer {layer} at {s.trace.labels[s.trace.position]!r}: norm {entry.norm:.1f} · "
+            f"lens top {top} · final prediction ranked {entry.final_rank}"
+        )
+
+    def _range_changed(self, *_: object) -> None:
+        """The view panned or zoomed: the session keeps its ranges (scenes save them)."""
+        if self.drawn is not None:
+            x, y = self.view.plotItem.vb.viewRange()
+            self.controller.set_view(tuple(x), tuple(y))

@@ -1,0 +1,304 @@
+"""The main window: a thin shell of layout, menus and actions around the session.
+
+The session (`state.session`) is what the app shows and the controller (`state.controller`)
+its only writer; each view here renders from the session (`apply`) and sends intents to the
+controller. Nothing here imports torch: model work runs as jobs on the model worker,
+projections and figures on the projection worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QInputDialog,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+)
+
+from nokenviz.core.model_spec import LoadOptions
+from nokenviz.core.scene import ProjectionPart, TracePart
+from nokenviz.gui import settings
+from nokenviz.gui.attention_panel import AttentionPanel
+from nokenviz.gui.composer_panel import ComposerPanel
+from nokenviz.gui.generate_panel import GeneratePanel
+from nokenviz.gui.inspector import Inspector
+from nokenviz.gui.lens_panel import LensPanel
+from nokenviz.gui.norms_panel import NormHistogram
+from nokenviz.gui.scene_files import SceneFiles, autosave_path, examples
+from nokenviz.gui.sphere_layers import SphereLayers
+from nokenviz.gui.sphere_view import SphereView
+from nokenviz.gui.status_line import StatusLine
+from nokenviz.gui.sweep_panel import SweepPanel
+from nokenviz.gui.toolbar import PROJECTIONS, ControlsBar
+from nokenviz.gui.worker import Worker
+from nokenviz.state.controller import EVERYTHING, Controller
+from nokenviz.state.session import Part, Session
+
+
+def initial_session() -> Session:
+    """A new session with the user's last prompt and projection."""
+    kind = settings.read("projection")
+    return Session(
+        projection=ProjectionPart(
+            kind="pca" if kind == "plane" else kind, centred=settings.read("centred")
+        ),
+        trace_settings=TracePart(prompt=settings.read("prompt")),
+    )
+
+
+class MainWindow(QMainWindow):
+    # For the command line and tests: what has just been drawn, and what failed.
+    model_ready = Signal()
+    projection_ready = Signal()
+    trace_ready = Signal()
+    exported = Signal(str)
+    failed = Signal(str)
+
+    def __init__(self, options: LoadOptions | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("nokenviz")
+        self.resize(1400, 900)
+        self.last_error = ""  # the last message shown (for tests and scripts)
+        self.session = initial_session()
+        if options is not None:
+            self.session.load_options = options
+        self.model_worker = Worker("model")
+        self.projection_worker = Worker("projection")
+        self.controller = Controller(self.session, self.model_worker, self.projection_worker)
+        for worker in (self.model_worker, self.projection_worker):
+            worker.sink = self.controller
+        self.view = SphereView()
+        self.setCentralWidget(self.view)
+        self.toolbar = ControlsBar(self.controller)
+        self.addToolBar(self.toolbar)
+        self.status = StatusLine(self.statusBar(), self.controller)
+        self.layers = SphereLayers(self.view, self.controller, self.status.hover_label)
+        self._build_docks()
+        self.scenes = SceneFiles(self, self.controller, self.show_error, self.fill_recent_scenes)
+        self._build_menus()
+        self.views = (
+            self.toolbar,
+            self.status,
+            self.layers,
+            self.inspector,
+            self.histogram,
+            self.lens_panel,
+            self.attention_panel,
+            self.composer,
+            self.generate_panel,
+            self.sweep_panel,
+        )
+        self.controller.listen(self._changed)
+        self._changed(EVERYTHING)
+
+    # ------------------------------------------------------------ building
+
+    def _build_docks(self) -> None:
+        c = self.controller
+        self.inspector = Inspector(c)
+        self.histogram = NormHistogram(c)
+        self.lens_panel = LensPanel()
+        self.attention_panel = AttentionPanel(c)
+        self.generate_panel = GeneratePanel(c)
+        self.composer = ComposerPanel(c, self.view)
+        self.sweep_panel = SweepPanel(c)
+        self.sweep_panel.failed.connect(lambda message: self.show_error("export", message))
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        docks = {}
+        for title, widget, area in (
+            ("Inspector", self.inspector, right),
+            ("Norms", self.histogram, right),
+            ("Generate", self.generate_panel, right),
+            ("Compose", self.composer, right),
+            ("Sweeps", self.sweep_panel, right),
+            ("Logit lens", self.lens_panel, bottom),
+            ("Attention", self.attention_panel, bottom),
+        ):
+            docks[title] = QDockWidget(title, self, objectName=title)
+            docks[title].setWidget(widget)
+            self.addDockWidget(area, docks[title])
+        for first, second in (
+            ("Norms", "Generate"),
+            ("Generate", "Compose"),
+            ("Compose", "Sweeps"),
+        ):
+            self.tabifyDockWidget(docks[first], docks[second])
+        docks["Norms"].raise_()
+        self.resizeDocks([docks["Inspector"]], [380], Qt.Orientation.Horizontal)
+        self.resizeDocks([docks["Logit lens"]], [300], Qt.Orientation.Vertical)
+
+    def _build_menus(self) -> None:
+        c = self.controller
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(
+            file_menu, "Open model &folder…", self._open_folder, QKeySequence.StandardKey.Open
+        )
+        self._action(file_menu, "Open &GGUF file…", self._open_gguf)
+        self._action(file_menu, "Open &hub model id…", self._open_hub_id)
+        self.recent_menu = file_menu.addMenu("&Recent models")
+        self._fill_recent_models()
+        file_menu.addSeparator()
+        self._action(file_menu, "Op&en scene…", self.scenes.open_dialog, "Ctrl+Shift+O")
+        self._action(file_menu, "Sa&ve scene", self.scenes.save, "Ctrl+S")
+        self._action(file_menu, "Save scene &as…", self.scenes.save_as, "Ctrl+Shift+S")
+        self.recent_scenes_menu = file_menu.addMenu("Recent s&cenes")
+        self.fill_recent_scenes()
+        file_menu.addSeparator()
+        self._action(file_menu, "E&xport figure…", self.scenes.export_dialog, "Ctrl+E")
+        self._action(file_menu, "Save &screenshot…", self._save_screenshot)
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        view_menu = self.menuBar().addMenu("&View")
+        group = QActionGroup(self)
+        for index, (key, title) in enumerate(PROJECTIONS.items()):
+            action = self._action(
+                view_menu, title, lambda k=key: c.set_projection(kind=k), f"Ctrl+{index + 1}"
+            )
+            action.setCheckable(True)
+            group.addAction(action)
+        self._action(view_menu, "&Reset view", self._reset_view, "Home")
+        self._action(view_menu, "Add selected token as &anchor", c.add_anchor, "A")
+        self._action(
+            view_menu, "&Find token", self.toolbar.search.setFocus, QKeySequence.StandardKey.Find
+        )
+        self._action(view_menu, "Cancel jobs", c.cancel_all, "Esc")
+        help_menu = self.menuBar().addMenu("&Help")
+        examples_menu = help_menu.addMenu("&Examples")
+        for title, path in examples():
+            self._action(examples_menu, title, lambda p=path: self.scenes.open(p))
+        self._action(help_menu, "&About nokenviz", self._about)
+
+    def _action(
+        self, menu: QMenu, title: str, slot: Callable[[], object], shortcut: object = None
+    ) -> QAction:
+        action = QAction(title, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda *_: slot())
+        menu.addAction(action)
+        self.addAction(action)
+        return action
+
+    def fill_recent_scenes(self) -> None:
+        menu = self.recent_scenes_menu
+        menu.clear()
+        if autosave_path().exists():
+            last = str(autosave_path())
+            self._action(menu, "Last session (saved on close)", lambda: self.scenes.open(last))
+        for path in settings.read("recent_scenes"):
+            self._action(menu, path, lambda p=path: self.scenes.open(p))
+        menu.setEnabled(not menu.isEmpty())
+
+    def _fill_recent_models(self) -> None:
+        recent = settings.read("recent_models")
+        self.recent_menu.clear()
+        for spec in recent:
+            self._action(self.recent_menu, spec, lambda s=spec: self.load_model(s))
+        self.recent_menu.setEnabled(bool(recent))
+
+    # ------------------------------------------------------------ the session changed
+
+    def _changed(self, changed: frozenset[Part]) -> None:
+        s = self.session
+        for view in self.views:
+            view.apply(s, changed)
+        if "model" in changed:
+            self.setWindowTitle(f"{s.title} — nokenviz" if s.title else "nokenviz")
+        if "model" in changed and s.vocab is not None:
+            settings.remember_model(s.vocab.info["model"])
+            self._fill_recent_models()
+            self.model_ready.emit()
+        if "projection" in changed:
+            settings.write("projection", s.projection.kind)
+            settings.write("centred", s.projection.centred)
+        if "fitted" in changed and s.fitted is not None:
+            self.projection_ready.emit()
+        if "trace_settings" in changed:
+            settings.write("prompt", s.trace_settings.prompt)
+        if "trace" in changed and s.trace is not None:
+            self.trace_ready.emit()
+        if "error" in changed and s.error:
+            self._show_session_error()
+        if "exported" in changed and s.exported:
+            self.exported.emit(s.exported)
+
+    def _show_session_error(self) -> None:
+        what, _, message = self.session.error.partition(" failed: ")
+        self.show_error(what, message or what)
+
+    def show_error(self, what: str, message: str) -> None:
+        """One clear message, non-blocking (window-modal), remembered for tests."""
+        self.last_error = message
+        self.statusBar().showMessage(f"{what} failed: {message}", 10000)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            f"nokenviz: {what} failed",
+            message,
+            QMessageBox.StandardButton.Ok,
+            self,
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.failed.emit(message)
+
+    # ------------------------------------------------------------ actions
+
+    def load_model(self, spec: str) -> None:
+        self.controller.load_model(spec)
+
+    def _open_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a Hugging Face model folder")
+        if path:
+            self.load_model(path)
+
+    def _open_gguf(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a GGUF model", "", "GGUF models (*.gguf)")
+        if path:
+            self.load_model(path)
+
+    def _open_hub_id(self) -> None:
+        spec, ok = QInputDialog.getText(
+            self, "Open a hub model", "Hub id (from the local cache when offline):"
+        )
+        if ok and spec.strip():
+            self.load_model(spec.strip())
+
+    def _reset_view(self) -> None:
+        fitted = self.session.fitted
+        if fitted is not None:
+            self.view.set_vocabulary(
+                fitted.coords, self.view.norms, self.view.tokens, self.view.levels
+            )
+
+    def _save_screenshot(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save a screenshot", "nokenviz.png", "PNG images (*.png)"
+        )
+        if path and not self.grab().save(path):
+            self.show_error("screenshot", f"could not write {path}")
+
+    def _about(self) -> None:
+        from nokenviz import __version__
+
+        QMessageBox.about(
+            self,
+            "About nokenviz",
+            f"nokenviz {__version__}: token vectors as directions "
+            "on a hypersphere, the residual stream layer by layer, and nokens.",
+        )
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Save the session, cancel running work and wait for the workers: nothing is torn
+        down mid-job."""
+        self.scenes.autosave()
+        self.statusBar().showMessage("closing: waiting for the running job to stop…")
+        self.controller.cancel_all()
+        for worker in (self.projection_worker, self.model_worker):
+            worker.stop()
+        event.accept()

@@ -1,0 +1,459 @@
+"""The only writer of the session: user intents become jobs, job ends become session changes.
+
+Rules that make the window's old bugs impossible rather than patched:
+- one job per kind in flight (`session.running`); a newer one supersedes the older;
+- every job carries the model generation it was made for; a result for another generation is
+  dropped, and a model job never runs on another model (`job.execute`);
+- every job ends exactly once (returned, errored or stopped) and leaves `running` then, or
+  at once when the user stops it before it started; controls derive from `running`;
+- a load supersedes loads; a scene opened during a load rides on the load of its model.
+Views subscribe with `listen` and get the set of session parts that changed.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, get_args
+
+import numpy as np
+
+from nokenviz.core.composer import composer_spec
+from nokenviz.core.model_spec import LoadOptions
+from nokenviz.core.scene import (
+    ComposerPart,
+    GeneratePart,
+    ProjectionPart,
+    Scene,
+    SceneError,
+    SweepPart,
+    TracePart,
+    ViewPart,
+    check_token_ids,
+)
+from nokenviz.state import work
+from nokenviz.state.job import Errored, Job, JobFn, Outcome, Returned, Runner
+from nokenviz.state.session import Output, Part, Session
+
+Listener = Callable[[frozenset[Part]], None]
+EVERYTHING: frozenset[Part] = frozenset(get_args(Part))
+BAND_PERCENTILE = 99.0  # a new model starts with its largest 1% of norms highlighted
+
+
+class Controller:
+    def __init__(self, session: Session, model: Runner, projection: Runner) -> None:
+        self.session = session
+        self.runners = {"model": model, "projection": projection}
+        self.listeners: list[Listener] = []
+        self._generations = itertools.count(session.generation + 1)
+
+    def listen(self, listener: Listener) -> None:
+        self.listeners.append(listener)
+
+    def _notify(self, *parts: Part) -> None:
+        changed = frozenset(parts)
+        for listener in self.listeners:
+            listener(changed)
+
+    # ------------------------------------------------------------ jobs
+
+    def _submit(
+        self, kind: str, title: str, fn: JobFn, runner: str = "model", **fields: Any
+    ) -> Job:
+        s = self.session
+        fields.setdefault("generation", s.generation)
+        job = Job(kind, title, fn, **fields)
+        older = s.running.get(kind)
+        if older is not None:
+            older.cancel(superseded=True)
+        s.running[kind] = job
+        self.runners[runner].submit(job)
+        self._notify("jobs")
+        return job
+
+    def _current(self, job: Job) -> bool:
+        """`job` is still the one in flight for its kind: not superseded by a newer one, not
+        stopped while queued, not made for a model that has since been replaced."""
+        return self.session.running.get(job.kind) is job
+
+    def job_started(self, job: Job) -> None:
+        job.started = True
+        if self._current(job):
+            self.session.progress = (0.0, f"{job.title}…")
+            self._notify("progress")
+
+    def job_progress(self, job: Job, fraction: float, message: str) -> None:
+        if self._current(job):
+            self.session.progress = (fraction, message)
+            self._notify("progress")
+
+    def job_partial(self, job: Job, value: Any) -> None:
+        if not self._current(job):
+            return
+        s = self.session
+        if job.kind == "generate" and s.output is not None:
+            s.output.streamed += value
+            self._notify("output")
+        elif job.kind == "sweep":
+            s.sweep_rows.append(value)
+            self._notify("sweep_rows")
+
+    def job_ended(self, job: Job, outcome: Outcome) -> None:
+        s = self.session
+        current = self._current(job)
+        if current:
+            del s.running[job.kind]
+        if not s.running:
+            s.progress = None
+        changed: set[Part] = {"jobs", "progress"}
+        if not current:
+            pass  # superseded, stopped while queued, or made for a replaced model: dropped
+        elif isinstance(outcome, Returned):
+            changed |= self._apply(job, outcome.value)
+        elif isinstance(outcome, Errored):
+            s.error = f"{job.title} failed: {outcome.message}"
+            changed.add("error")
+        else:
+            s.message = f"cancelled {job.title}"
+            changed.add("message")
+        self._notify(*changed)
+
+    def _apply(self, job: Job, value: Any) -> set[Part]:
+        """A current job's result into the session; the parts it changed."""
+        s = self.session
+        if job.kind == "load":
+            return self._loaded(job, value)
+        if job.kind == "projection":
+            s.fitted = value
+            return {"fitted"}
+        if job.kind == "neighbours":
+            s.neighbours = value
+            return {"neighbours"}
+        if job.kind == "trace":
+            s.trace = value
+            if not s.selection:  # start the inspector on the model's prediction
+                self.select([value.entries[-1].top[0][0]])
+            return {"trace"}
+        if job.kind == "preview":
+            s.preview = value
+            return {"preview"}
+        if job.kind == "generate" and s.output is not None:
+            s.output.result = value
+            s.history.append(value)
+            return {"output"}
+        if job.kind == "export":
+            size = Path(value).stat().st_size / 1e6
+            s.message, s.exported = f"wrote {value} ({size:.2f} MB)", value
+            return {"message", "exported"}
+        return set()
+
+    def cancel_all(self) -> None:
+        """The user's Cancel (Esc): every job in flight stops."""
+        for job in list(self.session.running.values()):
+            self._stop(job)
+        self._notify("jobs", "progress")
+
+    def _stop(self, job: Job) -> None:
+        job.cancel()
+        if not job.started:  # still queued: it is over now, whenever its worker gets to it
+            self.session.running.pop(job.kind, None)
+            if not self.session.running:
+                self.session.progress = None
+
+    def stop(self, kind: str) -> None:
+        job = self.session.running.get(kind)
+        if job is not None:
+            self._stop(job)
+            self._notify("jobs", "progress")
+
+    # ------------------------------------------------------------ models and scenes
+
+    def load_model(
+        self, spec: str, options: LoadOptions | None = None, scene: Scene | None = None
+    ) -> None:
+        s = self.session
+        if options is not None:
+            s.load_options = options
+        target = next(self._generations)
+        fn = work.load(spec, s.load_options, target)
+        self._submit(
+            "load",
+            f"loading {spec}",
+            fn,
+            generation=0,
+            needs_model=False,
+            target=target,
+            scene=scene,
+        )
+
+    def _loaded(self, job: Job, vocab: Any) -> set[Part]:
+        s = self.session
+        for kind, other in list(s.running.items()):  # everything made for the old model
+            if other.generation:
+                other.cancel(superseded=True)
+                del s.running[kind]
+        s.generation, s.vocab, s.model_spec = job.target, vocab, vocab.info["model"]
+        s.fitted = s.trace = s.neighbours = s.preview = None
+        s.selection = ()
+        kind = "pca" if s.projection.kind == "plane" else s.projection.kind
+        s.projection = ProjectionPart(kind=kind, centred=s.projection.centred)
+        s.composer = s.composer.model_copy(update={"anchors": (), "weights": ()})
+        if job.scene is not None:
+            self._restore_tokens(job.scene)
+        s.band = self._default_band()
+        self.refresh()
+        return set(EVERYTHING)
+
+    def _default_band(self) -> tuple[float, float]:
+        norms = self.session.norms
+        return float(np.percentile(norms, BAND_PERCENTILE)), float(norms.max())
+
+    def _restore_tokens(self, scene: Scene) -> None:
+        s = self.session
+        try:
+            check_token_ids(scene, len(s.vocab.tokens))
+        except SceneError as exc:
+            s.error = f"open scene failed: {exc}"
+            self._notify("error")
+            return
+        s.restore_tokens(scene)
+
+    def open_scene(self, scene: Scene, model: str | None = None) -> None:
+        """Show `scene` on `model` (default: the scene's own), loading it only if needed."""
+        s = self.session
+        wanted = model or scene.model
+        s.restore_settings(scene)
+        s.model_spec = wanted
+        load = s.running.get("load")
+        if load is not None and load.title == f"loading {wanted}":
+            load.scene = scene  # applied when the load it belongs to is done
+        elif s.vocab is not None and s.vocab.info["model"] == wanted:
+            if load is not None:
+                self._stop(load)
+            self._restore_tokens(scene)
+            s.band = self._default_band()
+            self.refresh()
+        else:
+            self.load_model(wanted, scene=scene)
+        self._notify(*EVERYTHING)
+
+    def refresh(self) -> None:
+        """Ask for everything the session shows of the current model."""
+        s = self.session
+        self.request_projection()
+        if s.selection:
+            self._request_neighbours()
+        if s.causal:
+            self.request_trace()
+            self.request_preview()
+
+    # ------------------------------------------------------------ projection and view
+
+    def set_projection(
+        self, kind: str | None = None, centred: bool | None = None, matrix: str | None = None
+    ) -> None:
+        s = self.session
+        part = s.projection
+        kind = part.kind if kind is None else kind
+        plane = part.plane_tokens if kind == "plane" else None
+        if kind == "plane" and part.kind != "plane":
+            if len(s.selection) < 2:
+                s.message = "Token plane: select two tokens first (Ctrl+click the second)"
+                self._notify("message", "projection")
+                return
+            plane = (s.selection[-2], s.selection[-1])
+        s.projection = ProjectionPart(
+            kind=kind,
+            centred=part.centred if centred is None else centred,
+            matrix=part.matrix if matrix is None else matrix,
+            plane_tokens=plane,
+        )
+        changed: set[Part] = {"projection"}
+        if matrix is not None and matrix != part.matrix and s.vocab is not None:
+            s.band = self._default_band()
+            changed |= {"band", "selection"}
+            if s.selection:
+                self._request_neighbours()
+        self._notify(*changed)
+        self.request_projection()
+
+    def request_projection(self) -> None:
+        from nokenviz.core.projections import ProjectionSpec
+
+        s = self.session
+        if s.vocab is None:
+            return
+        part = s.projection
+        spec = ProjectionSpec(kind=part.kind, centred=part.centred, plane_tokens=part.plane_tokens)
+        fn = work.project(s.vocab.matrices[s.matrix], spec)
+        self._submit("projection", "projection", fn, runner="projection", needs_model=False)
+
+    def set_view(self, x: tuple[float, float], y: tuple[float, float]) -> None:
+        """The user's pan/zoom (or a restored scene's ranges, once shown)."""
+        if x[0] < x[1] and y[0] < y[1]:
+            self.session.view = ViewPart(x=x, y=y)
+        self.session.restore_view = False
+
+    def set_band(self, low: float, high: float) -> None:
+        self.session.band = (min(low, high), max(low, high))
+        self._notify("band")
+
+    # ------------------------------------------------------------ selection
+
+    def select(self, ids: Iterable[int]) -> None:
+        s = self.session
+        if s.vocab is None:
+            return
+        size = len(s.vocab.tokens)
+        s.selection = tuple(int(i) for i in ids if 0 <= i < size)
+        self._notify("selection")
+        if s.selection:
+            self._request_neighbours()
+        if s.composer.kind == "neighbors" and not s.composer.anchors:
+            self.request_preview()
+        plane = s.selection[-2:]
+        if s.projection.kind == "plane" and len(plane) == 2 and plane != s.projection.plane_tokens:
+            s.projection = s.projection.model_copy(update={"plane_tokens": plane})
+            self._notify("projection")
+            self.request_projection()
+
+    def search(self, query: str) -> None:
+        from nokenviz.core.tokens import find_tokens
+
+        s = self.session
+        if s.vocab is None or not query:
+            return
+        found = find_tokens(s.vocab.tokens, query, limit=1)
+        if found:
+            self.select([found[0]])
+        else:
+            s.message = f"no token matches {query!r}"
+            self._notify("message")
+
+    def _request_neighbours(self) -> None:
+        s = self.session
+        token = s.selection[-1]
+        self._submit("neighbours", "neighbours", work.neighbours(token, s.matrix))
+
+    # ------------------------------------------------------------ trace
+
+    def set_trace_settings(self, part: TracePart) -> None:
+        self.session.trace_settings = part
+        self._notify("trace_settings")
+
+    def request_trace(self) -> None:
+        s = self.session
+        if s.disabled("trace"):
+            return
+        part = s.trace_settings
+        self._submit("trace", "trace", work.trace(part.prompt, part.position))
+
+    # ------------------------------------------------------------ composer
+
+    def set_composer(self, part: ComposerPart) -> None:
+        self.session.composer = part
+        self._notify("composer")
+        self.request_preview()
+
+    def add_anchor(self) -> None:
+        """The last selected token becomes an anchor; the blend starts on it."""
+        s = self.session
+        part = s.composer
+        if not s.selection or s.selection[-1] in part.anchors:
+            return
+        anchors = (*part.anchors, s.selection[-1])
+        weights = tuple(float(w) for w in np.eye(len(anchors))[-1])
+        self.set_composer(part.model_copy(update={"anchors": anchors, "weights": weights}))
+
+    def clear_anchors(self) -> None:
+        part = self.session.composer.model_copy(update={"anchors": (), "weights": ()})
+        self.session.preview = None
+        self._notify("preview")
+        self.set_composer(part)
+
+    def composer_spec(self) -> dict[str, Any] | None:
+        s = self.session
+        if s.vocab is None:
+            return None
+        selected = s.selection[-1] if s.selection else None
+        return composer_spec(s.composer, s.vocab.stats["W_E"].median, selected)
+
+    def request_preview(self) -> None:
+        s = self.session
+        spec = self.composer_spec()
+        if spec is None or s.disabled("preview"):
+            return
+        self._submit("preview", "preview", work.preview(s.composer.prompt, spec))
+
+    def use_in_generate(self) -> None:
+        import json
+
+        spec = self.composer_spec()
+        if spec is not None:
+            line = f"x = {json.dumps(spec, ensure_ascii=False)}"
+            prompt = self.session.composer.prompt
+            self.set_generate(
+                self.session.generate.model_copy(update={"prompt": prompt, "nokens": (line,)})
+            )
+
+    # ------------------------------------------------------------ generate and sweeps
+
+    def set_generate(self, part: GeneratePart) -> None:
+        self.session.generate = part
+        self._notify("generate")
+
+    def start_generate(self, soft: bool = False) -> None:
+        s = self.session
+        if s.disabled("generate"):
+            return
+        part = s.generate
+        s.output = Output("soft" if soft else "generate", part.prompt)
+        if soft:
+            steps, temperature = part.decoding.max_new_tokens, part.decoding.temperature
+            fn = work.soft(part.prompt, part.nokens, steps, temperature)
+        else:
+            fn = work.generate(part.prompt, part.nokens, part.decoding, part.compare)
+        self._notify("output")
+        self._submit("generate", "soft feedback" if soft else "generation", fn)
+
+    def set_sweep(self, part: SweepPart) -> None:
+        self.session.sweep = part
+        self._notify("sweep")
+
+    def start_sweep(self) -> None:
+        s = self.session
+        if s.disabled("sweep"):
+            return
+        part = s.sweep
+        s.sweep_rows = []
+        fn = work.sweep(
+            part.kind, (part.prompt_a, part.prompt_b), part.steps, part.seeds, part.max_new_tokens
+        )
+        self._notify("sweep_rows")
+        self._submit("sweep", "sweep", fn)
+
+    # ------------------------------------------------------------ figures
+
+    def export(self, figure: str, path: str, scale: float = 1.0) -> None:
+        """Draw `figure` of the current state to `path` on the projection worker."""
+        from nokenviz.core.render import SceneData
+
+        s = self.session
+        if s.fitted is None or s.vocab is None:
+            s.error = "export failed: nothing to export yet: the model is still loading"
+            self._notify("error")
+            return
+        s.figure = figure  # type: ignore[assignment]
+        stats = s.vocab.stats[s.matrix]
+        data = SceneData(
+            tokens=s.vocab.tokens,
+            norms=s.norms,
+            levels=(stats.p01, stats.p99),
+            projection=s.fitted,
+            trace=s.trace,
+            noken=None if s.preview is None else s.preview.vector,
+            sweep_rows=list(s.sweep_rows),
+        )
+        fn = work.export(s.to_scene(), data, path, scale)
+        self._submit("export", f"export {figure}", fn, runner="projection", needs_model=False)

@@ -1,0 +1,86 @@
+"""A unit of work for a worker thread, and how it ends, without Qt.
+
+A job is a plain function `fn(state, task) -> result` (Orange's TaskState style): `state` is
+the dict its worker keeps between jobs (the model worker keeps the loaded model there, so only
+that thread touches torch), `task` carries progress and cancel. Every job ends in exactly one
+`Outcome`: returned, errored or cancelled. A model job made for one model generation never
+runs on another: `execute` cancels it as stale instead.
+"""
+
+from __future__ import annotations
+
+import itertools
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from nokenviz.core.scene import Scene
+from nokenviz.core.task import Task
+from nokenviz.errors import Cancelled, NokenvizError
+
+JobFn = Callable[[dict[str, Any], Task], Any]
+_ids = itertools.count(1)
+
+
+@dataclass(eq=False)
+class Job:
+    """`kind` names the slot a job fills (one job per kind at a time); `generation` is the
+    model generation it was made for, and a job that `needs_model` runs only on that model;
+    a load job's `target` is the generation its model becomes, and `scene` what to restore
+    once it is there."""
+
+    kind: str
+    title: str
+    fn: JobFn
+    generation: int = 0
+    needs_model: bool = True
+    target: int = 0
+    scene: Scene | None = None
+    task: Task = field(default_factory=Task)
+    id: int = field(default_factory=lambda: next(_ids))
+    started: bool = False
+    superseded: bool = False  # cancelled by a newer job or a model switch, not by the user
+
+    def cancel(self, superseded: bool = False) -> None:
+        self.superseded = self.superseded or superseded
+        self.task.cancel()
+
+
+@dataclass(frozen=True)
+class Returned:
+    value: Any
+
+
+@dataclass(frozen=True)
+class Errored:
+    message: str
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """Cancelled before or while running (by the user, a newer job or a model switch)."""
+
+
+Outcome = Returned | Errored | Stopped
+
+
+def execute(job: Job, state: dict[str, Any]) -> Outcome:
+    """Run `job` on a worker's `state`; never raises. Called in the worker's thread."""
+    if job.task.cancelled or (job.needs_model and state.get("generation") != job.generation):
+        return Stopped()
+    try:
+        return Returned(job.fn(state, job.task))
+    except Cancelled:
+        return Stopped()
+    except NokenvizError as exc:
+        return Errored(str(exc))
+    except Exception as exc:  # a bug, not bad input: keep the app alive and say so
+        traceback.print_exc()
+        return Errored(f"internal error in {job.title}: {type(exc).__name__}: {exc}")
+
+
+class Runner(Protocol):
+    """Where the controller sends jobs: a worker thread in the app, a list in tests."""
+
+    def submit(self, job: Job) -> None: ...

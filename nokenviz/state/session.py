@@ -1,0 +1,187 @@
+"""The app's state in one typed, Qt-free object (in the spirit of napari's `ViewerModel`).
+
+Two halves: the settings a scene file holds (the scene's own frozen parts), and what the
+workers computed for the model of `generation` (vocabulary, projection, trace, previews,
+outputs), plus the jobs in flight. The window is a view of this object; the controller is
+the only writer. Whatever can be derived is derived, never stored twice: the highlighted
+tokens come from the band, what a control may do from the model and the jobs in flight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from nokenviz.core.model_spec import LoadOptions
+from nokenviz.core.scene import (
+    ComposerPart,
+    GeneratePart,
+    ProjectionPart,
+    Scene,
+    SweepPart,
+    TracePart,
+    ViewPart,
+)
+from nokenviz.state.job import Job
+
+if TYPE_CHECKING:
+    from nokenviz.core.geometry import Neighbours
+    from nokenviz.core.lens import Trace
+    from nokenviz.core.projections import Projection
+    from nokenviz.core.sweeps import SweepRow
+    from nokenviz.core.vocabulary import Vocabulary
+    from nokenviz.state.work import GenerateResult, PreviewResult, SoftResult
+
+Figure = Literal["sphere", "lens", "attention", "sweep"]
+# What changed, as the controller tells the views.
+Part = Literal[
+    "model",
+    "jobs",
+    "progress",
+    "message",
+    "error",
+    "projection",
+    "fitted",
+    "selection",
+    "neighbours",
+    "band",
+    "trace",
+    "trace_settings",
+    "composer",
+    "preview",
+    "generate",
+    "output",
+    "sweep",
+    "sweep_rows",
+    "exported",
+]
+# Model actions that need a causal LM, and the jobs each one waits for.
+CAUSAL_ACTIONS = ("trace", "preview", "generate", "sweep")
+
+
+@dataclass
+class Output:
+    """The Generate panel's current run: streamed text first, the result at the end."""
+
+    mode: Literal["generate", "soft"]
+    prompt: str
+    streamed: str = ""
+    result: GenerateResult | SoftResult | None = None
+
+    @property
+    def text(self) -> str:
+        """The prompt and what followed it, as the output box shows it."""
+        tag = " [soft]" if self.mode == "soft" else ""
+        if self.result is None:
+            return f"{self.prompt}{tag}{self.streamed}"
+        body = getattr(self.result, "shadow_text", None)
+        return f"{self.prompt}{tag}{self.result.text if body is None else body}"
+
+
+@dataclass
+class Session:
+    # ---- what a scene file holds
+    title: str = ""
+    figure: Figure = "sphere"
+    model_spec: str = "default"
+    projection: ProjectionPart = field(default_factory=ProjectionPart)
+    view: ViewPart | None = None
+    selection: tuple[int, ...] = ()
+    trace_settings: TracePart = field(default_factory=TracePart)
+    composer: ComposerPart = field(default_factory=ComposerPart)
+    generate: GeneratePart = field(default_factory=GeneratePart)
+    sweep: SweepPart = field(default_factory=SweepPart)
+    # ---- how models load (command line, menus)
+    load_options: LoadOptions = field(default_factory=LoadOptions)
+    # ---- what the workers computed for the model of `generation`
+    generation: int = 0
+    vocab: Vocabulary | None = None
+    band: tuple[float, float] | None = None  # norms highlighted in the view
+    fitted: Projection | None = None
+    restore_view: bool = False  # `view` came from a scene: show it once the projection fits
+    trace: Trace | None = None
+    neighbours: Neighbours | None = None  # of the last selected token
+    preview: PreviewResult | None = None
+    output: Output | None = None
+    history: list[GenerateResult | SoftResult] = field(default_factory=list)
+    sweep_rows: list[SweepRow] = field(default_factory=list)
+    # ---- work in flight, and what the user was last told
+    running: dict[str, Job] = field(default_factory=dict)
+    progress: tuple[float, str] | None = None
+    message: str = ""
+    error: str = ""
+    exported: str = ""  # the last figure written
+
+    # ------------------------------------------------------------ derived
+
+    @property
+    def causal(self) -> bool:
+        return self.vocab is not None and bool(self.vocab.info["causal"])
+
+    @property
+    def loading(self) -> str | None:
+        job = self.running.get("load")
+        return None if job is None else job.title.removeprefix("loading ")
+
+    @property
+    def matrix(self) -> str:
+        """The matrix shown: the scene's choice when this model has it, else W_E."""
+        if self.vocab is not None and self.projection.matrix in self.vocab.matrices:
+            return self.projection.matrix
+        return "W_E"
+
+    @property
+    def norms(self) -> np.ndarray:
+        assert self.vocab is not None
+        return self.vocab.norms[self.matrix]
+
+    @property
+    def highlight(self) -> np.ndarray:
+        """Every token whose norm is in the band (ids, ascending)."""
+        if self.vocab is None or self.band is None:
+            return np.zeros(0, dtype=np.int64)
+        low, high = self.band
+        return np.flatnonzero((self.norms >= low) & (self.norms <= high))
+
+    def disabled(self, action: str) -> str:
+        """Why `action` cannot be done now ('' when it can): the tooltip of its control."""
+        if self.vocab is None:
+            return "no model is loaded yet"
+        if action in CAUSAL_ACTIONS and not self.causal:
+            return f"{self.vocab.info['name']} is not a causal LM: no {action} (geometry only)"
+        if action == "generate" and "generate" in self.running:
+            return "a generation is running (Stop ends it)"
+        if action == "sweep" and "sweep" in self.running:
+            return "a sweep is running (Stop ends it)"
+        return ""
+
+    # ------------------------------------------------------------ scenes
+
+    def to_scene(self) -> Scene:
+        """The session as a scene file's content (what a user made, nothing computed)."""
+        return Scene(
+            title=self.title,
+            model=self.vocab.info["model"] if self.vocab is not None else self.model_spec,
+            figure=self.figure,
+            projection=self.projection,
+            view=self.view,
+            selection=self.selection,
+            trace=self.trace_settings,
+            composer=self.composer,
+            generate=self.generate,
+            sweep=self.sweep,
+        )
+
+    def restore_settings(self, scene: Scene) -> None:
+        """Everything of a scene that does not index a vocabulary (that waits for its model)."""
+        self.title, self.figure, self.model_spec = scene.title, scene.figure, scene.model
+        self.trace_settings, self.generate, self.sweep = scene.trace, scene.generate, scene.sweep
+        self.view, self.restore_view = scene.view, scene.view is not None
+
+    def restore_tokens(self, scene: Scene) -> None:
+        """The scene's token ids (checked against the vocabulary by the caller)."""
+        self.projection = scene.projection
+        self.selection = scene.selection
+        self.composer = scene.composer

@@ -1,0 +1,48 @@
+"""The layering is enforced, not remembered: the core and the session never import Qt,
+pyqtgraph or the GUI (so everything the GUI shows can be computed and tested headless)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).parent.parent / "nokenviz"
+FORBIDDEN = {
+    "core": ("PySide6", "pyqtgraph", "nokenviz.gui", "nokenviz.state"),
+    "state": ("PySide6", "pyqtgraph", "nokenviz.gui"),
+}
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, at any depth (lazy imports inside functions included)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_layer_imports_no_qt(layer: str) -> None:
+    files = sorted((PACKAGE / layer).glob("*.py"))
+    assert files
+    for path in files:
+        for module in imported_modules(path):
+            assert not module.startswith(FORBIDDEN[layer]), f"{path.name} imports {module}"
+
+
+def test_the_checker_sees_lazy_imports(tmp_path: Path) -> None:
+    source = tmp_path / "lazy.py"
+    source.write_text("def f():\n    from PySide6.QtCore import Qt\n    import pyqtgraph\n")
+    assert imported_modules(source) == {"PySide6.QtCore", "pyqtgraph"}
+
+
+def test_the_central_state_is_typed() -> None:
+    from nokenviz.state.session import Session
+
+    hints = Session.__annotations__
+    assert hints and not [name for name, hint in hints.items() if "Any" in str(hint)]
