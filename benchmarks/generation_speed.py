@@ -1,9 +1,10 @@
 """P3: generation from nokens runs at >= 0.95x the tokens/s of `model.generate(input_ids)`.
 
-Method: the Generate panel itself (offscreen Qt) on the default model, CPU: its default prompt
-"{x} whippets are" with the 50/50 White/Black mix noken; Generate is clicked and the clock
-stops when the panel has shown the finished run, so the time includes the model worker, the
-streamed tokens crossing to the GUI thread and the panel's text updates. Baseline: a job on
+Method: the app's window (offscreen Qt) on the default model, CPU: the Generate panel's default
+prompt "{x} whippets are" with the 50/50 White/Black mix noken; its Generate button is clicked
+and the clock stops when the panel has shown the finished run, so the time includes the
+controller, the model worker, the streamed tokens crossing to the GUI thread and the panel's
+text updates. Baseline: a job on
 the same worker calling `model.generate(input_ids)` on "White whippets are", timed the same
 way (submit to result shown). Both are greedy and produce exactly 64 new tokens (min = max).
 One warm-up each, then 7 alternating repetitions; the ratio of the median tokens/s is judged.
@@ -25,9 +26,8 @@ def run() -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    from nokenviz.gui import jobs
-    from nokenviz.gui.generate_panel import GeneratePanel
-    from nokenviz.gui.worker import Worker
+    from nokenviz.gui.window import MainWindow
+    from nokenviz.state.job import Job
 
     app = QApplication.instance() or QApplication([])
 
@@ -36,30 +36,31 @@ def run() -> dict:
             app.processEvents()
             time.sleep(0.001)
 
-    worker = Worker("model")
-    loaded: list[Any] = []
-    worker.submit("load", jobs.load("default"), loaded.append)
-    wait(lambda: loaded)
-    panel = GeneratePanel(worker)
+    window = MainWindow()
+    window.show()
+    window.load_model("default")
+    session, panel = window.session, window.generate_panel
+    wait(lambda: session.vocab is not None and not session.running)
     panel.compare.setChecked(False)
     panel.max_new.setValue(NEW_TOKENS)
     panel.min_new.setValue(NEW_TOKENS)
 
     def ours() -> float:
         start = time.perf_counter()
-        panel.generate()
-        wait(lambda: panel.job is None)
+        panel.generate_button.click()
+        wait(lambda: "generate" not in session.running)
         seconds = time.perf_counter() - start
-        assert len(panel.runs[-1]["token_ids"]) == NEW_TOKENS
+        assert len(session.history[-1].token_ids) == NEW_TOKENS
         return NEW_TOKENS / seconds
 
     def baseline() -> float:
-        results: list[int] = []
+        job = Job("benchmark", "generate(input_ids)", _generate_from_ids, needs_model=False)
         start = time.perf_counter()
-        worker.submit("baseline", _generate_from_ids, results.append)
-        wait(lambda: results)
+        window.model_worker.submit(job)
+        wait(lambda: not window.model_worker.busy)
         seconds = time.perf_counter() - start
-        assert results[0] == NEW_TOKENS
+        assert generated == [NEW_TOKENS]
+        generated.clear()
         return NEW_TOKENS / seconds
 
     ours(), baseline()  # warm-up
@@ -67,7 +68,7 @@ def run() -> dict:
     for _ in range(REPEATS):
         ours_tps.append(ours())
         base_tps.append(baseline())
-    worker.stop()
+    window.close()
     ratio = statistics.median(ours_tps) / statistics.median(base_tps)
     return {
         "measured": {
@@ -82,7 +83,10 @@ def run() -> dict:
     }
 
 
-def _generate_from_ids(state: dict[str, Any], _task: Any) -> int:
+generated: list[int] = []
+
+
+def _generate_from_ids(state: dict[str, Any], _task: Any) -> None:
     """The baseline on the model worker: plain `model.generate(input_ids)`, greedy."""
     import torch
 
@@ -97,4 +101,4 @@ def _generate_from_ids(state: dict[str, Any], _task: Any) -> int:
             min_new_tokens=NEW_TOKENS,
             pad_token_id=loaded.tokenizer.eos_token_id,
         )
-    return out.shape[1] - ids.shape[1]
+    generated.append(out.shape[1] - ids.shape[1])

@@ -1,12 +1,16 @@
-"""P1: a pan frame of the full vocabulary, against a plain `ScatterPlotItem` of the same points.
+"""P1: a pan frame of the full vocabulary with the app's overlays, against a plain
+`ScatterPlotItem` of the same points.
 
-Method: offscreen Qt, a 1200x800 plot. Synthetic vocabularies of 49,152 and 262,144 points
-spread over the Hammer ellipse with random norms (the layout does not matter to either
-renderer's cost). A frame = shift the view by 1% (a pan step) + a synchronous repaint of the
-viewport (`repaint()`, which paints before returning). 5 warm-up frames, then 40 timed; the
-median is reported. The baseline is the plain item DESIGN.md measured: one brush, no pen,
-pxMode, in an identical plot, timed the same way in the same run. The re-bin done once the view
-settles is timed separately (median of 20).
+Method: offscreen Qt, a 1200x800 plot. Synthetic vocabularies of 49,152 and 262,144 tokens
+(random 64-d vectors; the layout does not matter to either renderer's cost) in a session that
+the app's own `SphereLayers` draws, as the window does: the PCA sphere fitted by the core, the
+highlighted norm band (the largest 1%), two selected tokens, two composer anchors, a traced
+trajectory of 31 nodes, and their labels. A frame = shift the view by 1% (a pan step) + a
+synchronous repaint of the viewport (`repaint()`, which paints before returning). 5 warm-up
+frames, then 40 timed; the median is reported. The same is reported with half the vocabulary
+brushed (drawn as its own image). The baseline is the plain item DESIGN.md measured: one brush,
+no pen, pxMode, in an identical plot, timed the same way in the same run. The re-bin done once
+the view settles is timed separately (median of 20).
 """
 
 from __future__ import annotations
@@ -23,13 +27,44 @@ MIN_SPEEDUP_262K = 5.0
 WARMUP, FRAMES = 5, 40
 
 
-def _points(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    xyz = rng.normal(size=(n, 3))
-    xyz /= np.linalg.norm(xyz, axis=1, keepdims=True)
-    from nokenviz.core.projections import _hammer
+LAYERS = 30
 
-    return _hammer(xyz), rng.gamma(9.0, 0.35, n).astype(np.float32)
+
+class _Queue:
+    """Where the controller would send jobs; nothing runs in this benchmark."""
+
+    def submit(self, job: object) -> None:
+        pass
+
+
+def _session(n: int, seed: int = 0):
+    """A session showing `n` tokens with the overlays a user has on screen."""
+    from nokenviz.core.geometry import NormStats
+    from nokenviz.core.lens import LensEntry, Trace
+    from nokenviz.core.projections import ProjectionSpec, fit_projection
+    from nokenviz.core.scene import ComposerPart
+    from nokenviz.core.vocabulary import Vocabulary
+    from nokenviz.state.session import Session
+
+    rng = np.random.default_rng(seed)
+    matrix = (rng.normal(size=(n, 64)) * rng.gamma(9.0, 0.35, (n, 1)) / 8).astype(np.float32)
+    norms = np.linalg.norm(matrix, axis=1)
+    p01, p99 = np.percentile(norms, [1, 99])
+    stats = NormStats(norms.mean(), np.median(norms), norms.std(), norms.min(), norms.max(),
+                      p01, p99, 0.1)  # fmt: skip
+    info = {"model": "synthetic", "name": "synthetic", "causal": True}
+    tokens = [f"token{i}" for i in range(n)]
+    vocab = Vocabulary(tokens, {"W_E": matrix}, {"W_E": norms}, {"W_E": stats}, info)
+    entries = [LensEntry(layer, 1.0, [(layer, 0.5)], 0) for layer in range(LAYERS + 1)]
+    path = matrix[: LAYERS + 1] * np.linspace(1, 20, LAYERS + 1)[:, None]
+    heat = np.zeros((LAYERS + 1, 4))
+    trace = Trace(["a", "b", "c", "d"], 3, path, path, entries, heat, heat.astype(int), heat,
+                  np.zeros((LAYERS, 1, 4, 4)))  # fmt: skip
+    composer = ComposerPart(anchors=(10, 20), weights=(0.5, 0.5))
+    session = Session(vocab=vocab, selection=(3, 7), composer=composer, trace=trace)
+    session.band = (float(p99), float(norms.max()))
+    session.fitted = fit_projection(matrix, ProjectionSpec())
+    return session
 
 
 def _frame_ms(widget, viewbox) -> float:
@@ -48,21 +83,29 @@ def _frame_ms(widget, viewbox) -> float:
 def run() -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import pyqtgraph as pg
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QLabel
 
+    from nokenviz.gui.sphere_layers import SphereLayers
     from nokenviz.gui.sphere_view import SphereView
+    from nokenviz.state.controller import EVERYTHING, Controller
 
     app = QApplication.instance() or QApplication([])
     measured: dict[str, float] = {}
     for name, n in SIZES.items():
-        coords, norms = _points(n)
+        session = _session(n)
+        coords = session.fitted.coords
         ours = SphereView()
         ours.resize(1200, 800)
         ours.show()
-        ours.set_vocabulary(coords, norms, [""] * n, (2.0, 5.0))
+        layers = SphereLayers(ours, Controller(session, _Queue(), _Queue()), QLabel())
+        layers.apply(session, EVERYTHING)
         app.processEvents()
         ours.rebin()
+        measured[f"labels_shown_{name}"] = len(ours.labels)
         measured[f"ours_{name}_ms"] = round(_frame_ms(ours, ours.plotItem.vb), 2)
+        session.band = (float(np.median(session.norms)), float(session.norms.max()))
+        layers.apply(session, frozenset({"band"}))
+        measured[f"ours_half_brushed_{name}_ms"] = round(_frame_ms(ours, ours.plotItem.vb), 2)
         rebins = []
         for _ in range(20):
             start = time.perf_counter()

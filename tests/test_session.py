@@ -15,7 +15,7 @@ from nokenviz.core.projections import ProjectionSpec, fit_projection
 from nokenviz.core.scene import ComposerPart, Scene, parse_scene
 from nokenviz.core.vocabulary import Vocabulary
 from nokenviz.state.controller import Controller
-from nokenviz.state.job import Errored, Job, Returned, Stopped
+from nokenviz.state.job import Errored, Job, Returned, Stopped, execute
 from nokenviz.state.session import Session
 
 # Two fake models: A is a causal LM of 50 tokens, B an encoder of 30 (geometry only).
@@ -74,9 +74,7 @@ class Fixture:
             value = fake_vocabulary(job.title.removeprefix("loading "))
             value.made_for = job.target
             return value
-        if job.kind == "projection":
-            value = job.fn({}, job.task)  # a real projection (numpy only)
-        elif job.kind == "trace":
+        if job.kind == "trace":
             value = fake_trace(len(self.session.vocab.tokens))
         else:
             value = type("Result", (), {})()
@@ -94,6 +92,12 @@ class Fixture:
             return
         if not job.started:
             self.controller.job_started(job)
+        if how == "return" and job.kind == "projection":
+            outcome = execute(job, {})  # the real function: it may refuse its input
+            if isinstance(outcome, Returned):
+                outcome.value.made_for = job.generation
+            self.controller.job_ended(job, outcome)
+            return
         outcome = {
             "return": lambda: Returned(self.result_for(job)),
             "error": lambda: Errored("it broke"),

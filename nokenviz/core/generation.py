@@ -220,7 +220,7 @@ def soft_feedback(
     for _ in range(steps):
         if cancel.is_set():
             break
-        out = loaded.model(inputs_embeds=inputs, past_key_values=past, use_cache=True)
+        out = loaded.forward_cached(inputs, past)
         past = out.past_key_values
         logits = out.logits[0, -1].float()
         if temperature > 0:

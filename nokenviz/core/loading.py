@@ -7,6 +7,7 @@ weight is read, so a model that cannot fit fails with a message instead of the O
 
 from __future__ import annotations
 
+import inspect
 import os
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -72,6 +73,18 @@ class LoadedModel:
             if isinstance(value, int) and value > 0:
                 return value
         return None
+
+    @cached_property
+    def cache_keyword(self) -> str:
+        """The forward argument that takes a KV cache: `cache` where transformers has it
+        (there `past_key_values` is deprecated, with a warning on every call)."""
+        names = inspect.signature(self.model.forward).parameters
+        return "cache" if "cache" in names else "past_key_values"
+
+    def forward_cached(self, inputs_embeds: torch.Tensor, cache: Any, **kwargs: Any) -> Any:
+        """One forward pass that reads and extends a KV cache."""
+        kwargs[self.cache_keyword] = cache
+        return self.model(inputs_embeds=inputs_embeds, use_cache=True, **kwargs)
 
     @cached_property
     def token_strings(self) -> list[str]:

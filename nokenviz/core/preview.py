@@ -55,7 +55,7 @@ class NokenPreview:
         self.cache.activate_past_recording()  # sliding-window layers can then be cropped too
         if self.prefix_length:
             prefix = prepared.embeds[:, : self.prefix_length]
-            loaded.model(inputs_embeds=prefix, past_key_values=self.cache, use_cache=True)
+            loaded.forward_cached(prefix, self.cache)
         self.unit_vocabulary = F.normalize(loaded.adapter.W_E.detach().float(), dim=1)
         self._span: tuple[tuple[int, ...], torch.Tensor, torch.Tensor] | None = None
 
@@ -66,9 +66,8 @@ class NokenPreview:
         suffix = self.suffix.clone()
         suffix[0, self.offsets] = adapter.to_input(vector)
         try:
-            out = self.loaded.model(  # logits of the last position only: all a preview needs
-                inputs_embeds=suffix, past_key_values=self.cache, use_cache=True, logits_to_keep=1
-            )
+            # logits of the last position only: all a preview needs
+            out = self.loaded.forward_cached(suffix, self.cache, logits_to_keep=1)
         finally:
             self.cache.crop(-suffix.shape[1])  # back to the prefix for the next preview
         probs = torch.softmax(out.logits[0, -1].float(), dim=-1)

@@ -20,6 +20,8 @@ class SphereLayers:
     def __init__(self, view: SphereView, controller: Controller, hover: QLabel) -> None:
         self.view, self.controller, self.hover = view, controller, hover
         self.drawn: object = None  # the fitted projection on screen
+        # what the labels on screen were drawn from: (objects, token ids)
+        self.labelled: tuple[tuple[object, ...], tuple[tuple[int, ...], ...]] | None = None
         view.token_clicked.connect(self._clicked)
         view.token_hovered.connect(self._token_hovered)
         view.node_hovered.connect(self._node_hovered)
@@ -95,7 +97,14 @@ class SphereLayers:
         self.view.set_soft_path(session.fitted.project(vectors) if usable else None)
 
     def draw_labels(self, session: Session) -> None:
-        """Selected tokens, anchors and trajectory nodes, best first, never piled up."""
+        """Selected tokens, anchors and trajectory nodes, best first, never piled up (laid
+        out again only when one of them changed: a drag changes weights, not labels)."""
+        drawn_from = (session.fitted, session.trace, self.view.trajectory_nodes)
+        tokens_of = (session.selection, session.composer.anchors)
+        if self.labelled is not None and tokens_of == self.labelled[1]:  # noqa: SIM102
+            if all(a is b for a, b in zip(drawn_from, self.labelled[0], strict=True)):
+                return  # objects compared by identity: arrays have no truth value
+        self.labelled = (drawn_from, tokens_of)
         coords, tokens = session.fitted.coords, session.vocab.tokens
         selected = list(session.selection)
         self.view.set_selection(selected)

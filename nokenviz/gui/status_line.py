@@ -1,7 +1,11 @@
-"""The status bar: the model shown (or loading), hover text, progress and Cancel."""
+"""The status bar: the model shown (or loading), hover text, progress and Cancel.
+
+Progress and Cancel appear only for work that lasts (`SHOW_AFTER_MS`): a preview during a
+drag or a neighbour search comes and goes without making the bar flicker."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
 
 from nokenviz.state.controller import Controller
@@ -19,6 +23,9 @@ def model_summary(session: Session) -> str:
     )
 
 
+SHOW_AFTER_MS = 300
+
+
 class StatusLine:
     def __init__(self, status: QStatusBar, controller: Controller) -> None:
         self.status = status
@@ -33,17 +40,27 @@ class StatusLine:
         status.addPermanentWidget(self.cancel_button)
         self.progress.setVisible(False)
         self.cancel_button.setVisible(False)
+        self.busy = False
+        self.show_timer = QTimer(status, singleShot=True, interval=SHOW_AFTER_MS)
+        self.show_timer.timeout.connect(lambda: self._show_busy(self.busy))
 
     def apply(self, session: Session, changed: frozenset[Part]) -> None:
         if changed & {"model", "jobs"}:
             loading = session.loading
             self.model_label.setText(f"loading {loading}…" if loading else model_summary(session))
         if changed & {"jobs", "progress"}:
-            busy = bool(session.running)
-            self.progress.setVisible(busy)
-            self.cancel_button.setVisible(busy)
+            self.busy = bool(session.running)
+            if not self.busy:
+                self._show_busy(False)
+            elif not self.progress.isVisible() and not self.show_timer.isActive():
+                self.show_timer.start()
             fraction, message = session.progress or (0.0, "working…")
             self.progress.setValue(int(fraction * 1000))
             self.progress.setFormat(f"{message} %p%")
         if "message" in changed and session.message:
             self.status.showMessage(session.message, 8000)
+
+    def _show_busy(self, busy: bool) -> None:
+        self.show_timer.stop()
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)

@@ -306,7 +306,7 @@ class Controller:
         if s.vocab is None:
             return
         size = len(s.vocab.tokens)
-        s.selection = tuple(int(i) for i in ids if 0 <= i < size)
+        s.selection = tuple(dict.fromkeys(int(i) for i in ids if 0 <= i < size))
         self._notify("selection")
         if s.selection:
             self._request_neighbours()
