@@ -11,12 +11,14 @@ from nokenviz.gui.plots import plot_widget
 from nokenviz.state.controller import Controller
 from nokenviz.state.session import Part, Session
 
+TITLE = "attention (row: query, column: key)"
+
 
 class AttentionPanel(QWidget):
     def __init__(self, controller: Controller) -> None:
         super().__init__()
         self.controller = controller
-        self.plot = plot_widget("attention (row: query, column: key)", "query", "key")
+        self.plot = plot_widget(TITLE, "query", "key")
         self.plot.invertY(True)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setColorMap(pg.colormap.get("magma"))
@@ -47,7 +49,9 @@ class AttentionPanel(QWidget):
     def apply(self, session: Session, changed: frozenset[Part]) -> None:
         if not changed & {"model", "trace", "trace_settings"}:
             return
-        self.setToolTip(session.disabled("trace"))
+        reason = session.disabled("trace")
+        self.setToolTip(reason)
+        self.plot.setTitle(f"attention: {reason}" if reason else TITLE, color="k", size="10pt")
         trace = session.trace
         controls = (self.layer, self.head, self.mean)
         for control in controls:
@@ -55,6 +59,8 @@ class AttentionPanel(QWidget):
         if trace is None:
             self.image.clear()
             self.guides.setText("")
+            for side in ("bottom", "left"):
+                self.plot.getAxis(side).setTicks(None)
         else:
             self._show(session)
         for control in controls:

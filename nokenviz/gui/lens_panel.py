@@ -12,12 +12,13 @@ from nokenviz.state.session import Part, Session
 
 HEAT_COLORMAP = "viridis"
 ROW_PX = 15  # height of one line of cell text
+TITLE = "logit lens: top-1 token and probability"
 
 
 class LensPanel(QWidget):
     def __init__(self) -> None:
         super().__init__()
-        self.heat = plot_widget("logit lens: top-1 token and probability", "layer", "position")
+        self.heat = plot_widget(TITLE, "layer", "position")
         self.heat.invertY(False)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setColorMap(pg.colormap.get(HEAT_COLORMAP))
@@ -34,7 +35,9 @@ class LensPanel(QWidget):
     def apply(self, session: Session, changed: frozenset[Part]) -> None:
         if not changed & {"model", "trace"}:
             return
-        self.setToolTip(session.disabled("trace"))
+        reason = session.disabled("trace")
+        self.setToolTip(reason)
+        self.heat.setTitle(f"logit lens: {reason}" if reason else TITLE, color="k", size="10pt")
         self._clear()
         if session.trace is not None:
             self._show(session)
