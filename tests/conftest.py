@@ -72,3 +72,15 @@ def qt_settings(tmp_path, qapp):
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
     return tmp_path
+
+
+@pytest.fixture
+def window(qtbot, qt_settings):
+    """The app's main window, shown, with settings in a temporary folder."""
+    from nokenviz.gui.window import MainWindow
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()

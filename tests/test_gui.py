@@ -32,15 +32,6 @@ def wait_stopped(qtbot, worker, timeout: int = LOAD_TIMEOUT):
 
 
 @pytest.fixture
-def window(qtbot, qt_settings):
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
-
-
-@pytest.fixture
 def loaded(qtbot, window, tiny_dirs):
     """A window with the tiny llama loaded, projected and its default prompt traced."""
     with qtbot.waitSignals(

@@ -33,15 +33,6 @@ def click(qtbot, parent: QWidget, text: str) -> None:
     qtbot.mouseClick(button(parent, text), Qt.MouseButton.LeftButton)
 
 
-@pytest.fixture
-def window(qtbot, qt_settings):
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
-
-
 def load(qtbot, window: MainWindow, spec: str) -> MainWindow:
     window.load_model(spec)
     qtbot.waitUntil(lambda: window.session.vocab is not None, timeout=LOAD_TIMEOUT)

@@ -101,9 +101,8 @@ class SphereLayers:
         out again only when one of them changed: a drag changes weights, not labels)."""
         drawn_from = (session.fitted, session.trace, self.view.trajectory_nodes)
         tokens_of = (session.selection, session.composer.anchors)
-        if self.labelled is not None and tokens_of == self.labelled[1]:  # noqa: SIM102
-            if all(a is b for a, b in zip(drawn_from, self.labelled[0], strict=True)):
-                return  # objects compared by identity: arrays have no truth value
+        if self.labelled is not None and _same(self.labelled, (drawn_from, tokens_of)):
+            return
         self.labelled = (drawn_from, tokens_of)
         coords, tokens = session.fitted.coords, session.vocab.tokens
         selected = list(session.selection)
@@ -149,3 +148,12 @@ class SphereLayers:
         if self.drawn is not None:
             x, y = self.view.plotItem.vb.viewRange()
             self.controller.set_view(tuple(x), tuple(y))
+
+
+def _same(
+    drawn: tuple[tuple[object, ...], tuple[tuple[int, ...], ...]],
+    now: tuple[tuple[object, ...], tuple[tuple[int, ...], ...]],
+) -> bool:
+    """The same objects (by identity: arrays have no truth value) and the same token ids."""
+    objects = all(a is b for a, b in zip(drawn[0], now[0], strict=True))
+    return objects and drawn[1] == now[1]
