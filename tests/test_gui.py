@@ -20,15 +20,17 @@ def wait_idle(qtbot, window, timeout: int = LOAD_TIMEOUT) -> None:
     qtbot.waitUntil(lambda: not window.session.running, timeout=timeout)
 
 
-def wait_stopped(qtbot, worker, timeout: int = LOAD_TIMEOUT):
-    """A context waiting for a job on `worker` to end stopped (cancelled)."""
-    from nokenviz.state.job import Stopped
+def when(window, part: str, action, once: bool = False) -> None:
+    """Call `action()` when `part` of the session changes (in the GUI thread, as a view does),
+    every time or only the first."""
+    done: list[bool] = []
 
-    return qtbot.waitSignal(
-        worker.runner.ended,
-        timeout=timeout,
-        check_params_cb=lambda _job, outcome: isinstance(outcome, Stopped),
-    )
+    def listener(changed) -> None:
+        if part in changed and not (once and done):
+            done.append(True)
+            action()
+
+    window.controller.listen(listener)
 
 
 @pytest.fixture
@@ -101,25 +103,30 @@ def test_a_failing_model_path_keeps_the_previous_model(qtbot, loaded) -> None:
 
 def test_cancelling_a_load(qtbot, loaded, tiny_dirs) -> None:
     before = loaded.session.vocab
-    runner = loaded.model_worker.runner
-    runner.progress.connect(lambda *_: loaded.controller.cancel_all())
-    with wait_stopped(qtbot, loaded.model_worker):
-        loaded.load_model(tiny_dirs["gpt2"])
-    qtbot.waitUntil(lambda: "llama" in loaded.status.model_label.text())
+    when(loaded, "progress", loaded.controller.cancel_all, once=True)
+    loaded.load_model(tiny_dirs["gpt2"])
+    wait_idle(qtbot, loaded)
+    assert loaded.session.message == f"cancelled loading {tiny_dirs['gpt2']}"
+    assert "llama" in loaded.status.model_label.text()
     assert loaded.session.vocab is before
 
 
 def test_cancelling_a_umap_run(qtbot, loaded) -> None:
-    runner = loaded.projection_worker.runner
+    session = loaded.session
+    cancelled: list[str] = []
 
-    def cancel_when_laying_out(_job, _fraction, message) -> None:
-        if "laying out" in message:
+    def cancel_when_laying_out(changed) -> None:
+        progress = session.progress
+        if "progress" in changed and progress and "laying out" in progress[1] and not cancelled:
+            cancelled.append(progress[1])
             loaded.controller.cancel_all()
 
-    runner.progress.connect(cancel_when_laying_out)
-    with wait_stopped(qtbot, loaded.projection_worker, timeout=120_000):
-        loaded.toolbar.projection_box.setCurrentIndex(1)
-    assert loaded.session.fitted.spec.kind == "pca"  # the last finished projection stays drawn
+    loaded.controller.listen(cancel_when_laying_out)
+    loaded.toolbar.projection_box.setCurrentIndex(1)
+    wait_idle(qtbot, loaded, timeout=120_000)
+    assert session.message == "cancelled projection"
+    assert session.fitted.spec.kind == "pca"  # the last finished projection stays drawn
+    assert loaded.toolbar.projection_box.currentData() == "pca"  # and the toolbar says so
 
 
 def test_closing_while_busy_neither_crashes_nor_hangs(qtbot, qt_settings, tiny_dirs) -> None:
@@ -215,12 +222,12 @@ def test_streaming_fills_the_panel_and_stop_halts_it(qtbot, loaded) -> None:
     panel.min_new.setValue(50)
     pieces: list[str] = []
 
-    def first_token(_job, text) -> None:
-        pieces.append(text)
-        if len(pieces) == 2:
+    def second_token() -> None:
+        pieces.append(loaded.session.output.streamed)
+        if len(pieces) == 3:  # the run's start, then two tokens
             loaded.controller.stop("generate")
 
-    loaded.model_worker.runner.partial.connect(first_token)
+    when(loaded, "output", second_token)
     run = _run_panel(qtbot, loaded)
     assert run["stopped"] and 2 <= len(run["token_ids"]) < 50
     assert run["baseline_text"] is None  # a stopped run does not go on to the baseline

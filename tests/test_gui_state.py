@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QPushButton, QWidget
 from nokenviz.core.scene import Scene, save_scene
 from nokenviz.gui.window import MainWindow
 from nokenviz.state.job import Job
-from tests.test_gui import LOAD_TIMEOUT, wait_idle
+from tests.test_gui import LOAD_TIMEOUT, wait_idle, when
 
 
 def button(parent: QWidget, text: str) -> QPushButton:
@@ -103,15 +103,13 @@ def test_a_scene_opened_while_its_model_loads_loads_it_once(
     path = tmp_path / "anchors.json"
     composer = {"anchors": (5, 9), "weights": (0.5, 0.5)}
     save_scene(Scene(model=tiny_dirs["llama"], selection=(5, 9), composer=composer), path)
-    loads = []
-    window.model_worker.runner.started.connect(
-        lambda job: loads.append(job) if job.kind == "load" else None
-    )
+    submitted, submit = [], window.model_worker.submit
+    window.model_worker.submit = lambda job: (submitted.append(job.kind), submit(job))
     window.load_model(tiny_dirs["llama"])
     assert window.scenes.open(path)
     qtbot.waitUntil(lambda: window.session.vocab is not None, timeout=LOAD_TIMEOUT)
     wait_idle(qtbot, window)
-    assert len(loads) == 1
+    assert submitted.count("load") == 1
     assert window.session.composer.anchors == (5, 9) and window.session.selection == (5, 9)
     assert window.composer.weights.rowCount() == 2
 
@@ -206,9 +204,7 @@ def test_outputs_and_hover_text_follow_the_latest_run(qtbot, window, tiny_dirs) 
     cursor.movePosition(QTextCursor.MoveOperation.Start)
     panel.output.setTextCursor(cursor)  # the user clicked at the start of the output
     streamed = []
-    window.model_worker.runner.partial.connect(
-        lambda *_: streamed.append(panel.output.toPlainText())
-    )
+    when(window, "output", lambda: streamed.append(panel.output.toPlainText()))
     click(qtbot, panel, "Generate")
     wait_idle(qtbot, window)
     assert streamed and all(text.startswith("{x} whippets are") for text in streamed)
@@ -226,3 +222,34 @@ def test_outputs_and_hover_text_follow_the_latest_run(qtbot, window, tiny_dirs) 
     assert window.status.hover_label.text() == ""  # not the previous prompt's layer
     window.layers._node_hovered(1)
     assert "' the'" in window.status.hover_label.text()
+
+
+def test_a_scene_on_the_loaded_model_restores_its_view(qtbot, window, tiny_dirs, tmp_path) -> None:
+    load(qtbot, window, tiny_dirs["llama"])
+    (x0, x1), (y0, y1) = window.view.plotItem.vb.viewRange()
+    window.view.setRange(xRange=(x0 / 3, x1 / 3), yRange=(y0 / 3, y1 / 3), padding=0)
+    zoomed = window.session.view
+    path = tmp_path / "zoomed.json"
+    save_scene(window.session.to_scene(), path)
+    window.view.reset_range()
+    assert window.session.view != zoomed
+    assert window.scenes.open(path)
+    wait_idle(qtbot, window)
+    x, y = window.view.plotItem.vb.viewRange()
+    assert (*x, *y) == pytest.approx((*zoomed.x, *zoomed.y), abs=1e-6)
+
+
+def test_an_error_is_shown_once(qtbot, window, tiny_dirs, tmp_path) -> None:
+    load(qtbot, window, tiny_dirs["llama"])
+    shown = []
+    window.failed.connect(shown.append)
+    window.toolbar.prompt.setText("")
+    click(qtbot, window.toolbar, "Trace")
+    wait_idle(qtbot, window)
+    assert len(shown) == 1 and "empty" in shown[0]
+    window.toolbar.prompt.setText("The cat sat")
+    path = tmp_path / "scene.json"
+    save_scene(window.session.to_scene(), path)
+    assert window.scenes.open(path)
+    load(qtbot, window, tiny_dirs["gpt2"])
+    assert len(shown) == 1  # neither the scene nor the new model brings it back

@@ -93,9 +93,9 @@ def test_cancelling_a_running_job_stops_it_between_steps(qtbot, worker) -> None:
     job = Job("loop", "loop", loop, needs_model=False)
     worker.submit(job)
     qtbot.waitUntil(lambda: job in worker.sink.started, timeout=5_000)
-    job.cancel(superseded=True)  # a newer job replaces it
+    job.cancel()  # a newer job replaces it, or the user stops it
     _wait_all(qtbot, worker)
-    assert worker.sink.outcome(job) == Stopped() and job.superseded
+    assert worker.sink.outcome(job) == Stopped() and job.started
 
 
 def test_errors_are_one_message_and_bugs_are_named(qtbot, worker, capsys) -> None:

@@ -19,6 +19,14 @@ _PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 _SAFE_SUFFIXES = (".safetensors", ".gguf")
 
 
+def same_model(a: str, b: str) -> bool:
+    """Two specs of one model: the same text, or two spellings of one existing path."""
+    if a == b:
+        return True
+    first, second = Path(a).expanduser(), Path(b).expanduser()
+    return first.exists() and second.exists() and first.resolve() == second.resolve()
+
+
 @dataclass(frozen=True)
 class LoadOptions:
     """How to load: device (auto = CUDA > MPS > CPU), dtype, device_map, remote code."""

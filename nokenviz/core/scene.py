@@ -45,6 +45,11 @@ class ProjectionPart(_Part):
     matrix: Literal["W_E", "W_U"] = "W_E"
     plane_tokens: tuple[int, int] | None = None  # token plane: the two tokens spanning it
 
+    def without_tokens(self) -> ProjectionPart:
+        """The same projection for another vocabulary: a token plane becomes the PCA sphere."""
+        kind = "pca" if self.kind == "plane" else self.kind
+        return ProjectionPart(kind=kind, centred=self.centred, matrix=self.matrix)
+
     @model_validator(mode="after")
     def _plane_needs_tokens(self) -> ProjectionPart:
         if self.kind == "plane" and self.plane_tokens is None:

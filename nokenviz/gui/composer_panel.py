@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from nokenviz.core.composer import blend_weights, mix_spec, polygon_order
+from nokenviz.core.composer import blend_weights, mix_spec
 from nokenviz.core.scene import ComposerPart
 from nokenviz.errors import NokenvizError
 from nokenviz.gui.sphere_view import SphereView
@@ -156,8 +156,7 @@ class ComposerPanel(QWidget):
         self.use_button.setToolTip(reason or USE_TIP)
         self.use_button.setEnabled(not reason)
         if session.vocab is None or session.fitted is None:
-            self.view.set_anchors(np.zeros((0, 2)))
-            self.view.set_noken_marker(None)
+            self.view.handle.setVisible(False)
             return
         if changed & {"model", "fitted", "composer"}:
             self._show_anchors(session)
@@ -185,9 +184,11 @@ class ComposerPanel(QWidget):
         self.custom_norm.setEnabled(part.norm == "custom")
 
     def _show_anchors(self, session: Session) -> None:
+        """The weight table, and the handle where the weights put it (unless it is the handle
+        that moved)."""
         part = session.composer
         xy = self._anchor_xy(session)
-        self.view.set_anchors(xy[polygon_order(xy)] if len(xy) > 2 else xy)
+        self.view.handle.setVisible(len(xy) > 0)
         tokens = session.vocab.tokens
         rows = [
             (repr(tokens[t]), f"{w:.4f}") for t, w in zip(part.anchors, part.weights, strict=True)
@@ -202,7 +203,6 @@ class ComposerPanel(QWidget):
             self._show_rows(self.nearest, [])
             self._show_rows(self.next_tokens, [])
             self.message.setText(session.disabled("preview"))
-            self.view.set_noken_marker(None)
             return
         preview = shown.preview
         self._show_rows(
@@ -214,7 +214,6 @@ class ComposerPanel(QWidget):
         norm = float(np.linalg.norm(shown.vector))
         marked = EXTRAPOLATED if shown.spec.get("extrapolate") else ""
         self.message.setText(f"{marked}noken norm {norm:.3f} · spec {json.dumps(shown.spec)}")
-        self.view.set_noken_marker(session.fitted.project(shown.vector)[0])
 
     def _show_rows(self, table: QTableWidget, rows: list[tuple[str, str]]) -> None:
         table.blockSignals(True)

@@ -208,6 +208,7 @@ def _history_item(run: GenerateResult | SoftResult) -> QListWidgetItem:
     if isinstance(run, SoftResult):
         label = f"{run.prompt} [soft] → {run.shadow_text[:60]!r}"
         record = {
+            "model": run.model,
             "prompt": run.prompt,
             "nokens": run.nokens,
             "mode": "soft",

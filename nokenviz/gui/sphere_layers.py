@@ -1,6 +1,7 @@
 """What the session shows on the sphere: the vocabulary, the brushed band, the selection,
-the traced trajectory, the soft-feedback path and every label, redrawn from the session on
-each change; clicks and hovers go back as intents (select) or hover text."""
+the traced trajectory, the soft-feedback path, the composer's anchors and noken, and every
+label, redrawn from the session on each change; clicks and hovers go back as intents (select)
+or hover text. (The composer's handle is an input: its panel moves it.)"""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLabel
 
+from nokenviz.core.composer import polygon_order
 from nokenviz.gui.sphere_view import SphereView
 from nokenviz.state.controller import Controller
 from nokenviz.state.session import Part, Session
@@ -43,8 +45,19 @@ class SphereLayers:
             self.hover.setText("")  # a hover text would describe the previous trace
         if changed & {"model", "fitted", "output"}:
             self._draw_soft_path(session)
+        if changed & {"model", "fitted", "composer"}:
+            self._draw_anchors(session)
+        if changed & {"model", "fitted", "preview"}:
+            preview = session.preview
+            marker = None if preview is None else session.fitted.project(preview.vector)[0]
+            self.view.set_noken_marker(marker)
         if changed & {"model", "fitted", "selection", "trace", "trace_settings", "composer"}:
             self.draw_labels(session)
+
+    def _draw_anchors(self, session: Session) -> None:
+        """The anchors as a closed polygon, in the order the blend weights use."""
+        xy = session.fitted.coords[list(session.composer.anchors)].astype(np.float64)
+        self.view.set_anchors(xy[polygon_order(xy)] if len(xy) > 2 else xy)
 
     def _draw_vocabulary(self, session: Session) -> None:
         fitted = session.fitted
@@ -53,13 +66,17 @@ class SphereLayers:
                 self.view.clear_vocabulary()
                 self.view.set_trajectory(None)
                 self.view.set_soft_path(None)
+                self.view.set_anchors(np.zeros((0, 2)))
+                self.view.set_noken_marker(None)
                 self.view.set_labels([])
                 self.view.setTitle("")
                 self.drawn = None
+                self.labelled = None
             return
         if fitted is self.drawn:
             return
         keep = self.drawn is not None and self.drawn.spec.kind == fitted.spec.kind
+        restore = session.view if session.restore_view else None  # drawing moves the view
         stats = session.vocab.stats[session.matrix]
         self.view.set_vocabulary(
             fitted.coords,
@@ -70,8 +87,8 @@ class SphereLayers:
             polar=fitted.spec.kind == "plane",
         )
         self.drawn = fitted
-        if session.restore_view and session.view is not None:
-            self.view.setRange(xRange=session.view.x, yRange=session.view.y, padding=0)
+        if restore is not None:
+            self.view.setRange(xRange=restore.x, yRange=restore.y, padding=0)
         marker = fitted.mean_marker()
         self.view.set_mean_marker(marker)
         title = f"{session.matrix}: {fitted.spec.describe()}"

@@ -64,6 +64,7 @@ class SphereView(pg.PlotWidget):
         self.norms = np.zeros(0, np.float32)
         self.tokens: list[str] = []
         self.levels = (0.0, 1.0)
+        self.polar = False
 
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setZValue(0)
@@ -161,20 +162,27 @@ class SphereView(pg.PlotWidget):
     ) -> None:
         """`polar` (token plane): show axes and keep the origin, where norm 0 sits, in view."""
         self.coords, self.norms, self.tokens = coords, norms.astype(np.float32), tokens
+        self.polar = polar
         for axis in ("left", "bottom"):
             self.showAxis(axis, polar)
         self.origin.setData(pos=[(0.0, 0.0)] if polar else [])
         self.levels = levels
         self.colorbar.setLevels(levels)
-        if not keep_range and len(coords):
-            (x0, y0), (x1, y1) = coords.min(axis=0).tolist(), coords.max(axis=0).tolist()
-            if polar:
-                x0, y0, x1, y1 = min(x0, 0.0), min(y0, 0.0), max(x1, 0.0), max(y1, 0.0)
-            pad = 0.03 * max(x1 - x0, y1 - y0)
-            self.plotItem.vb.setRange(
-                xRange=(x0 - pad, x1 + pad), yRange=(y0 - pad, y1 + pad), padding=0
-            )
+        if not keep_range:
+            self.reset_range()
         self.rebin()
+
+    def reset_range(self) -> None:
+        """Frame every token (and, in polar form, the origin where norm 0 sits)."""
+        if not len(self.coords):
+            return
+        (x0, y0), (x1, y1) = self.coords.min(axis=0).tolist(), self.coords.max(axis=0).tolist()
+        if self.polar:
+            x0, y0, x1, y1 = min(x0, 0.0), min(y0, 0.0), max(x1, 0.0), max(y1, 0.0)
+        pad = 0.03 * max(x1 - x0, y1 - y0)
+        self.plotItem.vb.setRange(
+            xRange=(x0 - pad, x1 + pad), yRange=(y0 - pad, y1 + pad), padding=0
+        )
 
     def clear_vocabulary(self) -> None:
         """Nothing to show (a model loading, or its projection not yet fitted)."""
@@ -233,7 +241,6 @@ class SphereView(pg.PlotWidget):
         """The composer's anchors as a closed polygon (in the order the weights use)."""
         closed = np.vstack([xy, xy[:1]]) if len(xy) > 2 else np.reshape(xy, (-1, 2))
         self.anchor_polygon.setData(closed[:, 0], closed[:, 1])
-        self.handle.setVisible(len(xy) > 0)
 
     def set_soft_path(self, xy: np.ndarray | None) -> None:
         """The inputs soft feedback appended, step by step (N6)."""

@@ -40,6 +40,10 @@ from nokenviz.gui.worker import Worker
 from nokenviz.state.controller import EVERYTHING, Controller
 from nokenviz.state.session import Part, Session
 
+# Workers whose job did not stop in time at close: destroying a running QThread aborts the
+# process, so they are kept until the process ends.
+UNFINISHED: list[Worker] = []
+
 
 def initial_session() -> Session:
     """A new session with the user's last prompt and projection."""
@@ -156,12 +160,14 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         view_menu = self.menuBar().addMenu("&View")
         group = QActionGroup(self)
+        self.projection_actions: dict[str, QAction] = {}
         for index, (key, title) in enumerate(PROJECTIONS.items()):
             action = self._action(
                 view_menu, title, lambda k=key: c.set_projection(kind=k), f"Ctrl+{index + 1}"
             )
             action.setCheckable(True)
             group.addAction(action)
+            self.projection_actions[key] = action
         self._action(view_menu, "&Reset view", self._reset_view, "Home")
         self._action(view_menu, "Add selected token as &anchor", c.add_anchor, "A")
         self._action(
@@ -208,19 +214,16 @@ class MainWindow(QMainWindow):
         s = self.session
         for view in self.views:
             view.apply(s, changed)
-        if "model" in changed:
+        if "title" in changed:
             self.setWindowTitle(f"{s.title} — nokenviz" if s.title else "nokenviz")
+        if "projection" in changed:
+            self.projection_actions[s.projection.kind].setChecked(True)
         if "model" in changed and s.vocab is not None:
             settings.remember_model(s.vocab.info["model"])
             self._fill_recent_models()
             self.model_ready.emit()
-        if "projection" in changed:
-            settings.write("projection", s.projection.kind)
-            settings.write("centred", s.projection.centred)
         if "fitted" in changed and s.fitted is not None:
             self.projection_ready.emit()
-        if "trace_settings" in changed:
-            settings.write("prompt", s.trace_settings.prompt)
         if "trace" in changed and s.trace is not None:
             self.trace_ready.emit()
         if "error" in changed and s.error:
@@ -270,11 +273,7 @@ class MainWindow(QMainWindow):
             self.load_model(spec.strip())
 
     def _reset_view(self) -> None:
-        fitted = self.session.fitted
-        if fitted is not None:
-            self.view.set_vocabulary(
-                fitted.coords, self.view.norms, self.view.tokens, self.view.levels
-            )
+        self.view.reset_range()
 
     def _save_screenshot(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
@@ -294,11 +293,17 @@ class MainWindow(QMainWindow):
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Save the session, cancel running work and wait for the workers: nothing is torn
-        down mid-job."""
+        """Save the session and the user's defaults, cancel running work and wait for the
+        workers: nothing is torn down mid-job."""
         self.scenes.autosave()
+        s = self.session
+        settings.write("prompt", s.trace_settings.prompt)
+        settings.write("projection", s.projection.without_tokens().kind)
+        settings.write("centred", s.projection.centred)
         self.statusBar().showMessage("closing: waiting for the running job to stop…")
         self.controller.cancel_all()
         for worker in (self.projection_worker, self.model_worker):
-            worker.stop()
+            if not worker.stop():  # a job that would not stop: its thread must outlive us
+                UNFINISHED.append(worker)
+                print(f"nokenviz: {worker.thread.objectName()} worker still busy at close")
         event.accept()

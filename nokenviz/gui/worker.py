@@ -35,11 +35,9 @@ class _Runner(QObject):
 
     @Slot(object)
     def run(self, job: Job) -> None:
-        if not job.task.cancelled:
-            self.started.emit(job)
         job.task.progress = lambda fraction, message: self.progress.emit(job, fraction, message)
         job.task.on_partial = lambda value: self.partial.emit(job, value)
-        self.ended.emit(job, execute(job, self.state))
+        self.ended.emit(job, execute(job, self.state, lambda: self.started.emit(job)))
 
 
 class Worker(QObject):

@@ -20,7 +20,7 @@ from typing import Any, get_args
 import numpy as np
 
 from nokenviz.core.composer import composer_spec
-from nokenviz.core.model_spec import LoadOptions
+from nokenviz.core.model_spec import LoadOptions, same_model
 from nokenviz.core.scene import (
     ComposerPart,
     GeneratePart,
@@ -34,10 +34,13 @@ from nokenviz.core.scene import (
 )
 from nokenviz.state import work
 from nokenviz.state.job import Errored, Job, JobFn, Outcome, Returned, Runner
-from nokenviz.state.session import Output, Part, Session
+from nokenviz.state.session import EVENTS, SETTINGS, Output, Part, Session
 
 Listener = Callable[[frozenset[Part]], None]
-EVERYTHING: frozenset[Part] = frozenset(get_args(Part))
+# Every part of the session's state (a new model changes all of them); events are not state.
+EVERYTHING: frozenset[Part] = frozenset(get_args(Part)) - EVENTS
+# Jobs that keep their result when the model changes (a figure the user asked for).
+MODEL_FREE_KINDS = ("load", "export")
 BAND_PERCENTILE = 99.0  # a new model starts with its largest 1% of norms highlighted
 
 
@@ -66,7 +69,7 @@ class Controller:
         job = Job(kind, title, fn, **fields)
         older = s.running.get(kind)
         if older is not None:
-            older.cancel(superseded=True)
+            older.cancel()
         s.running[kind] = job
         self.runners[runner].submit(job)
         self._notify("jobs")
@@ -78,7 +81,6 @@ class Controller:
         return self.session.running.get(job.kind) is job
 
     def job_started(self, job: Job) -> None:
-        job.started = True
         if self._current(job):
             self.session.progress = (0.0, f"{job.title}…")
             self._notify("progress")
@@ -107,7 +109,11 @@ class Controller:
         if not s.running:
             s.progress = None
         changed: set[Part] = {"jobs", "progress"}
-        if not current:
+        if job.kind == "load" and isinstance(outcome, Returned) and job.target > s.generation:
+            # The worker holds this model now, even if a newer load superseded it too late to
+            # stop it: the session follows the worker (the newer load replaces it in turn).
+            changed |= self._loaded(job, outcome.value)
+        elif not current:
             pass  # superseded, stopped while queued, or made for a replaced model: dropped
         elif isinstance(outcome, Returned):
             changed |= self._apply(job, outcome.value)
@@ -117,13 +123,23 @@ class Controller:
         else:
             s.message = f"cancelled {job.title}"
             changed.add("message")
+        if current and job.kind == "projection" and not isinstance(outcome, Returned):
+            changed |= self._keep_drawn_projection()
         self._notify(*changed)
+
+    def _keep_drawn_projection(self) -> set[Part]:
+        """A projection that failed or was cancelled: the settings go back to what is drawn."""
+        s = self.session
+        if s.fitted is None:
+            return set()
+        spec = s.fitted.spec
+        update = {"kind": spec.kind, "centred": spec.centred, "plane_tokens": spec.plane_tokens}
+        s.projection = s.projection.model_copy(update=update)
+        return {"projection"}
 
     def _apply(self, job: Job, value: Any) -> set[Part]:
         """A current job's result into the session; the parts it changed."""
         s = self.session
-        if job.kind == "load":
-            return self._loaded(job, value)
         if job.kind == "projection":
             s.fitted = value
             return {"fitted"}
@@ -154,18 +170,31 @@ class Controller:
             self._stop(job)
         self._notify("jobs", "progress")
 
-    def _stop(self, job: Job) -> None:
+    def _stop(self, job: Job) -> bool:
+        """Cancel `job`; True if it had not started (then it is over at once, whenever its
+        worker gets to it). Cancel first, read `started` after: see `Job.started`."""
         job.cancel()
-        if not job.started:  # still queued: it is over now, whenever its worker gets to it
-            self.session.running.pop(job.kind, None)
-            if not self.session.running:
-                self.session.progress = None
+        if job.started:
+            return False
+        self.session.running.pop(job.kind, None)
+        if not self.session.running:
+            self.session.progress = None
+        return True
 
     def stop(self, kind: str) -> None:
         job = self.session.running.get(kind)
         if job is not None:
-            self._stop(job)
+            if self._stop(job):
+                self.session.message = f"{job.title} stopped before it started"
+                self._notify("message")
             self._notify("jobs", "progress")
+
+    def _drop_model_jobs(self) -> None:
+        """Every job made for the model shown now is superseded (a model switch)."""
+        for kind, job in list(self.session.running.items()):
+            if kind not in MODEL_FREE_KINDS:
+                job.cancel()
+                del self.session.running[kind]
 
     # ------------------------------------------------------------ models and scenes
 
@@ -175,6 +204,7 @@ class Controller:
         s = self.session
         if options is not None:
             s.load_options = options
+        self._drop_model_jobs()  # the worker is free for the load at once
         target = next(self._generations)
         fn = work.load(spec, s.load_options, target)
         self._submit(
@@ -185,39 +215,39 @@ class Controller:
             needs_model=False,
             target=target,
             scene=scene,
+            spec=spec,
         )
 
     def _loaded(self, job: Job, vocab: Any) -> set[Part]:
         s = self.session
-        for kind, other in list(s.running.items()):  # everything made for the old model
-            if other.generation:
-                other.cancel(superseded=True)
-                del s.running[kind]
+        self._drop_model_jobs()  # anything asked of the old model since
         s.generation, s.vocab, s.model_spec = job.target, vocab, vocab.info["model"]
-        s.fitted = s.trace = s.neighbours = s.preview = None
+        s.fitted = s.trace = s.neighbours = s.preview = s.output = None
+        s.sweep_rows = []  # the history keeps every run, each naming its model
         s.selection = ()
-        kind = "pca" if s.projection.kind == "plane" else s.projection.kind
-        s.projection = ProjectionPart(kind=kind, centred=s.projection.centred)
+        s.projection = s.projection.without_tokens()
         s.composer = s.composer.model_copy(update={"anchors": (), "weights": ()})
-        if job.scene is not None:
-            self._restore_tokens(job.scene)
-        s.band = self._default_band()
-        self.refresh()
+        self._show_scene_tokens(job.scene)
         return set(EVERYTHING)
 
     def _default_band(self) -> tuple[float, float]:
         norms = self.session.norms
         return float(np.percentile(norms, BAND_PERCENTILE)), float(norms.max())
 
-    def _restore_tokens(self, scene: Scene) -> None:
+    def _show_scene_tokens(self, scene: Scene | None) -> None:
+        """The scene's token ids (if they fit the model shown), a fresh band, and every job
+        that what is shown needs."""
         s = self.session
-        try:
-            check_token_ids(scene, len(s.vocab.tokens))
-        except SceneError as exc:
-            s.error = f"open scene failed: {exc}"
-            self._notify("error")
-            return
-        s.restore_tokens(scene)
+        if scene is not None:
+            try:
+                check_token_ids(scene, len(s.vocab.tokens))
+            except SceneError as exc:
+                s.error = f"open scene failed: {exc}"
+                self._notify("error")
+            else:
+                s.restore_tokens(scene)
+        s.band = self._default_band()
+        self.refresh()
 
     def open_scene(self, scene: Scene, model: str | None = None) -> None:
         """Show `scene` on `model` (default: the scene's own), loading it only if needed."""
@@ -226,17 +256,17 @@ class Controller:
         s.restore_settings(scene)
         s.model_spec = wanted
         load = s.running.get("load")
-        if load is not None and load.title == f"loading {wanted}":
+        if load is not None and same_model(load.spec, wanted):
             load.scene = scene  # applied when the load it belongs to is done
-        elif s.vocab is not None and s.vocab.info["model"] == wanted:
-            if load is not None:
-                self._stop(load)
-            self._restore_tokens(scene)
-            s.band = self._default_band()
-            self.refresh()
+        elif s.vocab is not None and same_model(s.vocab.info["model"], wanted):
+            if load is not None and self._stop(load) is False:
+                load.scene = None  # a load already under way replaces the model: not ours
+            self._show_scene_tokens(scene)
+            self._notify(*SETTINGS, "band")
+            return
         else:
             self.load_model(wanted, scene=scene)
-        self._notify(*EVERYTHING)
+        self._notify(*SETTINGS)
 
     def refresh(self) -> None:
         """Ask for everything the session shows of the current model."""

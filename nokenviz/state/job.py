@@ -36,14 +36,15 @@ class Job:
     generation: int = 0
     needs_model: bool = True
     target: int = 0
+    spec: str = ""  # a load's model spec
     scene: Scene | None = None
     task: Task = field(default_factory=Task)
     id: int = field(default_factory=lambda: next(_ids))
+    # Set by the worker thread as it takes the job, before it looks at the cancel flag; the
+    # GUI thread cancels first and reads this after: one of them always sees the other.
     started: bool = False
-    superseded: bool = False  # cancelled by a newer job or a model switch, not by the user
 
-    def cancel(self, superseded: bool = False) -> None:
-        self.superseded = self.superseded or superseded
+    def cancel(self) -> None:
         self.task.cancel()
 
 
@@ -65,10 +66,14 @@ class Stopped:
 Outcome = Returned | Errored | Stopped
 
 
-def execute(job: Job, state: dict[str, Any]) -> Outcome:
-    """Run `job` on a worker's `state`; never raises. Called in the worker's thread."""
+def execute(job: Job, state: dict[str, Any], on_start: Callable[[], None] | None = None) -> Outcome:
+    """Run `job` on a worker's `state`; never raises. Called in the worker's thread;
+    `on_start` is called once the job is known to run."""
+    job.started = True
     if job.task.cancelled or (job.needs_model and state.get("generation") != job.generation):
         return Stopped()
+    if on_start is not None:
+        on_start()
     try:
         return Returned(job.fn(state, job.task))
     except Cancelled:

@@ -40,8 +40,6 @@ Part = Literal[
     "model",
     "jobs",
     "progress",
-    "message",
-    "error",
     "projection",
     "fitted",
     "selection",
@@ -55,9 +53,18 @@ Part = Literal[
     "output",
     "sweep",
     "sweep_rows",
+    "title",
+    # events: something just happened (shown once), not state to render again
+    "message",
+    "error",
     "exported",
 ]
-# Model actions that need a causal LM, and the jobs each one waits for.
+EVENTS: frozenset[Part] = frozenset({"message", "error", "exported"})
+# What a scene sets, before its model is loaded.
+SETTINGS: frozenset[Part] = frozenset(
+    {"title", "projection", "trace_settings", "composer", "selection", "generate", "sweep"}
+)
+# Actions that need a causal LM.
 CAUSAL_ACTIONS = ("trace", "preview", "generate", "sweep")
 
 
@@ -175,7 +182,8 @@ class Session:
         )
 
     def restore_settings(self, scene: Scene) -> None:
-        """Everything of a scene that does not index a vocabulary (that waits for its model)."""
+        """Everything of a scene that does not index a vocabulary (that waits for its model;
+        the projection too, whose token plane names tokens)."""
         self.title, self.figure, self.model_spec = scene.title, scene.figure, scene.model
         self.trace_settings, self.generate, self.sweep = scene.trace, scene.generate, scene.sweep
         self.view, self.restore_view = scene.view, scene.view is not None

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class GenerateResult:
+    model: str
     prompt: str
     nokens: dict[str, Any]
     settings: dict[str, Any]
@@ -43,6 +44,7 @@ class GenerateResult:
 
 @dataclass(frozen=True)
 class SoftResult:
+    model: str
     prompt: str
     nokens: list[str]
     shadow_text: str
@@ -146,6 +148,7 @@ def generate(
         if compare and not result.cancelled:
             baseline = generate_baseline(loaded, prompt, nokens, settings, task.cancel_event)
         return GenerateResult(
+            model=loaded.resolved.spec,
             prompt=prompt,
             nokens={name: spec.to_json() for name, spec in nokens.items()},
             settings=settings.to_json(),
@@ -177,6 +180,7 @@ def soft(prompt: str, noken_lines: tuple[str, ...], steps: int, temperature: flo
             on_step=lambda _id, text: task.partial(text),
         )
         return SoftResult(
+            model=loaded.resolved.spec,
             prompt=prompt,
             nokens=list(noken_lines),
             shadow_text=run.shadow_text,
