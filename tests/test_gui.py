@@ -102,8 +102,22 @@ def test_a_failing_model_path_keeps_the_previous_model(qtbot, loaded) -> None:
 
 
 def test_cancelling_a_load(qtbot, loaded, tiny_dirs) -> None:
+    import threading
+
     before = loaded.session.vocab
-    when(loaded, "progress", loaded.controller.cancel_all, once=True)
+    wait_idle(qtbot, loaded)  # the next progress is the load's
+    # The load waits at its first progress report until the user's Cancel is in (a tiny model
+    # would otherwise be loaded before the click arrives); the wait touches nothing of Qt.
+    clicked = threading.Event()
+    loaded.model_worker.runner.progress.connect(
+        lambda *_: clicked.wait(10), Qt.ConnectionType.DirectConnection
+    )
+
+    def cancel() -> None:
+        loaded.controller.cancel_all()
+        clicked.set()
+
+    when(loaded, "progress", cancel, once=True)
     loaded.load_model(tiny_dirs["gpt2"])
     wait_idle(qtbot, loaded)
     assert loaded.session.message == f"cancelled loading {tiny_dirs['gpt2']}"

@@ -166,8 +166,12 @@ class Controller:
 
     def cancel_all(self) -> None:
         """The user's Cancel (Esc): every job in flight stops."""
-        for job in list(self.session.running.values()):
+        jobs = list(self.session.running.values())
+        for job in jobs:
             self._stop(job)
+        if jobs:
+            self.session.message = "cancelled " + ", ".join(job.title for job in jobs)
+            self._notify("message")
         self._notify("jobs", "progress")
 
     def _stop(self, job: Job) -> bool:

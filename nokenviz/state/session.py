@@ -130,7 +130,7 @@ class Session:
     @property
     def loading(self) -> str | None:
         job = self.running.get("load")
-        return None if job is None else job.title.removeprefix("loading ")
+        return None if job is None else job.spec
 
     @property
     def matrix(self) -> str:
