@@ -46,3 +46,19 @@ def test_the_central_state_is_typed() -> None:
 
     hints = Session.__annotations__
     assert hints and not [name for name, hint in hints.items() if "Any" in str(hint)]
+
+
+def test_every_package_ships() -> None:
+    """Each package folder is listed for the wheel (an editable install would hide a miss)."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    listed = set(
+        tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"][
+            "packages"
+        ]
+    )
+    found = {
+        ".".join(init.parent.relative_to(PACKAGE.parent).parts)
+        for init in PACKAGE.rglob("__init__.py")
+    }
+    assert found <= listed, f"not in pyproject.toml: {sorted(found - listed)}"
