@@ -54,9 +54,14 @@ class StatusLine:
                 self._show_busy(False)
             elif not self.progress.isVisible() and not self.show_timer.isActive():
                 self.show_timer.start()
-            fraction, message = session.progress or (0.0, "working…")
-            self.progress.setValue(int(fraction * 1000))
-            self.progress.setFormat(f"{message} %p%")
+            fraction, message = session.progress or (None, "working…")
+            if fraction is None:  # a job that does not report how far it is: a busy bar
+                self.progress.setRange(0, 0)
+                self.progress.setFormat(message)
+            else:
+                self.progress.setRange(0, 1000)
+                self.progress.setValue(int(fraction * 1000))
+                self.progress.setFormat(f"{message} %p%")
         if "message" in changed and session.message:
             self.status.showMessage(session.message, 8000)
 

@@ -82,7 +82,7 @@ class Controller:
 
     def job_started(self, job: Job) -> None:
         if self._current(job):
-            self.session.progress = (0.0, f"{job.title}…")
+            self.session.progress = (None, f"{job.title}…")
             self._notify("progress")
 
     def job_progress(self, job: Job, fraction: float, message: str) -> None:

@@ -116,7 +116,7 @@ class Session:
     sweep_rows: list[SweepRow] = field(default_factory=list)
     # ---- work in flight, and what the user was last told
     running: dict[str, Job] = field(default_factory=dict)
-    progress: tuple[float, str] | None = None
+    progress: tuple[float | None, str] | None = None  # fraction (None: not known), message
     message: str = ""
     error: str = ""
     exported: str = ""  # the last figure written
