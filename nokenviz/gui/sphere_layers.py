@@ -15,6 +15,8 @@ from nokenviz.state.controller import Controller
 from nokenviz.state.session import Part, Session
 from nokenviz.state.work import SoftResult
 
+# What something on screen was drawn from: objects compared by identity, values by equality.
+Drawing = tuple[tuple[object, ...], tuple[object, ...]]
 SEAM = 2.0 * np.sqrt(2.0)  # a step longer than this on the map wraps round its edge
 
 
@@ -22,8 +24,9 @@ class SphereLayers:
     def __init__(self, view: SphereView, controller: Controller, hover: QLabel) -> None:
         self.view, self.controller, self.hover = view, controller, hover
         self.drawn: object = None  # the fitted projection on screen
-        # what the labels on screen were drawn from: (objects, token ids)
-        self.labelled: tuple[tuple[object, ...], tuple[tuple[int, ...], ...]] | None = None
+        # what the labels and the trajectory on screen were drawn from: (objects, values)
+        self.labelled: Drawing | None = None
+        self.traced: Drawing | None = None
         view.token_clicked.connect(self._clicked)
         view.token_hovered.connect(self._token_hovered)
         view.node_hovered.connect(self._node_hovered)
@@ -42,7 +45,6 @@ class SphereLayers:
             self.view.set_highlight(session.highlight)
         if changed & {"model", "fitted", "trace", "trace_settings"}:
             self._draw_trajectory(session)
-            self.hover.setText("")  # a hover text would describe the previous trace
         if changed & {"model", "fitted", "output"}:
             self._draw_soft_path(session)
         if changed & {"model", "fitted", "composer"}:
@@ -71,7 +73,7 @@ class SphereLayers:
                 self.view.set_labels([])
                 self.view.setTitle("")
                 self.drawn = None
-                self.labelled = None
+                self.labelled = self.traced = None
             return
         if fitted is self.drawn:
             return
@@ -97,8 +99,15 @@ class SphereLayers:
         self.view.setTitle(title, color="k", size="10pt")
 
     def _draw_trajectory(self, session: Session) -> None:
-        xy = None
+        """The traced position's path, drawn again only when it changed (typing a prompt
+        changes the trace settings, not the path)."""
         part = session.trace_settings
+        drawing = ((session.fitted, session.trace), (part.trajectory, part.lens_space))
+        if self.traced is not None and _same(self.traced, drawing):
+            return
+        self.traced = drawing
+        self.hover.setText("")  # a hover text would describe the previous trace
+        xy = None
         if session.trace is not None and part.trajectory:
             xy = session.fitted.project(
                 session.trace.lens if part.lens_space else session.trace.raw
@@ -167,10 +176,7 @@ class SphereLayers:
             self.controller.set_view(tuple(x), tuple(y))
 
 
-def _same(
-    drawn: tuple[tuple[object, ...], tuple[tuple[int, ...], ...]],
-    now: tuple[tuple[object, ...], tuple[tuple[int, ...], ...]],
-) -> bool:
-    """The same objects (by identity: arrays have no truth value) and the same token ids."""
+def _same(drawn: Drawing, now: Drawing) -> bool:
+    """The same objects (by identity: arrays have no truth value) and the same values."""
     objects = all(a is b for a, b in zip(drawn[0], now[0], strict=True))
     return objects and drawn[1] == now[1]
