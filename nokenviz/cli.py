@@ -124,7 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     render.add_argument("scene", help="a scene file (.json)")
     render.add_argument("--out", required=True, help="FILE.png, FILE.svg or FILE.pdf")
-    render.add_argument("--scale", type=float, default=1.0, help="PNG scale, 1-4 (x 100 dpi)")
+    render.add_argument(
+        "--size",
+        choices=("screen", "column", "page"),
+        default="screen",
+        help="screen: 8 in wide; column: 3.5 in (one journal column); page: 7 in (two columns)",
+    )
+    render.add_argument(
+        "--scale", type=float, default=1.0, help="PNG scale, 1-4 (x 100 dpi screen, x 300 print)"
+    )
+    render.add_argument(
+        "--dpi", type=float, default=None, help="PNG resolution (overrides --scale)"
+    )
     render.set_defaults(model=None)  # the scene's own model unless --model says otherwise
     return parser
 
@@ -299,15 +310,13 @@ def _run_neighbors(args: argparse.Namespace) -> int:
     }
     if args.json:
         return _emit_json(document)
-    print(f"neighbours of {names[token_id]!r} (#{token_id}) by {args.metric} in {args.matrix}:")
+    shown = loaded.token_labels
+    print(f"neighbours of {shown[token_id]} (#{token_id}) by {args.metric} in {args.matrix}:")
     for title in ("top", "bottom"):
         print(f"{title}:")
         print(
             _table(
-                [
-                    [f"{r[args.metric]:+.4f}", f"#{r['id']}", repr(r["token"])]
-                    for r in document[title]
-                ]
+                [[f"{r[args.metric]:+.4f}", f"#{r['id']}", shown[r["id"]]] for r in document[title]]
             )
         )
     return 0
@@ -344,14 +353,15 @@ def _run_lens(args: argparse.Namespace) -> int:
     }
     if args.json:
         return _emit_json(document)
-    print(f"logit lens at position {position} ({prepared.labels[position]!r}) of {prepared.labels}")
+    shown = loaded.token_labels
+    print(f"logit lens at position {position} ({prepared.labels[position]}): {prepared.labels}")
     header = ["layer", "norm", "rank", "top tokens"]
     body = [
         [
             str(e.layer),
             f"{e.norm:.2f}",
             str(e.final_rank),
-            "  ".join(f"{names[i]!r} {p:.2f}" for i, p in e.top),
+            "  ".join(f"{shown[i]} {p:.2f}" for i, p in e.top),
         ]
         for e in entries
     ]
@@ -453,16 +463,18 @@ def _print_row(row: Any) -> None:
 
 
 def _run_render(args: argparse.Namespace) -> int:
-    from nokenviz.core.figures import check_output, save_figure
+    from nokenviz.core.figures import SIZES, check_output, png_dpi, save_figure
     from nokenviz.core.render import compute_scene, scene_figure
     from nokenviz.core.scene import load_scene
 
     scene = load_scene(args.scene)
-    check_output(args.out, args.scale)  # before loading anything
+    size = SIZES[args.size]
+    dpi = png_dpi(size, args.scale, args.dpi)
+    check_output(args.out, dpi)  # before loading anything
     loaded = _load(args, args.model or scene.model)
     task = _task(args)
-    figure = scene_figure(scene, compute_scene(scene, loaded, task))
-    path = save_figure(figure, args.out, args.scale)
+    figure = scene_figure(scene, compute_scene(scene, loaded, task), size)
+    path = save_figure(figure, args.out, dpi)
     _clear_progress(args)
     if args.json:
         return _emit_json({"scene": args.scene, "out": str(path), "bytes": path.stat().st_size})

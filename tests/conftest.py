@@ -84,3 +84,12 @@ def window(qtbot, qt_settings):
     win.show()
     yield win
     win.close()
+
+
+@pytest.fixture
+def loaded(qtbot, window, tiny_dirs):
+    """A window with the tiny llama loaded, projected and its default prompt traced."""
+    signals = [window.model_ready, window.projection_ready, window.trace_ready]
+    with qtbot.waitSignals(signals, timeout=60_000):
+        window.load_model(tiny_dirs["llama"])
+    return window

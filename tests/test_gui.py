@@ -33,16 +33,6 @@ def when(window, part: str, action, once: bool = False) -> None:
     window.controller.listen(listener)
 
 
-@pytest.fixture
-def loaded(qtbot, window, tiny_dirs):
-    """A window with the tiny llama loaded, projected and its default prompt traced."""
-    with qtbot.waitSignals(
-        [window.model_ready, window.projection_ready, window.trace_ready], timeout=LOAD_TIMEOUT
-    ):
-        window.load_model(tiny_dirs["llama"])
-    return window
-
-
 def test_window_paints_and_loads_on_the_worker(loaded) -> None:
     assert (
         "llama" in loaded.status.model_label.text()
@@ -59,7 +49,7 @@ def test_search_selects_and_inspects_a_token(qtbot, loaded) -> None:
     cat = loaded.session.vocab.tokens.index(" cat")
     assert list(loaded.session.selection) == [cat]
     qtbot.waitUntil(lambda: loaded.inspector.table.rowCount() == 24, timeout=10_000)
-    assert "' cat'" in loaded.inspector.title.text()
+    assert "␣cat" in loaded.inspector.title.text()
     assert (
         loaded.inspector.table.item(0, 1).text() != f"#{cat}"
     )  # the query is not its own neighbour
@@ -443,7 +433,16 @@ def test_a_sweep_table_equals_the_command_line_rows(
     assert table == [(str(row["t"]), row["text"]) for row in cli_rows]
     panel.export("md", str(tmp_path / "sweep.md"))
     lines = (tmp_path / "sweep.md").read_text().splitlines()
-    assert lines[:2] == ["| t | text |", "|---|---|"] and len(lines) == 2 + 5
+    header, table_lines = lines[:6], lines[6:]
+    assert header[0].startswith("- model: ") and "llama" in header[0]
+    assert header[1] == "- sweep: LERP from 'White cats are' to 'Black cats are', 5 steps of t"
+    assert header[2] == "- decoding: greedy, 6 new tokens per row"
+    assert header[3].startswith("- date: 20") and header[5] == ""
+    assert table_lines[:2] == ["| t | text |", "|---|---|"] and len(table_lines) == 2 + 5
+    panel.export("csv", str(tmp_path / "sweep.csv"))
+    csv_lines = (tmp_path / "sweep.csv").read_text().splitlines()
+    assert [line[2:] for line in csv_lines[:5]] == [line[2:] for line in header[:5]]
+    assert csv_lines[:5] == [f"# {line[2:]}" for line in header[:5]] and csv_lines[5] == "t,text"
     panel.export("csv", str(tmp_path / "missing-folder" / "sweep.csv"))
     assert "could not write" in loaded.last_error
 
@@ -509,7 +508,7 @@ def test_a_saved_scene_reopens_identically(qtbot, loaded, qt_settings, tmp_path)
     assert reopened.model_copy(update={"view": None}) == saved.model_copy(update={"view": None})
     assert reopened.view.x == pytest.approx(saved.view.x, abs=1e-6)
     assert reopened.view.y == pytest.approx(saved.view.y, abs=1e-6)
-    assert other.session.trace.labels[-1] == " sat"  # the scene's prompt was traced
+    assert other.session.trace.labels[-1] == "␣sat"  # the scene's prompt was traced
     other.close()
 
 
@@ -522,7 +521,7 @@ def test_exported_figure_equals_the_headless_render(qtbot, loaded, tmp_path) -> 
     for figure in ("sphere", "lens"):
         exported = tmp_path / f"app-{figure}.png"
         with qtbot.waitSignal(loaded.exported, timeout=LOAD_TIMEOUT):
-            loaded.controller.export(figure, str(exported), 1.0)
+            loaded.controller.export(figure, str(exported))
             # Saved before any event is processed: exactly the state the export captured (a
             # layout pass could still change the view's range afterwards).
             loaded.scenes.save()

@@ -221,7 +221,7 @@ def test_outputs_and_hover_text_follow_the_latest_run(qtbot, window, tiny_dirs) 
     wait_idle(qtbot, window)
     assert window.status.hover_label.text() == ""  # not the previous prompt's layer
     window.layers._node_hovered(1)
-    assert "' the'" in window.status.hover_label.text()
+    assert "␣the" in window.status.hover_label.text()
 
 
 def test_a_scene_on_the_loaded_model_restores_its_view(qtbot, window, tiny_dirs, tmp_path) -> None:

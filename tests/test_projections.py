@@ -9,7 +9,7 @@ import pytest
 
 from nokenviz.core import umap_sphere
 from nokenviz.core.density import bin_points, visible
-from nokenviz.core.labels import place_labels
+from nokenviz.core.labels import arrange_labels, mark_boxes
 from nokenviz.core.projections import ProjectionSpec, fit_projection
 from nokenviz.core.task import Task
 from nokenviz.core.tokens import find_tokens
@@ -91,9 +91,38 @@ def test_density_binning_counts_and_means() -> None:
     assert visible(xy, (0.0, 1.0), (0.0, 1.0)).tolist() == [0, 1, 2]
 
 
-def test_labels_never_overlap_and_keep_priority() -> None:
-    boxes = np.array([[0, 0, 10, 10], [5, 5, 15, 15], [20, 0, 30, 10]], float)
-    assert place_labels(boxes, np.array([1.0, 2.0, 0.0])).tolist() == [False, True, True]
+def _overlap(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
+
+
+def test_labels_never_overlap_each_other_or_the_marks() -> None:
+    rng = np.random.default_rng(1)
+    points = rng.uniform(0, 200, (60, 2))
+    sizes = np.tile([40.0, 12.0], (60, 1))
+    marks = mark_boxes(rng.uniform(0, 200, (30, 2)), 4)
+    boxes = arrange_labels(
+        points, sizes, rng.uniform(size=60), marks, gap=5, bounds=(0, 0, 240, 240)
+    )
+    shown = boxes[~np.isnan(boxes[:, 0])]
+    assert 10 < len(shown) < 60  # crowded: some are left out, many are placed
+    for i, box in enumerate(shown):
+        assert all(not _overlap(box, other) for other in shown[i + 1 :])
+        assert all(not _overlap(box, mark) for mark in marks)
+        assert box[0] >= 0 and box[2] <= 240 and box[1] >= 0 and box[3] <= 240
+
+
+def test_a_label_moves_round_its_point_before_it_is_dropped() -> None:
+    points = np.array([[50.0, 50.0], [50.0, 50.0]])
+    sizes = np.array([[20.0, 10.0], [20.0, 10.0]])
+    boxes = arrange_labels(points, sizes, np.array([2.0, 1.0]), gap=3)
+    assert boxes[0].tolist() == [53, 53, 73, 63]  # the better one right-above
+    assert boxes[1].tolist() == [53, 37, 73, 47]  # the other right-below, not dropped
+    # a mark right-above the point pushes the first label to another corner
+    blocked = arrange_labels(points[:1], sizes[:1], np.ones(1), mark_boxes([[60.0, 58.0]], 4), 3)
+    assert blocked[0].tolist() == [53, 37, 73, 47]
+    # the frame: a label that would leave it goes left instead
+    edge = arrange_labels(np.array([[95.0, 50.0]]), sizes[:1], np.ones(1), bounds=(0, 0, 100, 100))
+    assert edge[0][2] <= 100 and edge[0][0] < 95
 
 
 def test_find_tokens_orders_exact_before_loose_before_substring() -> None:
@@ -101,3 +130,39 @@ def test_find_tokens_orders_exact_before_loose_before_substring() -> None:
     assert find_tokens(tokens, " cat") == [1, 0, 2, 3, 4]
     assert find_tokens(tokens, "#5") == [5]
     assert find_tokens(tokens, "#99") == []
+
+
+def test_local_view_keeps_the_centres_neighbours_nearest(anisotropic) -> None:
+    from nokenviz.core.faithfulness import token_recall
+    from nokenviz.core.projections import fit_measured
+
+    centre = 7
+    projection = fit_measured(anisotropic, ProjectionSpec("local", centre=centre, centre_name="x"))
+    coords = projection.coords
+    assert np.allclose(coords[centre], 0.0, atol=0.05)
+    units = anisotropic / np.linalg.norm(anisotropic, axis=1, keepdims=True)
+    angle = np.degrees(np.arccos(np.clip(units @ units[centre], -1, 1)))
+    radius = np.hypot(coords[:, 0], coords[:, 1])
+    assert np.allclose(radius, angle, atol=1e-2)  # the radius is the exact angle to the centre
+    by_cosine = np.argsort(-(units @ units[centre]))[1:21]
+    on_screen = np.argsort(radius)[1:21]
+    assert set(by_cosine) == set(on_screen)  # the 20 nearest tokens are the 20 closest points
+    assert token_recall(anisotropic, coords, centre) == 1.0
+    assert np.allclose(projection.project(anisotropic[:50]), coords[:50], atol=1e-3)
+    assert projection.shape == "local" and projection.mean_marker() is None
+    assert 0.0 <= projection.faithfulness.mean <= 1.0
+    assert projection.faithfulness.sampled == len(anisotropic)
+
+
+def test_local_view_centred_on_a_vector_and_bad_centres(anisotropic) -> None:
+    noken = anisotropic[:5].mean(axis=0)
+    spec = ProjectionSpec("local", centre_name="the noken")
+    projection = fit_projection(anisotropic, spec, centre=noken)
+    assert np.allclose(projection.project(noken), 0.0, atol=0.05)  # degrees (float32 arccos)
+    assert "the noken" in spec.describe() and "angle" in spec.describe()
+    with pytest.raises(NokenvizError, match="needs a centre"):
+        fit_projection(anisotropic, ProjectionSpec("local"))
+    with pytest.raises(NokenvizError, match="zero vector"):
+        fit_projection(anisotropic, spec, centre=np.zeros(16, np.float32))
+    with pytest.raises(NokenvizError, match="16-vector"):
+        fit_projection(anisotropic, spec, centre=np.ones(8, np.float32))

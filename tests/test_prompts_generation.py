@@ -173,6 +173,29 @@ def test_sweep_tables_as_csv_and_markdown() -> None:
         rows_as_text([], "csv")
 
 
+def test_a_sweep_file_says_what_made_it() -> None:
+    import csv
+    from datetime import datetime, timezone
+
+    from nokenviz import __version__
+    from nokenviz.core.sweeps import SweepRow, rows_as_text, sweep_header
+
+    when = datetime(2026, 11, 26, 3, 0, tzinfo=timezone.utc)
+    header = sweep_header("seeds", ("The {x} cat", ""), 11, "0-9", 20, "tiny (dir)", when)
+    text = rows_as_text([SweepRow("seed", 0, "purrs")], "csv", header)
+    assert text.splitlines()[:5] == [
+        "# model: tiny (dir)",
+        "# sweep: random nokens in 'The {x} cat', seeds 0-9",
+        "# decoding: greedy, 20 new tokens per row",
+        "# date: 2026-11-26 03:00 UTC",
+        f"# made with: nokenviz {__version__}",
+    ]
+    body = [line for line in text.splitlines() if not line.startswith("#")]
+    assert list(csv.reader(body)) == [["seed", "text"], ["0", "purrs"]]
+    lerp = dict(sweep_header("slerp", ("A b", "C d"), 5, "", 8, "m", when))
+    assert lerp["sweep"] == "SLERP from 'A b' to 'C d', 5 steps of t"
+
+
 def test_atomic_writes_leave_the_old_file_on_failure(tmp_path, monkeypatch) -> None:
     import os
 

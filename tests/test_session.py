@@ -44,7 +44,8 @@ def fake_vocabulary(spec: str) -> Vocabulary:
         float(norms.max()), float(p01), float(p99), 0.2,
     )  # fmt: skip
     info = {"model": spec, "name": spec, "causal": causal}
-    return Vocabulary([f"t{i}" for i in range(size)], {"W_E": matrix}, {"W_E": norms},
+    names = [f"t{i}" for i in range(size)]
+    return Vocabulary(names, names, {"W_E": matrix}, {"W_E": norms},
                       {"W_E": stats}, info)  # fmt: skip
 
 

@@ -12,53 +12,26 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
 import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
 
+from nokenviz.core.figure_sizes import FONTS, SIZES, FigureSize
 from nokenviz.core.files import write_atomic
-from nokenviz.core.labels import place_labels
+from nokenviz.core.labels import arrange_labels, mark_boxes
+from nokenviz.core.overlays import COLOURS, NAMES, OKABE_ITO, Label
+from nokenviz.core.token_labels import legend_line
 from nokenviz.errors import NokenvizError
 
 FORMATS = ("png", "svg", "pdf")
-BASE_DPI = 100  # scale 1 = 100 dpi: an 8 x 5 in figure is 800 x 500 px
 RASTER_DPI = 300  # the point layer inside SVG and PDF files
-OKABE_ITO = {
-    "black": "#000000",
-    "orange": "#E69F00",
-    "sky": "#56B4E9",
-    "green": "#009E73",
-    "yellow": "#F0E442",
-    "blue": "#0072B2",
-    "vermillion": "#D55E00",
-    "purple": "#CC79A7",
-}
-PAPER = {
-    "figure.facecolor": "white",
-    "axes.facecolor": "white",
-    "savefig.facecolor": "white",
-    "font.family": "DejaVu Sans",
-    "font.size": 9,
-    "axes.titlesize": 10,
-    "axes.labelsize": 9,
-    "xtick.labelsize": 8,
-    "ytick.labelsize": 8,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "svg.fonttype": "none",  # text stays text in SVG
-    "pdf.fonttype": 42,  # TrueType in PDF: editable, searchable
-}
 HAMMER_X, HAMMER_Y = 2.0 * np.sqrt(2.0), np.sqrt(2.0)
-
-
-@dataclass
-class Label:
-    xy: np.ndarray
-    text: str
-    priority: float
-    colour: str
+Shape = Literal["map", "plane", "local"]
 
 
 @dataclass
@@ -69,7 +42,7 @@ class SphereLayers:
     norms: np.ndarray  # [V]
     levels: tuple[float, float]
     title: str
-    on_map: bool  # a Hammer map (sphere) rather than the token plane
+    shape: Shape  # a Hammer map of the sphere, the token plane, or a local azimuthal view
     labels: list[Label] = field(default_factory=list)
     selection: np.ndarray | None = None  # [n, 2]
     anchors: np.ndarray | None = None  # [n, 2], polygon order
@@ -77,90 +50,249 @@ class SphereLayers:
     noken: np.ndarray | None = None  # [2]
     mean_marker: np.ndarray | None = None  # [2]
     view: tuple[tuple[float, float], tuple[float, float]] | None = None
+    colour_by: str = "token norm"  # what the points' colour shows
+    colour_map: str = "viridis"
+    faithfulness: str = ""  # how well the map keeps neighbours (kNN recall), for the caption
+
+    def marks(self) -> np.ndarray:
+        """Every overlay point ([n, 2]): what the frame must keep in view."""
+        parts = [self.selection, self.anchors, self.trajectory, self.noken]
+        return np.vstack([np.reshape(p, (-1, 2)) for p in parts if p is not None] or [[]])
 
 
-def sphere_figure(layers: SphereLayers) -> Figure:
-    with mpl.rc_context(PAPER):
-        figure = Figure(figsize=(8, 5), layout="constrained")
+def sphere_figure(layers: SphereLayers, size: FigureSize = SIZES["screen"]) -> Figure:
+    box = _frame(layers)
+    with mpl.rc_context(size.rc()):
+        figure = Figure(figsize=(size.width, _height(size, box)), layout="constrained")
         axes = figure.add_subplot()
         points = axes.scatter(
             layers.coords[:, 0],
             layers.coords[:, 1],
             c=layers.norms,
-            s=0.8,
-            cmap="viridis",
+            s=0.8 * size.width / 8,
+            cmap=layers.colour_map,
             vmin=layers.levels[0],
             vmax=layers.levels[1],
             linewidths=0,
             rasterized=True,
         )
-        figure.colorbar(points, ax=axes, shrink=0.8, label="token norm")
-        _draw_overlays(axes, layers)
-        figure.suptitle(layers.title)
+        figure.colorbar(points, ax=axes, shrink=0.8, label=layers.colour_by, pad=0.01)
+        handles = _draw_overlays(axes, layers, size)
+        figure.suptitle(size.wrap(layers.title))
         axes.set_aspect("equal")
-        if layers.on_map:
-            angle = np.linspace(0, 2 * np.pi, 361)
-            axes.plot(HAMMER_X * np.cos(angle), HAMMER_Y * np.sin(angle), color="0.6", lw=0.6)
-            axes.set_axis_off()
-        else:
-            axes.axhline(0, color="0.7", lw=0.5)
-            axes.axvline(0, color="0.7", lw=0.5)
-            axes.set_xlabel("along the first token (× norm)")
-            axes.set_ylabel("along the second token (× norm)")
-        if layers.view is not None:
-            axes.set_xlim(*layers.view[0])
-            axes.set_ylim(*layers.view[1])
-        _place_labels(figure, axes, layers.labels)
+        _draw_frame(axes, layers)
+        axes.set_xlim(*box[0])
+        axes.set_ylim(*box[1])
+        if _zoomed(box, _extent(layers)):
+            _inset(axes, layers, box)
+        notes = [layers.faithfulness, legend_line([label.text for label in layers.labels])]
+        caption = " · ".join(note for note in notes if note)
+        if handles or caption:
+            figure.legend(
+                handles=handles,
+                loc="outside lower center",
+                ncols=min(len(handles), 3) or 1,
+                frameon=False,
+                title=caption or None,
+                title_fontsize=mpl.rcParams["legend.fontsize"],
+            )
+        _place_labels(figure, axes, layers, size)
     return figure
 
 
-def _draw_overlays(axes: Axes, layers: SphereLayers) -> None:
+def _height(size: FigureSize, box: np.ndarray) -> float:
+    """A height that fits the frame's aspect at the preset width (beside the colour bar, above
+    the legend), so a tall zoomed frame does not leave half the figure empty."""
+    aspect = (box[1, 1] - box[1, 0]) / (box[0, 1] - box[0, 0])
+    plot_width = 0.85 * size.width
+    overhead = 1.2 * size.font / 9  # title and legend, in inches
+    return float(np.clip(plot_width * aspect + overhead, 0.45 * size.width, 1.1 * size.width))
+
+
+def _draw_frame(axes: Axes, layers: SphereLayers) -> None:
+    """The map's outline, or the plane's axes, or the local view's rings of equal angle."""
+    if layers.shape == "map":
+        angle = np.linspace(0, 2 * np.pi, 361)
+        axes.plot(HAMMER_X * np.cos(angle), HAMMER_Y * np.sin(angle), color="0.6", lw=0.6)
+        axes.set_axis_off()
+    elif layers.shape == "local":
+        angle = np.linspace(0, 2 * np.pi, 361)
+        for degrees in (30, 60, 90, 120, 150, 180):
+            axes.plot(degrees * np.cos(angle), degrees * np.sin(angle), color="0.75", lw=0.5)
+            axes.annotate(
+                f"{degrees}°",
+                (degrees * 0.71, degrees * 0.71),
+                color="0.45",
+                fontsize=mpl.rcParams["xtick.labelsize"],
+                clip_on=True,
+            )
+        axes.set_axis_off()
+    else:
+        axes.axhline(0, color="0.7", lw=0.5)
+        axes.axvline(0, color="0.7", lw=0.5)
+        axes.set_xlabel("along the first token (× norm)")
+        axes.set_ylabel("along the second token (× norm)")
+
+
+def _extent(layers: SphereLayers) -> np.ndarray:
+    """The whole drawing's box [[x0, x1], [y0, y1]]."""
+    if layers.shape == "map":
+        return np.array([[-HAMMER_X, HAMMER_X], [-HAMMER_Y, HAMMER_Y]]) * 1.02
+    low, high = layers.coords.min(axis=0), layers.coords.max(axis=0)
+    pad = 0.03 * (high - low)
+    return np.stack([low - pad, high + pad], axis=1)
+
+
+def _frame(layers: SphereLayers) -> np.ndarray:
+    """What the axes show: the scene's view cut to the drawing (no empty half-frames), grown
+    to keep every mark inside with a margin."""
+    extent = _extent(layers)
+    if layers.view is None and layers.shape == "local":
+        return _neighbourhood(layers)
+    if layers.view is None:
+        return extent
+    (x0, x1), (y0, y1) = layers.view
+    x, y = layers.coords[:, 0], layers.coords[:, 1]
+    inside = layers.coords[(x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)]
+    if len(inside) < 2:
+        return extent
+    box = np.stack([inside.min(axis=0), inside.max(axis=0)], axis=1)
+    marks = layers.marks()
+    if len(marks):
+        margin = 0.08 * (box[:, 1] - box[:, 0])
+        box[:, 0] = np.minimum(box[:, 0], marks.min(axis=0) - margin)
+        box[:, 1] = np.maximum(box[:, 1], marks.max(axis=0) + margin)
+    return box
+
+
+def _neighbourhood(layers: SphereLayers) -> np.ndarray:
+    """A local view's default frame: every mark, else the centre's nearest 200 tokens."""
+    marks = layers.marks()
+    if len(marks):
+        reach = 1.3 * float(np.hypot(*marks.T).max())
+    else:
+        radius = np.hypot(layers.coords[:, 0], layers.coords[:, 1])
+        reach = 1.15 * float(np.partition(radius, min(200, len(radius) - 1))[:201].max())
+    reach = max(reach, 5.0)  # degrees
+    return np.array([[-reach, reach], [-reach, reach]])
+
+
+def _zoomed(box: np.ndarray, extent: np.ndarray) -> bool:
+    return bool(np.prod(box[:, 1] - box[:, 0]) < 0.4 * np.prod(extent[:, 1] - extent[:, 0]))
+
+
+def _inset(axes: Axes, layers: SphereLayers, box: np.ndarray) -> None:
+    """The whole drawing, small, in the corner that covers fewest marks, with the frame on it."""
+    marks = (layers.marks().reshape(-1, 2) - box[:, 0]) / (box[:, 1] - box[:, 0])  # axes units
+    corners = [(0.74, 0.0), (0.0, 0.0), (0.74, 0.74), (0.0, 0.74)]
+    covered = [
+        int(((marks >= (x, y)) & (marks <= (x + 0.26, y + 0.26))).all(axis=1).sum())
+        for x, y in corners
+    ]
+    x, y = corners[int(np.argmin(covered))]
+    inset = axes.inset_axes([x, y, 0.26, 0.26])
+    step = max(1, len(layers.coords) // 4000)
+    inset.scatter(*layers.coords[::step].T, s=0.3, color="0.65", linewidths=0, rasterized=True)
+    if layers.shape == "map":
+        angle = np.linspace(0, 2 * np.pi, 181)
+        inset.plot(HAMMER_X * np.cos(angle), HAMMER_Y * np.sin(angle), color="0.5", lw=0.5)
+    inset.add_patch(Rectangle(box[:, 0], *(box[:, 1] - box[:, 0]), fill=False, ec="black", lw=1))
+    extent = _extent(layers)
+    inset.set_xlim(*extent[0])
+    inset.set_ylim(*extent[1])
+    inset.set_aspect("equal")
+    inset.set_xticks([])
+    inset.set_yticks([])
+    inset.patch.set_alpha(0.85)
+    for spine in inset.spines.values():
+        spine.set(visible=True, linewidth=0.5, color="0.5")
+
+
+def _draw_overlays(axes: Axes, layers: SphereLayers, size: FigureSize) -> list[Line2D]:
+    """The marks, each role in its own colour and shape; returns the legend's handles."""
+    grow = size.width / 8 if size.width < 8 else 1.0
+    handles = []
+
+    def mark(role: str, xy: np.ndarray, **style: Any) -> None:
+        style = {"color": COLOURS[role], "ls": "none", **style}
+        style["ms"] = style.get("ms", 6) * grow**0.5
+        axes.plot(*np.reshape(xy, (-1, 2)).T, **style)
+        handles.append(Line2D([], [], label=NAMES[role], **style))
+
     if layers.anchors is not None and len(layers.anchors):
         ring = np.vstack([layers.anchors, layers.anchors[:1]]) if len(layers.anchors) > 2 else None
         polygon = ring if ring is not None else layers.anchors
-        axes.plot(polygon[:, 0], polygon[:, 1], color=OKABE_ITO["blue"], lw=1.0, ls="--")
-        axes.scatter(*layers.anchors.T, s=30, marker="s", color=OKABE_ITO["blue"], zorder=4)
+        axes.plot(*polygon.T, color=COLOURS["anchors"], lw=0.9, ls="--", zorder=4)
+        mark("anchors", layers.anchors, marker="s", mec="white", mew=0.6, zorder=4)
     if layers.trajectory is not None:
         path = layers.trajectory
-        if layers.on_map:  # steps that wrap round the map's edge are not drawn across it
+        if layers.shape == "map":  # steps that wrap round the map's edge are not drawn across it
             jumps = np.flatnonzero(np.abs(np.diff(path[:, 0])) > HAMMER_X) + 1
             path = np.insert(path, jumps, np.nan, axis=0)
-        axes.plot(path[:, 0], path[:, 1], color=OKABE_ITO["vermillion"], lw=1.2, zorder=5)
-        axes.scatter(*layers.trajectory.T, s=9, color=OKABE_ITO["vermillion"], zorder=5)
+        axes.plot(*path.T, color=COLOURS["trajectory"], lw=1.2, zorder=5)
+        mark(
+            "trajectory",
+            layers.trajectory,
+            marker="o",
+            ms=3,
+            ls="-",
+            lw=1.2,
+            mec="white",
+            mew=0.4,
+            zorder=5,
+        )
+        axes.plot(*layers.trajectory[-1], marker=">", color=COLOURS["trajectory"], ms=5, zorder=5)
     if layers.selection is not None and len(layers.selection):
-        axes.scatter(
-            *layers.selection.T, s=40, facecolors="none", edgecolors="black", lw=1.0, zorder=6
-        )
+        mark("selection", layers.selection, marker="o", mfc="none", mew=1.2, ms=8, zorder=6)
     if layers.noken is not None:
-        axes.scatter(
-            *layers.noken, s=70, marker="D", color=OKABE_ITO["orange"], ec="black", zorder=7
-        )
+        mark("noken", layers.noken, marker="D", mec="black", mew=0.8, ms=7, zorder=7)
     if layers.mean_marker is not None:
-        axes.scatter(*layers.mean_marker, s=120, marker="*", color="black", zorder=7)
+        mark("mean", layers.mean_marker, marker="*", ms=10, zorder=7)
+    return handles
 
 
-def _place_labels(figure: Figure, axes: Axes, labels: list[Label]) -> None:
-    """Labels without overlaps, best first (the screen's rule), measured in display pixels."""
+def _place_labels(figure: Figure, axes: Axes, layers: SphereLayers, size: FigureSize) -> None:
+    """Labels beside their points, clear of each other and of the marks, best first."""
+    labels = layers.labels
     if not labels:
         return
     figure.draw_without_rendering()  # settles the layout, so transforms are final
-    font_px = mpl.rcParams["font.size"] * figure.dpi / 72
-    boxes = []
+    font = mpl.rcParams["xtick.labelsize"]
+    px = figure.dpi / 72
+    points = axes.transData.transform(np.array([label.xy for label in labels]))
+    sizes = []
     for label in labels:
-        x, y = axes.transData.transform(label.xy)
-        boxes.append((x + 3, y, x + 3 + 0.6 * font_px * len(label.text), y + 1.2 * font_px))
-    shown = place_labels(np.array(boxes), np.array([lb.priority for lb in labels]))
-    for label, keep in zip(labels, shown, strict=True):
-        if keep:
-            axes.annotate(
-                label.text,
-                label.xy,
-                xytext=(3, 2),
-                textcoords="offset points",
-                color=label.colour,
-                fontsize=8,
-                zorder=8,
-            )
+        text = axes.text(0, 0, label.text, fontsize=font)
+        extent = text.get_window_extent()
+        sizes.append((extent.width + 2 * px, extent.height + px))
+        text.remove()
+    marks = layers.marks()
+    obstacles = mark_boxes(axes.transData.transform(marks), 4 * px) if len(marks) else None
+    frame = axes.get_window_extent()
+    priority = np.array([lb.priority for lb in labels])
+    bounds = (frame.x0, frame.y0, frame.x1, frame.y1)
+    gap = 4 * px
+    boxes = arrange_labels(points, np.array(sizes), priority, obstacles, gap, bounds, (1, 4, 7))
+    to_data = axes.transData.inverted().transform
+    for label, box, point in zip(labels, boxes, points, strict=True):
+        if np.isnan(box[0]):
+            continue
+        nearest = np.clip(point, box[:2], box[2:])  # where a leader line meets the label
+        if np.hypot(*(nearest - point)) > 1.5 * gap:
+            line = to_data(np.array([point, nearest]))
+            axes.plot(*line.T, color=COLOURS[label.role], lw=0.5, zorder=7)
+        x, y = to_data((box[0] + px, box[1] + 0.5 * px))
+        axes.text(
+            x,
+            y,
+            label.text,
+            fontsize=font,
+            color=COLOURS[label.role],
+            ha="left",
+            va="bottom",
+            zorder=8,
+            bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8},
+        )
 
 
 def lens_figure(
@@ -169,17 +301,21 @@ def lens_figure(
     norms: np.ndarray,
     position: int,
     labels: list[str],
+    size: FigureSize = SIZES["screen"],
 ) -> Figure:
     """The logit-lens heatmap (top-1 token written in) beside the norm of each position."""
     layers, positions = heat_probs.shape
-    with mpl.rc_context(PAPER):
-        figure = Figure(figsize=(8, 4.5), layout="constrained")
+    with mpl.rc_context(size.rc()):
+        figure = Figure(figsize=(size.width, size.width * 0.56), layout="constrained")
         heat, curves = figure.subplots(1, 2, width_ratios=[max(positions, 3), 3])
         image = heat.imshow(
             heat_probs, origin="lower", aspect="auto", cmap="viridis", vmin=0, vmax=1
         )
         figure.colorbar(image, ax=heat, label="top-1 probability", shrink=0.8)
-        if positions <= 16 and layers <= 48:
+        cell_pt = 0.6 * size.width * 72 / positions  # a cell's width and height in points
+        row_pt = 0.7 * size.width * 0.56 * 72 / layers
+        text_pt = min(6.0, cell_pt / 6, row_pt / 1.2)  # about six characters fit
+        if text_pt >= 5.0:  # smaller is not legible in print: the colour alone then
             for layer in range(layers):
                 for column in range(positions):
                     dark = heat_probs[layer, column] < 0.6
@@ -189,13 +325,13 @@ def lens_figure(
                         heat_text[layer][column],
                         ha="center",
                         va="center",
-                        fontsize=5,
+                        fontsize=text_pt,
                         color="white" if dark else "black",
                     )
         heat.set_xticks(range(positions), labels, rotation=45, ha="right")
         heat.set_xlabel("position")
         heat.set_ylabel("layer")
-        heat.set_title("logit lens: top-1 token and probability")
+        heat.set_title(size.wrap("logit lens: top-1 token and probability", 0.55))
         for column in range(positions):
             traced = column == position
             curves.plot(
@@ -207,16 +343,22 @@ def lens_figure(
         curves.set_yscale("log")
         curves.set_xlabel("layer")
         curves.set_ylabel("residual norm")
-        curves.set_title(f"norm per layer ({labels[position]!r} in colour)")
+        title = size.wrap(f"norm per layer ({labels[position]} in colour)", 0.3)
+        curves.set_title(title, loc="right")  # ends at the page's edge, never past it
+        _caption(figure, [*labels, *(t for row in heat_text for t in row)])
     return figure
 
 
 def attention_figure(
-    weights: np.ndarray, labels: list[str], title: str, guiding: list[tuple[str, float]]
+    weights: np.ndarray,
+    labels: list[str],
+    title: str,
+    guiding: list[tuple[str, float]],
+    size: FigureSize = SIZES["screen"],
 ) -> Figure:
     """One layer's attention (query rows, key columns) and the traced position's guides."""
-    with mpl.rc_context(PAPER):
-        figure = Figure(figsize=(6.5, 5.5), layout="constrained")
+    with mpl.rc_context(size.rc()):
+        figure = Figure(figsize=(size.width, size.width * 0.85), layout="constrained")
         axes = figure.add_subplot()
         image = axes.imshow(weights, cmap="magma", vmin=0, vmax=max(float(weights.max()), 1e-9))
         figure.colorbar(image, ax=axes, label="attention", shrink=0.8)
@@ -225,28 +367,39 @@ def attention_figure(
         axes.set_yticks(ticks, labels)
         axes.set_xlabel("key")
         axes.set_ylabel("query")
-        guides = ", ".join(f"{token!r} {share:.2f}" for token, share in guiding)
-        axes.set_title(f"{title}\nguiding tokens: {guides}")
+        guides = ", ".join(f"{token} {share:.2f}" for token, share in guiding)
+        axes.set_title(size.wrap(f"{title}\nguiding tokens: {guides}"))
+        _caption(figure, labels)
     return figure
 
 
-def table_figure(header: tuple[str, str], rows: list[tuple[str, str]], title: str) -> Figure:
+def table_figure(
+    header: tuple[str, str],
+    rows: list[tuple[str, str]],
+    title: str,
+    size: FigureSize = SIZES["screen"],
+) -> Figure:
     """A sweep's rows as a table, the way the seed texts print them."""
-    wrapped = [(value, textwrap.fill(text, 90)) for value, text in rows]
+    text_pt = max(size.font - 1, 6.0)
+    per_line = int(0.9 * size.width * 72 / (0.55 * text_pt))
+    wrapped = [(value, textwrap.fill(text.strip(), per_line)) for value, text in rows]
     lines = sum(text.count("\n") + 1 for _, text in wrapped) + 1
-    with mpl.rc_context(PAPER):
-        figure = Figure(figsize=(8, 0.6 + 0.2 * lines), layout="constrained")
+    line_in = 1.45 * text_pt / 72
+    with mpl.rc_context(size.rc()):
+        title = size.wrap(title)
+        head_in = 0.3 + (title.count("\n") + 1) * 1.5 * (size.font + 1) / 72
+        figure = Figure(figsize=(size.width, head_in + line_in * lines), layout="constrained")
         axes = figure.add_subplot()
         axes.set_axis_off()
         table = axes.table(
             cellText=[list(row) for row in wrapped] or [["", ""]],
             colLabels=list(header),
-            colWidths=[0.08, 0.92],
+            colWidths=[0.1, 0.9],
             cellLoc="left",
             loc="upper center",
         )
         table.auto_set_font_size(False)
-        table.set_fontsize(8)
+        table.set_fontsize(text_pt)
         for (row, column), cell in table.get_celld().items():
             height = 1 + (wrapped[row - 1][1].count("\n") if row > 0 and wrapped else 0)
             cell.set_height(height / lines)
@@ -258,20 +411,37 @@ def table_figure(header: tuple[str, str], rows: list[tuple[str, str]], title: st
     return figure
 
 
-def save_figure(figure: Figure, path: str | Path, scale: float = 1.0) -> Path:
-    """PNG at `scale` x 100 dpi, or SVG / PDF (vector, points rasterised); atomically."""
+def _caption(figure: Figure, labels: list[str]) -> None:
+    """The line that explains the token marks (␣ space, ↵ newline...) when any is shown."""
+    line = legend_line(labels)
+    if line:
+        figure.supxlabel(line, fontsize=mpl.rcParams["legend.fontsize"], color="0.3")
+
+
+def save_figure(figure: Figure, path: str | Path, dpi: float = 100.0) -> Path:
+    """PNG at `dpi`, or SVG / PDF (vector, text as text, points rasterised); atomically."""
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
-    check_output(path, scale)
-    dpi = BASE_DPI * scale if fmt == "png" else RASTER_DPI
-    write_atomic(path, lambda file: figure.savefig(file, format=fmt, dpi=dpi))
+    check_output(path, dpi)
+    resolution = dpi if fmt == "png" else RASTER_DPI
+    with mpl.rc_context(FONTS):  # read when the file is written, not when the figure is built
+        write_atomic(path, lambda file: figure.savefig(file, format=fmt, dpi=resolution))
     return path
 
 
-def check_output(path: str | Path, scale: float) -> None:
-    """Fail before any work when the file type or scale cannot be written."""
+def png_dpi(size: FigureSize, scale: float = 1.0, dpi: float | None = None) -> float:
+    """A PNG's resolution: `dpi` as asked, else the size's own times `scale` (1 to 4)."""
+    if dpi is not None:
+        return dpi
+    if not 1.0 <= scale <= 4.0:
+        raise NokenvizError(f"the scale goes from 1 to 4, not {scale:g}")
+    return size.dpi * scale
+
+
+def check_output(path: str | Path, dpi: float) -> None:
+    """Fail before any work when the file type or resolution cannot be written."""
     fmt = Path(path).suffix.lower().lstrip(".")
     if fmt not in FORMATS:
         raise NokenvizError(f"figures are written as .png, .svg or .pdf, not {Path(path).name!r}")
-    if not 1.0 <= scale <= 4.0:
-        raise NokenvizError(f"the scale goes from 1 to 4, not {scale}")
+    if not 50 <= dpi <= 1200:
+        raise NokenvizError(f"the PNG resolution goes from 50 to 1200 dpi, not {dpi:g}")

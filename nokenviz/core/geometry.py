@@ -42,6 +42,7 @@ class Neighbours:
     top: list[Neighbour]
     bottom: list[Neighbour]
     metric: Metric
+    recall: float | None = None  # how many of them are also nearest on screen (kNN recall@10)
 
 
 def row_norms(matrix: torch.Tensor) -> torch.Tensor:

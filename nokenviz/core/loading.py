@@ -30,6 +30,7 @@ from nokenviz.core.model_spec import (
     resolve_model,
 )
 from nokenviz.core.task import Task
+from nokenviz.core.token_labels import token_labels
 from nokenviz.errors import Cancelled, ModelError, NokenvizError
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -92,6 +93,12 @@ class LoadedModel:
         n_tok = len(self.tokenizer)
         texts = self.tokenizer.batch_decode([[i] for i in range(min(n_tok, self.vocab_size))])
         return texts + [""] * max(0, self.vocab_size - n_tok)
+
+    @cached_property
+    def token_labels(self) -> list[str]:
+        """How every vocabulary row is shown (core/token_labels.py): spaces and bytes visible,
+        no two rows alike."""
+        return token_labels(self.tokenizer, self.token_strings)
 
     def require_causal(self, what: str) -> None:
         if not self.is_causal:

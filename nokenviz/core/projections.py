@@ -7,6 +7,12 @@ Three projections, all from unit directions (norms are drawn separately, as colo
   interpolating among their nearest vocabulary neighbours: approximate, and said so.
 - Token plane: the plane of two tokens (Gram-Schmidt), in polar form: angle in the plane,
   radius = the vector's true norm (seed 004). Exact.
+- Local view: an azimuthal equidistant projection centred on one direction (a token or a noken):
+  the radius is the exact angle to the centre, in degrees, so the k nearest tokens by cosine are
+  exactly the k points closest to the centre on screen. The direction round the centre comes
+  from a PCA of the nearest neighbours' tangent vectors, so the neighbourhood is spread out
+  where it varies most. Global maps cannot keep every neighbourhood; this one keeps the one the
+  user is looking at.
 
 "Centred" subtracts the mean unit direction first: real vocabularies are anisotropic (the
 default model's mean direction has norm 0.67) and an uncentred sphere crowds into one patch.
@@ -15,14 +21,18 @@ default model's mean direction has norm 0.67) and an uncentred sphere crowds int
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from nokenviz.core.task import Task
 from nokenviz.errors import NokenvizError
 
-Kind = Literal["pca", "umap", "plane"]
+if TYPE_CHECKING:  # torch is imported only when a projection is measured, not to draw a window
+    from nokenviz.core.faithfulness import Faithfulness
+
+Kind = Literal["pca", "umap", "plane", "local"]
+LOCAL_NEIGHBOURS = 50  # the neighbours whose tangents orient the local view
 SQRT2 = np.sqrt(2.0)
 
 
@@ -35,10 +45,17 @@ class ProjectionSpec:
     plane_tokens: tuple[int, int] | None = None
     seed: int = 0
     n_neighbors: int = 15
+    centre: int | None = None  # local view: the token at the centre (None: a given vector)
+    centre_name: str = ""  # local view: how the centre is shown in titles
 
     def describe(self) -> str:
         if self.kind == "plane":
             return "token plane (polar: angle in the plane, radius = norm)"
+        if self.kind == "local":
+            return (
+                f"local view centred on {self.centre_name or 'a vector'} "
+                "(azimuthal equidistant: radius = angle to the centre, in degrees)"
+            )
         base = (
             "PCA-3 sphere"
             if self.kind == "pca"
@@ -57,12 +74,21 @@ class Projection:
     _axes: np.ndarray | None = None  # PCA: [d, 3]; plane: [d, 2]
     _units: np.ndarray | None = field(default=None, repr=False)  # UMAP: fitted directions
     _xyz: np.ndarray | None = field(default=None, repr=False)  # UMAP: fitted points on the sphere
+    _centre: np.ndarray | None = None  # local view: the unit centre direction [d]
+    faithfulness: Faithfulness | None = None  # kNN recall of the fitted rows (`fit_measured`)
+
+    @property
+    def shape(self) -> Literal["map", "plane", "local"]:
+        """How the flat coordinates read: a Hammer map of the sphere, a plane, a local view."""
+        return self.spec.kind if self.spec.kind in ("plane", "local") else "map"
 
     def project(self, vectors: np.ndarray) -> np.ndarray:
         """Flat coordinates of new vectors ([n, d] -> [n, 2]) in this projection."""
         vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
         if self.spec.kind == "plane":
             return _polar(vectors @ self._axes, np.linalg.norm(vectors, axis=1))
+        if self.spec.kind == "local":
+            return _azimuthal(_normalise(vectors), self._centre, self._axes)
         units = _directions(vectors, self.mean_direction if self.spec.centred else None)
         if self.spec.kind == "pca":
             return _hammer(_normalise(units @ self._axes))
@@ -70,15 +96,19 @@ class Projection:
 
     def mean_marker(self) -> np.ndarray | None:
         """Where the common direction sits (uncentred spheres only: centring removes it)."""
-        if self.spec.kind == "plane" or self.spec.centred:
+        if self.spec.kind in ("plane", "local") or self.spec.centred:
             return None
         return self.project(self.mean_direction[None])[0]
 
 
 def fit_projection(
-    matrix: np.ndarray, spec: ProjectionSpec, task: Task | None = None
+    matrix: np.ndarray,
+    spec: ProjectionSpec,
+    task: Task | None = None,
+    centre: np.ndarray | None = None,
 ) -> Projection:
-    """Fit `spec` to the rows of `matrix` ([V, d] float32)."""
+    """Fit `spec` to the rows of `matrix` ([V, d] float32); a local view is centred on
+    `centre` ([d], e.g. a noken) or else on the token `spec.centre`."""
     task = task or Task(what="the projection")
     matrix = np.asarray(matrix, dtype=np.float32)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
@@ -89,6 +119,8 @@ def fit_projection(
         axes = plane_axes(matrix, spec)
         coords = _polar(matrix @ axes, norms[:, 0])
         return Projection(spec, coords.astype(np.float32), mean_direction, axes)
+    if spec.kind == "local":
+        return _fit_local(units, spec, mean_direction, matrix, centre)
     if spec.centred:  # in place: this matrix is the largest thing the app holds besides the model
         units -= mean_direction
         units /= np.maximum(np.linalg.norm(units, axis=1, keepdims=True), 1e-12)
@@ -105,6 +137,61 @@ def fit_projection(
 
     xyz = umap_sphere(units, spec.seed, spec.n_neighbors, task)
     return Projection(spec, _hammer(xyz), mean_direction, _units=units, _xyz=xyz)
+
+
+def fit_measured(
+    matrix: np.ndarray,
+    spec: ProjectionSpec,
+    task: Task | None = None,
+    centre: np.ndarray | None = None,
+) -> Projection:
+    """`fit_projection`, then how faithful it is (kNN recall on a sample): what the app and
+    figures show, so no map is drawn without saying how far its neighbourhoods hold."""
+    from nokenviz.core.faithfulness import score_projection
+
+    task = task or Task(what="the projection")
+    projection = fit_projection(matrix, spec, task.scaled(0.0, 0.85), centre)
+    task.report(0.85, "measuring how well neighbours are kept")
+    projection.faithfulness = score_projection(matrix, projection.coords, task.scaled(0.85, 1.0))
+    return projection
+
+
+def _fit_local(
+    units: np.ndarray,
+    spec: ProjectionSpec,
+    mean_direction: np.ndarray,
+    matrix: np.ndarray,
+    centre: np.ndarray | None,
+) -> Projection:
+    if centre is None:
+        if spec.centre is None or not 0 <= spec.centre < len(units):
+            raise NokenvizError("the local view needs a centre: select a token or make a noken")
+        centre = matrix[spec.centre]
+    centre = np.asarray(centre, dtype=np.float32).reshape(-1)
+    if centre.shape[0] != units.shape[1] or not np.isfinite(centre).all():
+        raise NokenvizError(f"the local view's centre must be a finite {units.shape[1]}-vector")
+    if np.linalg.norm(centre) < 1e-12:
+        raise NokenvizError("the local view cannot be centred on a zero vector (no direction)")
+    unit = centre / np.linalg.norm(centre)
+    cosine = units @ unit
+    k = min(LOCAL_NEIGHBOURS, len(units) - 1)
+    nearest = np.argpartition(-cosine, k)[: k + 1]
+    tangents = units[nearest] - cosine[nearest, None] * unit
+    axes = _top_axes(tangents, 2)
+    coords = _azimuthal(units, unit, axes, cosine)
+    return Projection(spec, coords, mean_direction, axes, _centre=unit)
+
+
+def _azimuthal(
+    units: np.ndarray, centre: np.ndarray, axes: np.ndarray, cosine: np.ndarray | None = None
+) -> np.ndarray:
+    """Azimuthal equidistant coordinates: radius = angle to `centre` in degrees, direction =
+    the tangent's direction in the plane of `axes` (both orthogonal to the centre)."""
+    cosine = units @ centre if cosine is None else cosine
+    radius = np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
+    plane = units @ axes
+    angle = np.arctan2(plane[:, 1], plane[:, 0])
+    return np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1).astype(np.float32)
 
 
 def plane_axes(matrix: np.ndarray, spec: ProjectionSpec) -> np.ndarray:

@@ -98,7 +98,7 @@ def prepare_prompt(
             index = torch.tensor(ids, device=adapter.W_E.device)
             pieces.append(adapter.embedding(index))
             token_ids.extend(ids)
-            labels.extend(loaded.token_strings[i] for i in ids)
+            labels.extend(loaded.token_labels[i] for i in ids)
 
     add_tokens(special_prefix(loaded.tokenizer))
     for segment in parse_template(prompt):
@@ -121,7 +121,7 @@ def prepare_token_ids(loaded: LoadedModel, ids: list[int]) -> PreparedInput:
         raise PromptError("the prompt is empty; type some text or a {slot}")
     _check_context(loaded, len(ids))
     embeds = loaded.adapter.embedding(torch.tensor(ids, device=loaded.adapter.W_E.device))[None]
-    return PreparedInput(embeds, list(ids), [loaded.token_strings[i] for i in ids], {})
+    return PreparedInput(embeds, list(ids), [loaded.token_labels[i] for i in ids], {})
 
 
 def _check_context(loaded: LoadedModel, length: int, extra: int = 0) -> None:

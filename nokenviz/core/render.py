@@ -15,15 +15,16 @@ from matplotlib.figure import Figure
 
 from nokenviz.core.composer import composer_spec, polygon_order
 from nokenviz.core.figures import (
-    OKABE_ITO,
-    Label,
+    SIZES,
+    FigureSize,
     SphereLayers,
     attention_figure,
     lens_figure,
     sphere_figure,
     table_figure,
 )
-from nokenviz.core.projections import Projection, ProjectionSpec
+from nokenviz.core.overlays import overlay_labels
+from nokenviz.core.projections import Projection
 from nokenviz.core.scene import Scene, TracePart, check_token_ids
 from nokenviz.core.task import Task
 from nokenviz.errors import NokenvizError
@@ -33,57 +34,43 @@ from nokenviz.errors import NokenvizError
 class SceneData:
     """What a scene's figures are drawn from (the GUI holds the same pieces)."""
 
-    tokens: list[str]
+    labels: list[str]  # how each vocabulary row is shown (core/token_labels.py)
     norms: np.ndarray
     levels: tuple[float, float]
     projection: Projection
     trace: Any = None  # core.lens.Trace, or None for a model that cannot generate
     noken: np.ndarray | None = None  # the composer's noken vector
+    recall: np.ndarray | None = None  # each token's kNN recall in `projection` (colouring)
     sweep_rows: list[Any] | None = None
-
-
-def projection_spec(scene: Scene) -> ProjectionSpec:
-    part = scene.projection
-    return ProjectionSpec(kind=part.kind, centred=part.centred, plane_tokens=part.plane_tokens)
 
 
 def sphere_layers(scene: Scene, data: SceneData, title: str) -> SphereLayers:
     """The sphere view of a scene: points, trajectory, selection, anchors, noken, labels."""
-    projection, tokens = data.projection, data.tokens
+    projection, shown = data.projection, data.labels
     coords = projection.coords
-    labels = [
-        Label(coords[i], tokens[i], 100.0 - n, OKABE_ITO["black"])
-        for n, i in enumerate(reversed(scene.selection))
-    ]
     anchors = None
     if scene.composer.anchors:
         xy = coords[list(scene.composer.anchors)].astype(np.float64)
         anchors = xy[polygon_order(xy)] if len(xy) > 2 else xy
-        labels += [
-            Label(coords[i], tokens[i], 90.0, OKABE_ITO["blue"])
-            for i in scene.composer.anchors
-            if i not in scene.selection
-        ]
-    trajectory = None
+    trajectory, entries = None, []
     if data.trace is not None and scene.trace.trajectory:
         vectors = data.trace.lens if scene.trace.lens_space else data.trace.raw
-        trajectory = projection.project(vectors)
-        labels += [
-            Label(
-                point,
-                f"L{e.layer} {tokens[e.top[0][0]]!r}",
-                50.0 + e.layer / 100,
-                OKABE_ITO["vermillion"],
-            )
-            for e, point in zip(data.trace.entries, trajectory, strict=True)
-        ]
+        trajectory, entries = projection.project(vectors), data.trace.entries
+    labels = overlay_labels(
+        coords, shown, scene.selection, scene.composer.anchors, entries, trajectory
+    )
     view = scene.view
+    by_recall = scene.projection.colour == "recall" and data.recall is not None
+    score = projection.faithfulness
     return SphereLayers(
         coords=coords,
-        norms=data.norms,
-        levels=data.levels,
+        norms=data.recall if by_recall else data.norms,
+        levels=(0.0, 1.0) if by_recall else data.levels,
+        colour_by="kNN recall@10 of each token" if by_recall else "token norm",
+        colour_map="cividis" if by_recall else "viridis",
+        faithfulness="" if score is None else f"neighbours kept: {score.describe()}",
         title=title,
-        on_map=projection.spec.kind != "plane",
+        shape=projection.shape,
         labels=labels,
         selection=coords[list(scene.selection)] if scene.selection else None,
         anchors=anchors,
@@ -94,23 +81,27 @@ def sphere_layers(scene: Scene, data: SceneData, title: str) -> SphereLayers:
     )
 
 
-def scene_figure(scene: Scene, data: SceneData) -> Figure:
-    """The figure a scene names (`scene.figure`)."""
+def scene_figure(scene: Scene, data: SceneData, size: FigureSize = SIZES["screen"]) -> Figure:
+    """The figure a scene names (`scene.figure`), at a printed size."""
     title = scene.title or f"{scene.projection.matrix}: {data.projection.spec.describe()}"
     if scene.figure == "sphere":
-        return sphere_figure(sphere_layers(scene, data, title))
+        return sphere_figure(sphere_layers(scene, data, title), size)
     if scene.figure == "sweep":
-        return sweep_table(scene, data.sweep_rows or [])
+        return sweep_table(scene, data.sweep_rows or [], size)
     if data.trace is None:
         raise NokenvizError(f"the {scene.figure} figure needs a causal LM to trace the prompt")
     trace = data.trace
     if scene.figure == "lens":
-        heat_text = [[data.tokens[i] for i in row] for row in trace.heat_ids]
-        return lens_figure(trace.heat_probs, heat_text, trace.norms, trace.position, trace.labels)
-    return attention_view(scene.trace, trace, scene.title)
+        heat_text = [[data.labels[i] for i in row] for row in trace.heat_ids]
+        return lens_figure(
+            trace.heat_probs, heat_text, trace.norms, trace.position, trace.labels, size
+        )
+    return attention_view(scene.trace, trace, scene.title, size)
 
 
-def attention_view(part: TracePart, trace: Any, title: str = "") -> Figure:
+def attention_view(
+    part: TracePart, trace: Any, title: str = "", size: FigureSize = SIZES["screen"]
+) -> Figure:
     """The attention figure for the scene's layer and head (None = mean of heads)."""
     layer = part.attention_layer % len(trace.attention)
     weights = trace.attention[layer]
@@ -124,10 +115,11 @@ def attention_view(part: TracePart, trace: Any, title: str = "") -> Figure:
         trace.labels,
         title or f"attention, layer {layer}, {which}",
         [(trace.labels[i], float(guiding[i])) for i in order],
+        size,
     )
 
 
-def sweep_table(scene: Scene, rows: list[Any]) -> Figure:
+def sweep_table(scene: Scene, rows: list[Any], size: FigureSize = SIZES["screen"]) -> Figure:
     part = scene.sweep
     header = ("seed", "text") if part.kind == "seeds" else ("t", "text")
     title = scene.title or (
@@ -135,15 +127,16 @@ def sweep_table(scene: Scene, rows: list[Any]) -> Figure:
         if part.kind == "seeds"
         else f"{part.kind.upper()} from {part.prompt_a!r} to {part.prompt_b!r}"
     )
-    return table_figure(header, [(str(row.value), row.text) for row in rows], title)
+    return table_figure(header, [(str(row.value), row.text) for row in rows], title, size)
 
 
 def compute_scene(scene: Scene, loaded: Any, task: Task) -> SceneData:
     """Everything the scene's figure needs, from a loaded model (headless render)."""
+    from nokenviz.core.faithfulness import knn_recall
     from nokenviz.core.generation import DecodingSettings
     from nokenviz.core.lens import trace_prompt
     from nokenviz.core.nokens import build_noken, parse_noken
-    from nokenviz.core.projections import fit_projection
+    from nokenviz.core.projections import fit_measured
     from nokenviz.core.prompts import prepare_prompt
     from nokenviz.core.sweeps import lerp_sweep, parse_seed_range, seed_sweep
     from nokenviz.core.vocabulary import vocabulary
@@ -152,20 +145,34 @@ def compute_scene(scene: Scene, loaded: Any, task: Task) -> SceneData:
     check_token_ids(scene, len(vocab.tokens))
     matrix_name = scene.projection.matrix if scene.projection.matrix in vocab.matrices else "W_E"
     stats = vocab.stats[matrix_name]
+    spec = composer_spec(
+        scene.composer, vocab.stats["W_E"].median, scene.selection[-1] if scene.selection else None
+    )
+    noken = None
+    if spec is not None:
+        vector = build_noken(parse_noken(spec), loaded.adapter.W_E, loaded.tokenizer)
+        noken = vector.float().cpu().numpy()
+    if scene.projection.centre == "noken" and noken is None:
+        raise NokenvizError("the local view is centred on the noken, but the scene has none")
     task.report(0.1, "projecting the vocabulary")
-    projection = fit_projection(vocab.matrices[matrix_name], projection_spec(scene), task)
-    data = SceneData(vocab.tokens, vocab.norms[matrix_name], (stats.p01, stats.p99), projection)
+    projection = fit_measured(
+        vocab.matrices[matrix_name],
+        scene.projection.spec(vocab.labels),
+        task.scaled(0.1, 0.3),
+        centre=noken if scene.projection.centre == "noken" else None,
+    )
+    data = SceneData(vocab.labels, vocab.norms[matrix_name], (stats.p01, stats.p99), projection)
+    data.noken = noken
+    if scene.projection.colour == "recall":
+        task.report(0.3, "kNN recall of every token")
+        ids = np.arange(len(projection.coords))
+        matrix = vocab.matrices[matrix_name]
+        data.recall = knn_recall(matrix, projection.coords, ids, task=task.scaled(0.3, 0.6))
     if not loaded.is_causal:
         return data
     task.report(0.6, "tracing the prompt")
     prepared = prepare_prompt(loaded, scene.trace.prompt)
     data.trace = trace_prompt(loaded, prepared, scene.trace.position)
-    spec = composer_spec(
-        scene.composer, vocab.stats["W_E"].median, scene.selection[-1] if scene.selection else None
-    )
-    if spec is not None:
-        noken = build_noken(parse_noken(spec), loaded.adapter.W_E, loaded.tokenizer)
-        data.noken = noken.cpu().numpy()
     if scene.figure == "sweep":
         task.report(0.7, "running the sweep")
         part = scene.sweep

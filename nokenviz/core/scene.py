@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from nokenviz.core.files import write_text_atomic
+from nokenviz.core.projections import ProjectionSpec
 from nokenviz.errors import NokenvizError
 
 VERSION = 1
@@ -40,20 +41,39 @@ class _Part(BaseModel):
 
 
 class ProjectionPart(_Part):
-    kind: Literal["pca", "umap", "plane"] = "pca"
+    kind: Literal["pca", "umap", "plane", "local"] = "pca"
     centred: bool = True
     matrix: Literal["W_E", "W_U"] = "W_E"
     plane_tokens: tuple[int, int] | None = None  # token plane: the two tokens spanning it
+    centre: int | Literal["noken"] | None = None  # local view: a token id, or the noken
+    colour: Literal["norm", "recall"] = "norm"  # what the points' colour shows
 
     def without_tokens(self) -> ProjectionPart:
-        """The same projection for another vocabulary: a token plane becomes the PCA sphere."""
-        kind = "pca" if self.kind == "plane" else self.kind
-        return ProjectionPart(kind=kind, centred=self.centred, matrix=self.matrix)
+        """The same projection for another vocabulary: a token plane, or a local view centred
+        on a token, becomes the PCA sphere."""
+        tied = self.kind == "plane" or (self.kind == "local" and self.centre != "noken")
+        kind = "pca" if tied else self.kind
+        centre = self.centre if kind == "local" else None
+        return ProjectionPart(kind=kind, centred=self.centred, matrix=self.matrix, centre=centre)
+
+    def spec(self, labels: list[str]) -> ProjectionSpec:
+        """What to fit; a local view's centre is named by its token label."""
+        centre = self.centre if isinstance(self.centre, int) else None
+        name = labels[centre] if centre is not None else "the noken" if self.centre else ""
+        return ProjectionSpec(
+            kind=self.kind,
+            centred=self.centred,
+            plane_tokens=self.plane_tokens,
+            centre=centre,
+            centre_name=name,
+        )
 
     @model_validator(mode="after")
-    def _plane_needs_tokens(self) -> ProjectionPart:
+    def _kinds_need_tokens(self) -> ProjectionPart:
         if self.kind == "plane" and self.plane_tokens is None:
             raise ValueError("a token plane needs plane_tokens: two token ids")
+        if self.kind == "local" and self.centre is None:
+            raise ValueError('a local view needs a centre: a token id or "noken"')
         return self
 
 
@@ -184,6 +204,7 @@ def check_token_ids(scene: Scene, vocab_size: int) -> None:
     fields = {
         "selection": scene.selection,
         "projection.plane_tokens": scene.projection.plane_tokens or (),
+        "projection.centre": [c for c in [scene.projection.centre] if isinstance(c, int)],
         "composer.anchors": scene.composer.anchors,
     }
     for name, ids in fields.items():

@@ -7,7 +7,9 @@ import io
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 
+from nokenviz import __version__
 from nokenviz.core.generation import DecodingSettings, generate
 from nokenviz.core.loading import LoadedModel
 from nokenviz.core.nokens import NokenSpec, lerp, parse_noken, slerp
@@ -116,19 +118,49 @@ def _run_row(
     return row
 
 
-def rows_as_text(rows: list[SweepRow], fmt: str) -> str:
-    """A sweep as CSV or as a Markdown table (like the seed texts' tables)."""
+Header = tuple[tuple[str, str], ...]
+
+
+def sweep_header(
+    kind: str,
+    prompts: tuple[str, str],
+    steps: int,
+    seeds: str,
+    max_new_tokens: int,
+    model: str,
+    when: datetime,
+) -> Header:
+    """What a table of rows was made from, so an exported file still says it on its own."""
+    if kind == "seeds":
+        sweep = f"random nokens in {prompts[0]!r}, seeds {seeds}"
+    else:
+        sweep = f"{kind.upper()} from {prompts[0]!r} to {prompts[1]!r}, {steps} steps of t"
+    return (
+        ("model", model),
+        ("sweep", sweep),
+        ("decoding", f"greedy, {max_new_tokens} new tokens per row"),
+        ("date", when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+        ("made with", f"nokenviz {__version__}"),
+    )
+
+
+def rows_as_text(rows: list[SweepRow], fmt: str, header: Header = ()) -> str:
+    """A sweep as CSV (the header as leading `#` lines) or as a Markdown table (the header as a
+    list above it), like the seed texts' tables."""
     if not rows:
         raise NokenvizError("the sweep has no rows yet")
     key = rows[0].key
     if fmt == "csv":
         out = io.StringIO()
+        out.writelines(f"# {name}: {value}\n" for name, value in header)
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow([key, "text"])
         writer.writerows([row.value, row.text] for row in rows)
         return out.getvalue()
     if fmt == "md":
-        lines = [f"| {key} | text |", "|---|---|"]
+        lines = [f"- {name}: {_markdown_cell(value)}" for name, value in header]
+        lines += [""] if header else []
+        lines += [f"| {key} | text |", "|---|---|"]
         lines += [f"| {row.value} | {_markdown_cell(row.text)} |" for row in rows]
         return "\n".join(lines) + "\n"
     raise NokenvizError(f"unknown table format {fmt!r}; use csv or md")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nokenviz.core.token_labels import SPACE
 from nokenviz.errors import NokenvizError
 
 
@@ -52,6 +53,7 @@ def parse_token_query(tokenizer: Any, query: str, vocab_size: int) -> int:
 def find_tokens(token_strings: list[str], query: str, limit: int = 50) -> list[int]:
     """Search the vocabulary's display strings: `#id`, then exact text, then exact ignoring
     case and surrounding spaces, then substrings; at most `limit` ids, best first."""
+    query = query.replace(SPACE, " ")  # a label typed back (`␣question`) finds its token
     stripped = query.strip()
     if stripped.startswith("#") and stripped[1:].isdigit():
         index = int(stripped[1:])

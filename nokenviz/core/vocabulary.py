@@ -14,7 +14,8 @@ from nokenviz.core.loading import LoadedModel
 
 @dataclass
 class Vocabulary:
-    tokens: list[str]
+    tokens: list[str]  # each row's decoded text (search, generated text)
+    labels: list[str]  # how each row is shown (core/token_labels.py)
     matrices: dict[str, np.ndarray]  # "W_E", plus "W_U" when the model is untied
     norms: dict[str, np.ndarray]
     stats: dict[str, NormStats]
@@ -29,6 +30,7 @@ def vocabulary(loaded: LoadedModel) -> Vocabulary:
     matrices = {name: w.detach().float().cpu().numpy() for name, w in sources.items()}
     return Vocabulary(
         tokens=loaded.token_strings,
+        labels=loaded.token_labels,
         matrices=matrices,
         norms={name: np.linalg.norm(m, axis=1) for name, m in matrices.items()},
         stats={name: norm_stats(w) for name, w in sources.items()},

@@ -27,6 +27,7 @@ class AttentionPanel(QWidget):
         self.head = QSpinBox(toolTip="attention head")
         self.mean = QCheckBox("mean of heads", toolTip="average the attention of all heads")
         self.guides = QLabel("", toolTip="Keys the traced position attends to most")
+        self.guides.setWordWrap(True)  # long prompts wrap instead of widening the dock
         for control in (self.layer, self.head):
             control.valueChanged.connect(lambda _: self._chosen())
         self.mean.toggled.connect(lambda _: self._chosen())
@@ -73,7 +74,7 @@ class AttentionPanel(QWidget):
         best = np.argsort(-guiding)[:3]
         self.guides.setText(
             "guiding tokens (last 4 layers, mean of heads): "
-            + ", ".join(f"{labels[i]!r} {guiding[i]:.2f}" for i in best)
+            + ", ".join(f"{labels[i]} {guiding[i]:.2f}" for i in best)
         )
         layer = part.attention_layer % weights.shape[0]
         head = part.attention_head

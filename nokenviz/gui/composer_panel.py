@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from nokenviz.core.composer import blend_weights, mix_spec
 from nokenviz.core.scene import ComposerPart
 from nokenviz.errors import NokenvizError
+from nokenviz.gui.plots import compact, show_rows
 from nokenviz.gui.sphere_view import SphereView
 from nokenviz.state.controller import Controller
 from nokenviz.state.session import Part, Session
@@ -52,9 +53,7 @@ PARTS: frozenset[Part] = frozenset({"model", "fitted", "composer", "selection", 
 def _table(headers: list[str]) -> QTableWidget:
     table = QTableWidget(0, len(headers))
     table.setHorizontalHeaderLabels(headers)
-    table.verticalHeader().setVisible(False)
-    table.horizontalHeader().setStretchLastSection(True)
-    return table
+    return compact(table)
 
 
 class ComposerPanel(QWidget):
@@ -99,6 +98,8 @@ class ComposerPanel(QWidget):
             toolTip="Neighbours of the newest anchor (or the selected token)",
         )
         self.weights = _table(["anchor", "weight"])
+        show_rows(self.weights, 6)
+        self.weights.setMaximumHeight(self.weights.minimumHeight())  # the previews get the rest
         self.weights.setToolTip("The blend as a probability vector; type to edit (normalised)")
         self.mode = QComboBox(toolTip="Two anchors: straight line (LERP) or great circle (SLERP)")
         self.mode.addItems(["LERP / mix", "SLERP (two anchors)"])
@@ -133,7 +134,7 @@ class ComposerPanel(QWidget):
             for widget in widgets:
                 row.addWidget(widget)
             layout.addLayout(row)
-        layout.addWidget(self.weights, 1)
+        layout.addWidget(self.weights)
         options = QHBoxLayout()
         for widget in (self.mode, self.norm, self.custom_norm):
             options.addWidget(widget)
@@ -189,28 +190,22 @@ class ComposerPanel(QWidget):
         part = session.composer
         xy = self._anchor_xy(session)
         self.view.handle.setVisible(len(xy) > 0)
-        tokens = session.vocab.tokens
-        rows = [
-            (repr(tokens[t]), f"{w:.4f}") for t, w in zip(part.anchors, part.weights, strict=True)
-        ]
+        tokens = session.vocab.labels
+        rows = [(tokens[t], f"{w:.4f}") for t, w in zip(part.anchors, part.weights, strict=True)]
         self._show_rows(self.weights, rows)
         if len(xy) and not self._from_handle:
             self._move_handle(np.asarray(part.weights) @ xy)
 
     def _show_preview(self, session: Session) -> None:
-        shown, tokens = session.preview, session.vocab.tokens
+        shown, tokens = session.preview, session.vocab.labels
         if shown is None:
             self._show_rows(self.nearest, [])
             self._show_rows(self.next_tokens, [])
             self.message.setText(session.disabled("preview"))
             return
         preview = shown.preview
-        self._show_rows(
-            self.nearest, [(repr(tokens[n.id]), f"{n.score:+.3f}") for n in preview.nearest]
-        )
-        self._show_rows(
-            self.next_tokens, [(repr(tokens[i]), f"{p:.3f}") for i, p in preview.next_tokens]
-        )
+        self._show_rows(self.nearest, [(tokens[n.id], f"{n.score:+.3f}") for n in preview.nearest])
+        self._show_rows(self.next_tokens, [(tokens[i], f"{p:.3f}") for i, p in preview.next_tokens])
         norm = float(np.linalg.norm(shown.vector))
         marked = EXTRAPOLATED if shown.spec.get("extrapolate") else ""
         self.message.setText(f"{marked}noken norm {norm:.3f} · spec {json.dumps(shown.spec)}")

@@ -1,4 +1,5 @@
-"""Which figure to export and at what scale (the file type comes from the file name)."""
+"""Which figure to export, at what printed size and PNG resolution (the file type comes from
+the file name)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,24 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QDoubleSpinBox,
     QFormLayout,
     QLabel,
+    QSpinBox,
     QWidget,
 )
+
+from nokenviz.core.figure_sizes import SIZES
 
 FIGURES = {
     "sphere": "Sphere (tokens, trajectory, selection, noken)",
     "lens": "Logit lens heatmap and norm per layer",
     "attention": "Attention of the chosen layer",
     "sweep": "Sweep table",
+}
+SIZE_TITLES = {
+    "screen": "Screen (8 in wide)",
+    "column": "One column (3.5 in)",
+    "page": "Two columns (7 in)",
 }
 
 
@@ -28,14 +36,20 @@ class ExportDialog(QDialog):
         for key, title in FIGURES.items():
             self.choice.addItem(title, key)
         self.choice.setCurrentIndex(max(self.choice.findData(figure), 0))
-        self.scale_box = QDoubleSpinBox(
-            minimum=1.0,
-            maximum=4.0,
-            singleStep=0.5,
-            value=2.0,
-            suffix=" ×",
-            toolTip="PNG resolution: 1× = 100 dpi (SVG and PDF are vector)",
+        self.size_box = QComboBox(toolTip="Printed width; fonts are sized to stay legible at it")
+        for key, title in SIZE_TITLES.items():
+            self.size_box.addItem(title, key)
+        self.dpi_box = QSpinBox(
+            minimum=50,
+            maximum=1200,
+            singleStep=50,
+            suffix=" dpi",
+            toolTip="PNG resolution (SVG and PDF are vector, with the points at 300 dpi)",
         )
+        self.size_box.currentIndexChanged.connect(
+            lambda _: self.dpi_box.setValue(2 * SIZES[self.figure_size()].dpi)
+        )
+        self.dpi_box.setValue(2 * SIZES["screen"].dpi)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -43,12 +57,17 @@ class ExportDialog(QDialog):
         buttons.rejected.connect(self.reject)
         form = QFormLayout(self)
         form.addRow("figure", self.choice)
-        form.addRow("PNG scale", self.scale_box)
-        form.addRow(QLabel("Paper theme: white, colour-blind-safe colours; points rasterised."))
+        form.addRow("size", self.size_box)
+        form.addRow("PNG resolution", self.dpi_box)
+        note = "Paper theme: white, colour-blind-safe colours, TrueType text; points rasterised."
+        form.addRow(QLabel(note))
         form.addRow(buttons)
 
     def figure(self) -> str:
         return self.choice.currentData()
 
-    def scale(self) -> float:
-        return self.scale_box.value()
+    def figure_size(self) -> str:
+        return self.size_box.currentData()
+
+    def dpi(self) -> float:
+        return float(self.dpi_box.value())

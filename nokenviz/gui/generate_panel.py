@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from nokenviz.core.scene import DecodingPart, GeneratePart
+from nokenviz.gui.plots import show_lines
 from nokenviz.gui.slot_chips import SlotChips
 from nokenviz.state.controller import Controller
 from nokenviz.state.session import Part, Session
@@ -67,7 +68,8 @@ class GeneratePanel(QWidget):
         self.output = QPlainTextEdit(readOnly=True, placeholderText="noken output")
         self.baseline = QPlainTextEdit(readOnly=True, placeholderText="plain-token baseline")
         self.history = QListWidget(toolTip="Runs; double-click copies one as JSON")
-        for box in (self.output, self.baseline, self.history):
+        show_lines(self.output, 6)
+        for box in (self.baseline, self.history):
             box.setMinimumHeight(40)
         self.history.itemDoubleClicked.connect(self._copy)
         self.editors = (self.prompt, self.nokens, self.compare, *self.decoding.values())

@@ -7,6 +7,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
+from nokenviz.gui.plots import compact, rows_height, show_rows
 from nokenviz.state.controller import Controller
 from nokenviz.state.session import Part, Session
 
@@ -22,16 +23,22 @@ class Inspector(QWidget):
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["token", "id", "cosine"])
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        compact(self.table)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setToolTip(
             "Nearest (top) and farthest (bottom) tokens by cosine; double-click to select"
         )
         self.table.cellDoubleClicked.connect(self._chosen)
+        show_rows(self.table, 4)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.table)
+
+    def height_for(self, rows: int) -> int:
+        """The dock height that shows the token's lines and `rows` neighbours."""
+        margins = self.layout().contentsMargins()
+        text = 5 * self.title.fontMetrics().lineSpacing() + self.layout().spacing()
+        return text + rows_height(self.table, rows) + margins.top() + margins.bottom()
 
     def apply(self, session: Session, changed: frozenset[Part]) -> None:
         if not changed & PARTS:
@@ -42,12 +49,18 @@ class Inspector(QWidget):
             return
         self._show_token(session, session.selection[-1])
         self._show_neighbours(session)
+        recall = None if session.neighbours is None else session.neighbours.recall
+        if recall is not None:
+            self.title.setText(
+                f"{self.title.text()}<br>of its 10 nearest tokens, <b>{round(recall * 10)}</b> "
+                "are among its 10 nearest on screen (kNN recall)"
+            )
 
     def _show_token(self, session: Session, token: int) -> None:
         norms = session.norms
         rank = float((norms < norms[token]).mean())
         self.title.setText(
-            f"<b>{_escape(repr(session.vocab.tokens[token]))}</b> &nbsp; #{token}<br>"
+            f"<b>{_escape(session.vocab.labels[token])}</b> &nbsp; #{token}<br>"
             f"norm in {session.matrix}: <b>{norms[token]:.3f}</b> "
             f"(larger than {rank:.0%} of tokens){_input_output_line(session, token)}"
         )
@@ -57,11 +70,11 @@ class Inspector(QWidget):
         if found is None:
             self.table.setRowCount(0)
             return
-        tokens = session.vocab.tokens
+        tokens = session.vocab.labels
         rows = [("top", n) for n in found.top] + [("bottom", n) for n in found.bottom]
         self.table.setRowCount(len(rows))
         for row, (part, n) in enumerate(rows):
-            cells = (repr(tokens[n.id]), f"#{n.id}", f"{n.score:+.4f}")
+            cells = (tokens[n.id], f"#{n.id}", f"{n.score:+.4f}")
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, n.id)

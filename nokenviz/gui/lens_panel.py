@@ -7,6 +7,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
+from nokenviz.core.overlays import COLOURS
 from nokenviz.gui.plots import plot_widget
 from nokenviz.state.session import Part, Session
 
@@ -24,7 +25,7 @@ class LensPanel(QWidget):
         self.image.setColorMap(pg.colormap.get(HEAT_COLORMAP))
         self.heat.addItem(self.image)
         self.texts: list[pg.TextItem] = []
-        self.norms = plot_widget("norm per layer (red: traced position)", "norm", "layer")
+        self.norms = plot_widget("norm per layer (traced position in colour)", "norm", "layer")
         self.norms.setLogMode(y=True)
         self.norms.showGrid(x=True, y=True, alpha=0.3)
         layout = QHBoxLayout(self)
@@ -51,7 +52,7 @@ class LensPanel(QWidget):
         self.heat.getAxis("bottom").setTicks(None)
 
     def _show(self, session: Session) -> None:
-        trace, tokens = session.trace, session.vocab.tokens
+        trace, tokens = session.trace, session.vocab.labels
         layers, length = trace.heat_probs.shape
         self.image.setImage(trace.heat_probs, levels=(0.0, 1.0), autoLevels=False)
         self.image.setRect(-0.5, -0.5, length, layers)
@@ -74,6 +75,6 @@ class LensPanel(QWidget):
         for pos in range(length):
             faint = pos != trace.position
             pen = pg.mkPen(
-                (150, 150, 150, 120) if faint else (214, 39, 40), width=1 if faint else 2.5
+                (150, 150, 150, 120) if faint else COLOURS["trajectory"], width=1 if faint else 2.5
             )
             self.norms.plot(np.arange(layers), trace.norms[:, pos], pen=pen)

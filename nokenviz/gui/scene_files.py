@@ -163,7 +163,7 @@ class SceneFiles:
         dialog = ExportDialog(self.parent, session.figure)
         if not dialog.exec():
             return
-        figure, scale = dialog.figure(), dialog.scale()
+        figure = dialog.figure()
         path, _ = QFileDialog.getSaveFileName(
             self.parent,
             "Export the figure",
@@ -171,7 +171,7 @@ class SceneFiles:
             "PDF (*.pdf);;SVG (*.svg);;PNG (*.png)",
         )
         if path:
-            self.controller.export(figure, path, scale)
+            self.controller.export(figure, path, dialog.figure_size(), dialog.dpi())
 
 
 def _is_example(path: Path) -> bool:

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLabel
 
 from nokenviz.core.composer import polygon_order
+from nokenviz.core.overlays import COLOURS, overlay_labels
 from nokenviz.gui.sphere_view import SphereView
 from nokenviz.state.controller import Controller
 from nokenviz.state.session import Part, Session
@@ -27,6 +28,7 @@ class SphereLayers:
         # what the labels and the trajectory on screen were drawn from: (objects, values)
         self.labelled: Drawing | None = None
         self.traced: Drawing | None = None
+        self.coloured: tuple[object] | None = None  # the values the points are coloured by
         view.token_clicked.connect(self._clicked)
         view.token_hovered.connect(self._token_hovered)
         view.node_hovered.connect(self._node_hovered)
@@ -41,6 +43,8 @@ class SphereLayers:
             self._draw_vocabulary(session)
         if session.fitted is None or session.vocab is None:
             return
+        if changed & {"model", "fitted", "recall", "projection"}:
+            self._colour(session)
         if changed & {"model", "fitted", "band"}:
             self.view.set_highlight(session.highlight)
         if changed & {"model", "fitted", "trace", "trace_settings"}:
@@ -55,6 +59,7 @@ class SphereLayers:
             self.view.set_noken_marker(marker)
         if changed & {"model", "fitted", "selection", "trace", "trace_settings", "composer"}:
             self.draw_labels(session)
+        self.view.update_legend()
 
     def _draw_anchors(self, session: Session) -> None:
         """The anchors as a closed polygon, in the order the blend weights use."""
@@ -77,24 +82,43 @@ class SphereLayers:
             return
         if fitted is self.drawn:
             return
-        keep = self.drawn is not None and self.drawn.spec.kind == fitted.spec.kind
+        same_kind = self.drawn is not None and self.drawn.spec.kind == fitted.spec.kind
+        keep = same_kind and not session.restore_view  # a scene's frame replaces the user's
         restore = session.view if session.restore_view else None  # drawing moves the view
         stats = session.vocab.stats[session.matrix]
         self.view.set_vocabulary(
             fitted.coords,
             session.norms,
-            session.vocab.tokens,
+            session.vocab.labels,
             (stats.p01, stats.p99),
             keep_range=keep,
-            polar=fitted.spec.kind == "plane",
+            shape=fitted.shape,
         )
         self.drawn = fitted
         if restore is not None:
             self.view.setRange(xRange=restore.x, yRange=restore.y, padding=0)
-        marker = fitted.mean_marker()
-        self.view.set_mean_marker(marker)
+        if session.restore_view:  # the scene's frame is shown (a range that did not move
+            self._range_changed()  # sends no signal)
+        self.view.set_mean_marker(fitted.mean_marker())
+        self.coloured = None
+
+    def _colour(self, session: Session) -> None:
+        """Points coloured by norm, or by each token's kNN recall once it is measured; the title
+        says what is drawn and how faithful the map is."""
+        fitted, stats = session.fitted, session.vocab.stats[session.matrix]
+        by_recall = session.projection.colour == "recall" and session.recall is not None
+        values = session.recall if by_recall else session.norms
+        if self.coloured is not None and self.coloured[0] is values:
+            return
+        self.coloured = (values,)
+        if by_recall:
+            self.view.set_values(values, (0.0, 1.0), "kNN recall@10 of each token", "cividis")
+        else:
+            self.view.set_values(values, (stats.p01, stats.p99), "token norm", "viridis")
         title = f"{session.matrix}: {fitted.spec.describe()}"
-        if marker is not None:
+        if fitted.faithfulness is not None:
+            title += f"<br>neighbours kept: {fitted.faithfulness.describe()}"
+        if fitted.mean_marker() is not None:
             title += f" · ★ mean direction (norm {stats.mean_direction_norm:.2f})"
         self.view.setTitle(title, color="k", size="10pt")
 
@@ -112,7 +136,7 @@ class SphereLayers:
             xy = session.fitted.project(
                 session.trace.lens if part.lens_space else session.trace.raw
             )
-        on_map = session.fitted.spec.kind != "plane"
+        on_map = session.fitted.shape == "map"
         self.view.set_trajectory(xy, seam=SEAM if on_map else None)
 
     def _draw_soft_path(self, session: Session) -> None:
@@ -130,21 +154,18 @@ class SphereLayers:
         if self.labelled is not None and _same(self.labelled, (drawn_from, tokens_of)):
             return
         self.labelled = (drawn_from, tokens_of)
-        coords, tokens = session.fitted.coords, session.vocab.tokens
-        selected = list(session.selection)
-        self.view.set_selection(selected)
-        labels = [(coords[i], tokens[i], 100.0 - n, "k") for n, i in enumerate(reversed(selected))]
-        labels += [
-            (coords[i], tokens[i], 90.0, "#1f77b4")
-            for i in session.composer.anchors
-            if i not in selected
-        ]
-        if session.trace is not None and len(self.view.trajectory_nodes):
-            nodes = zip(session.trace.entries, self.view.trajectory_nodes, strict=True)
-            for entry, point in nodes:
-                text = f"L{entry.layer} {tokens[entry.top[0][0]]!r}"
-                labels.append((point, text, 50.0 + entry.layer / 100, "#b01c1c"))
-        self.view.set_labels(labels)
+        self.view.set_selection(list(session.selection))
+        nodes = self.view.trajectory_nodes
+        entries = session.trace.entries if session.trace is not None and len(nodes) else ()
+        labels = overlay_labels(
+            session.fitted.coords,
+            session.vocab.labels,
+            session.selection,
+            session.composer.anchors,
+            entries,
+            nodes if len(entries) else None,
+        )
+        self.view.set_labels([(lb.xy, lb.text, lb.priority, COLOURS[lb.role]) for lb in labels])
 
     # ------------------------------------------------------------ mouse
 
@@ -156,16 +177,16 @@ class SphereLayers:
     def _token_hovered(self, token: int) -> None:
         s = self.session
         if s.vocab is not None and token < len(s.vocab.tokens):
-            self.hover.setText(f"{s.vocab.tokens[token]!r} #{token} · norm {s.norms[token]:.3f}")
+            self.hover.setText(f"{s.vocab.labels[token]} #{token} · norm {s.norms[token]:.3f}")
 
     def _node_hovered(self, layer: int) -> None:
         s = self.session
         if s.trace is None or layer >= len(s.trace.entries):
             return
-        entry, tokens = s.trace.entries[layer], s.vocab.tokens
-        top = ", ".join(f"{tokens[i]!r} {p:.2f}" for i, p in entry.top)
+        entry, tokens = s.trace.entries[layer], s.vocab.labels
+        top = ", ".join(f"{tokens[i]} {p:.2f}" for i, p in entry.top)
         self.hover.setText(
-            f"layer {layer} at {s.trace.labels[s.trace.position]!r}: norm {entry.norm:.1f} · "
+            f"layer {layer} at {s.trace.labels[s.trace.position]}: norm {entry.norm:.1f} · "
             f"lens top {top} · final prediction ranked {entry.final_rank}"
         )
 

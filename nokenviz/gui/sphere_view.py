@@ -16,21 +16,22 @@ from pyqtgraph.GraphicsScene.mouseEvents import MouseDragEvent
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 
 from nokenviz.core.density import bin_points, visible
-from nokenviz.core.labels import place_labels
+from nokenviz.core.labels import arrange_labels, mark_boxes
+from nokenviz.core.overlays import COLOURS, NAMES
 
 POINT_LIMIT = 3000
 CELL_PX = 2
 REBIN_DELAY_MS = 60
 COLORMAP = "viridis"  # perceptually uniform and colour-blind safe
-HIGHLIGHT_RGBA = (230, 80, 20, 200)
+HIGHLIGHT_RGBA = (*pg.mkColor(COLOURS["band"]).getRgb()[:3], 200)
 
 
 class Handle(pg.TargetItem):
     """The composer's handle. Dragging it with Shift held asks to extrapolate beyond the anchors,
-    and the handle turns orange while it does."""
+    and the handle turns sky blue and dashed while it does."""
 
-    PEN = pg.mkPen((31, 119, 180), width=2)
-    EXTRAPOLATING_PEN = pg.mkPen((213, 94, 0), width=3)
+    PEN = pg.mkPen(COLOURS["noken"], width=2)
+    EXTRAPOLATING_PEN = pg.mkPen("#56B4E9", width=3, style=Qt.PenStyle.DashLine)
 
     def __init__(self) -> None:
         super().__init__(pos=(0, 0), size=16, pen=self.PEN)
@@ -64,7 +65,7 @@ class SphereView(pg.PlotWidget):
         self.norms = np.zeros(0, np.float32)
         self.tokens: list[str] = []
         self.levels = (0.0, 1.0)
-        self.polar = False
+        self.polar = self.local = False
 
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setZValue(0)
@@ -84,24 +85,35 @@ class SphereView(pg.PlotWidget):
         self.addItem(self.highlight_image)
         self.highlight_ids = np.zeros(0, dtype=np.int64)
         self.selection = pg.ScatterPlotItem(
-            pxMode=True, size=11, pen=pg.mkPen("k", width=1.5), brush=pg.mkBrush(255, 255, 255, 0)
+            pxMode=True,
+            size=11,
+            pen=pg.mkPen(COLOURS["selection"], width=1.5),
+            brush=pg.mkBrush(255, 255, 255, 0),
         )
         self.selection.setZValue(4)
         self.mean_marker = pg.ScatterPlotItem(
-            pxMode=True, size=16, symbol="star", pen=pg.mkPen("k"), brush=pg.mkBrush(240, 60, 60)
+            pxMode=True,
+            size=16,
+            symbol="star",
+            pen=pg.mkPen("w"),
+            brush=pg.mkBrush(COLOURS["mean"]),
         )
         self.mean_marker.setZValue(5)
         self.trajectory = pg.PlotDataItem(
-            pen=pg.mkPen((214, 39, 40), width=2),
+            pen=pg.mkPen(COLOURS["trajectory"], width=2),
             symbol="o",
             symbolSize=7,
-            symbolBrush=(214, 39, 40),
+            symbolBrush=COLOURS["trajectory"],
             symbolPen="w",
         )
         self.trajectory.setZValue(3)
         self.origin = pg.ScatterPlotItem(
             pxMode=True, size=14, symbol="+", pen=pg.mkPen("k", width=1.5)
         )
+        self.addItem(self.origin)
+        self.rings = pg.PlotDataItem(pen=pg.mkPen((160, 160, 160), width=1))
+        self.rings.setZValue(0.5)
+        self.addItem(self.rings)
         for item in (
             self.points,
             self.highlight,
@@ -112,22 +124,22 @@ class SphereView(pg.PlotWidget):
             self.addItem(item)
         self.trajectory_nodes = np.zeros((0, 2))
         self.anchor_polygon = pg.PlotDataItem(
-            pen=pg.mkPen((31, 119, 180), width=1.5, style=Qt.PenStyle.DashLine),
+            pen=pg.mkPen(COLOURS["anchors"], width=1.5, style=Qt.PenStyle.DashLine),
             symbol="s",
             symbolSize=10,
-            symbolBrush=(31, 119, 180),
+            symbolBrush=COLOURS["anchors"],
             symbolPen="w",
         )
         self.anchor_polygon.setZValue(6)
         self.noken_marker = pg.ScatterPlotItem(
-            pxMode=True, size=14, symbol="d", pen=pg.mkPen("k"), brush=pg.mkBrush(255, 215, 0)
+            pxMode=True, size=14, symbol="d", pen=pg.mkPen("k"), brush=pg.mkBrush(COLOURS["noken"])
         )
         self.noken_marker.setZValue(7)
         self.soft_path = pg.PlotDataItem(
-            pen=pg.mkPen((255, 127, 14), width=2, style=Qt.PenStyle.DashLine),
+            pen=pg.mkPen(COLOURS["soft"], width=2, style=Qt.PenStyle.DashLine),
             symbol="t",
             symbolSize=7,
-            symbolBrush=(255, 127, 14),
+            symbolBrush=COLOURS["soft"],
             symbolPen="w",
         )
         self.soft_path.setZValue(3)
@@ -136,6 +148,10 @@ class SphereView(pg.PlotWidget):
         self.handle.setVisible(False)
         for item in (self.anchor_polygon, self.noken_marker, self.handle, self.soft_path):
             self.addItem(item)
+        self.legend = self.plotItem.addLegend(
+            offset=(8, 8), brush=pg.mkBrush(255, 255, 255, 210), labelTextColor="k"
+        )
+        self.legend_roles: list[str] = []
         self.scene().minDragTime = 0  # a drag starts at once, not after half a second
         self.labels: list[pg.TextItem] = []
         self.label_items: list[
@@ -158,23 +174,47 @@ class SphereView(pg.PlotWidget):
         tokens: list[str],
         levels: tuple[float, float],
         keep_range: bool = False,
-        polar: bool = False,
+        shape: str = "map",
     ) -> None:
-        """`polar` (token plane): show axes and keep the origin, where norm 0 sits, in view."""
+        """`shape` "plane" (token plane): axes shown, the origin (norm 0) kept in view; "local":
+        the centre marked and rings of equal angle every 30 degrees."""
         self.coords, self.norms, self.tokens = coords, norms.astype(np.float32), tokens
-        self.polar = polar
+        self.polar, self.local = shape == "plane", shape == "local"
         for axis in ("left", "bottom"):
-            self.showAxis(axis, polar)
-        self.origin.setData(pos=[(0.0, 0.0)] if polar else [])
+            self.showAxis(axis, self.polar)
+        self.origin.setData(pos=[(0.0, 0.0)] if self.polar or self.local else [])
+        angle = np.linspace(0, 2 * np.pi, 181)
+        rings = [np.append(d * np.exp(1j * angle), np.nan) for d in range(30, 181, 30)]
+        ring = np.concatenate(rings) if self.local else np.zeros(0, complex)
+        self.rings.setData(ring.real, ring.imag, connect="finite")
         self.levels = levels
         self.colorbar.setLevels(levels)
         if not keep_range:
             self.reset_range()
         self.rebin()
 
+    def set_values(
+        self, values: np.ndarray, levels: tuple[float, float], label: str, colormap: str
+    ) -> None:
+        """What the points' colour shows (norm, or kNN recall), keeping the view."""
+        self.norms, self.levels = values.astype(np.float32), levels
+        self.colormap = pg.colormap.get(colormap)
+        self.colorbar.setColorMap(self.colormap)
+        self.image.setColorMap(self.colormap)
+        self.colorbar.setLevels(levels)
+        self.colorbar.getAxis("left").setLabel(label)
+        self.rebin()
+
     def reset_range(self) -> None:
         """Frame every token (and, in polar form, the origin where norm 0 sits)."""
         if not len(self.coords):
+            return
+        if self.local:  # the neighbourhood: about the 200 nearest tokens
+            radius = np.hypot(self.coords[:, 0], self.coords[:, 1])
+            r = 1.2 * float(
+                np.partition(radius, min(200, len(radius) - 1))[min(200, len(radius) - 1)]
+            )
+            self.plotItem.vb.setRange(xRange=(-r, r), yRange=(-r, r), padding=0)
             return
         (x0, y0), (x1, y1) = self.coords.min(axis=0).tolist(), self.coords.max(axis=0).tolist()
         if self.polar:
@@ -276,6 +316,30 @@ class SphereView(pg.PlotWidget):
         path = np.insert(xy, jumps, np.nan, axis=0)
         self.trajectory.setData(path[:, 0], path[:, 1], connect="finite")
 
+    def update_legend(self) -> None:
+        """Name the marks on screen, and only those (an empty layer gets no legend row)."""
+        layers = {
+            "selection": self.selection,
+            "anchors": self.anchor_polygon,
+            "noken": self.noken_marker,
+            "trajectory": self.trajectory,
+            "soft": self.soft_path,
+            "band": self.highlight,
+            "mean": self.mean_marker,
+        }
+        shown = [
+            role
+            for role, item in layers.items()
+            if (len(self.highlight_ids) if role == "band" else _has_data(item))
+        ]
+        if shown == self.legend_roles:
+            return
+        self.legend_roles = shown
+        self.legend.clear()
+        for role in shown:
+            self.legend.addItem(layers[role], NAMES[role])
+        self.legend.setVisible(bool(shown))
+
     def set_labels(self, items: list[tuple[np.ndarray, str, float, str]]) -> None:
         """Labels as (position, text, priority, colour); shown without overlaps, best first."""
         self.label_items = [(QPointF(float(p[0]), float(p[1])), t, pr, c) for p, t, pr, c in items]
@@ -291,22 +355,40 @@ class SphereView(pg.PlotWidget):
             return
         vb = self.plotItem.vb
         metrics = self.fontMetrics()
-        boxes, texts = [], []
-        for position, text, _priority, _colour in self.label_items:
-            scene = vb.mapViewToScene(position)
-            width, height = metrics.horizontalAdvance(text) + 6, metrics.height() + 2
-            boxes.append((scene.x() + 4, scene.y() - height, scene.x() + 4 + width, scene.y()))
-            texts.append(text)
-        shown = place_labels(np.asarray(boxes), np.asarray([item[2] for item in self.label_items]))
-        for (position, text, _priority, colour), keep in zip(self.label_items, shown, strict=True):
-            if keep:
-                label = pg.TextItem(
-                    text, color=colour, anchor=(0, 1), fill=pg.mkBrush(255, 255, 255, 190)
-                )
-                label.setPos(position)
-                label.setZValue(6)
-                self.addItem(label)
-                self.labels.append(label)
+
+        def scene_xy(points: np.ndarray) -> np.ndarray:  # scene pixels, y up
+            mapped = [vb.mapViewToScene(QPointF(float(x), float(y))) for x, y in points]
+            return np.array([(p.x(), -p.y()) for p in mapped]).reshape(-1, 2)
+
+        points = scene_xy(np.array([(p.x(), p.y()) for p, *_ in self.label_items]))
+        sizes = np.array(
+            [
+                (metrics.horizontalAdvance(t) + 8, metrics.height() + 2)
+                for _, t, *_ in self.label_items
+            ]
+        )
+        rect = vb.sceneBoundingRect()
+        bounds = (rect.left(), -rect.bottom(), rect.right(), -rect.top())
+        obstacles = mark_boxes(scene_xy(self.marks()), 6)
+        priority = np.array([item[2] for item in self.label_items])
+        boxes = arrange_labels(points, sizes, priority, obstacles, 6, bounds)
+        for (_, text, _, colour), box in zip(self.label_items, boxes, strict=True):
+            if np.isnan(box[0]):
+                continue
+            label = pg.TextItem(
+                text, color=colour, anchor=(0, 0), fill=pg.mkBrush(255, 255, 255, 200)
+            )
+            label.setPos(vb.mapSceneToView(QPointF(box[0], -box[3])))
+            label.setZValue(6)
+            self.addItem(label)
+            self.labels.append(label)
+
+    def marks(self) -> np.ndarray:
+        """Where the overlay marks are (trajectory nodes, anchors, noken): no label covers them."""
+        x, y = self.anchor_polygon.getData()
+        anchors = np.zeros((0, 2)) if x is None else np.column_stack([x, y])
+        noken = np.column_stack([self.noken_marker.data["x"], self.noken_marker.data["y"]])
+        return np.vstack([self.trajectory_nodes.reshape(-1, 2), anchors, noken])
 
     # ------------------------------------------------------------ mouse
 
@@ -348,3 +430,10 @@ class SphereView(pg.PlotWidget):
         """The view stopped moving: re-bin the image and re-place labels (screen space)."""
         self.rebin()
         self._layout_labels()
+
+
+def _has_data(item: pg.GraphicsObject) -> bool:
+    if isinstance(item, pg.ScatterPlotItem):
+        return len(item.data) > 0
+    x = item.getData()[0]
+    return x is not None and len(x) > 0

@@ -125,7 +125,8 @@ class SweepPanel(QWidget):
             if not path:
                 return
         try:
-            write_text_atomic(path, rows_as_text(self.controller.session.sweep_rows, fmt))
+            s = self.controller.session
+            write_text_atomic(path, rows_as_text(s.sweep_rows, fmt, s.sweep_header))
         except NokenvizError as exc:
             self.failed.emit(str(exc))
 

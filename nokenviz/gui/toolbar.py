@@ -15,7 +15,12 @@ from PySide6.QtWidgets import (
 from nokenviz.state.controller import Controller
 from nokenviz.state.session import Part, Session
 
-PROJECTIONS = {"pca": "PCA sphere", "umap": "UMAP sphere", "plane": "Token plane"}
+PROJECTIONS = {
+    "pca": "PCA sphere",
+    "umap": "UMAP sphere",
+    "plane": "Token plane",
+    "local": "Local view (selected token)",
+}
 TRACE_TIP = "Trace the prompt through the layers (Enter)"
 
 

@@ -15,10 +15,13 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
+    QFrame,
     QInputDialog,
     QMainWindow,
     QMenu,
     QMessageBox,
+    QScrollArea,
+    QWidget,
 )
 
 from nokenviz.core.model_spec import LoadOptions
@@ -46,14 +49,23 @@ UNFINISHED: list[Worker] = []
 
 
 def initial_session() -> Session:
-    """A new session with the user's last prompt and projection."""
+    """A new session with the user's last prompt and global projection (a token plane or a
+    local view is about tokens of the last model: the app starts on the PCA sphere instead)."""
     kind = settings.read("projection")
     return Session(
         projection=ProjectionPart(
-            kind="pca" if kind == "plane" else kind, centred=settings.read("centred")
+            kind=kind if kind in ("pca", "umap") else "pca", centred=settings.read("centred")
         ),
         trace_settings=TracePart(prompt=settings.read("prompt")),
     )
+
+
+def _scrolling(panel: QWidget) -> QScrollArea:
+    """A panel that scrolls when its dock is shorter than it (a small screen) instead of
+    making the whole window taller than the screen."""
+    area = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
+    area.setWidget(panel)
+    return area
 
 
 class MainWindow(QMainWindow):
@@ -116,12 +128,14 @@ class MainWindow(QMainWindow):
         right = Qt.DockWidgetArea.RightDockWidgetArea
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
         docks = {}
+        # The right column runs the window's full height; the plots sit under the sphere.
+        self.setCorner(Qt.Corner.BottomRightCorner, right)
         for title, widget, area in (
             ("Inspector", self.inspector, right),
             ("Norms", self.histogram, right),
-            ("Generate", self.generate_panel, right),
-            ("Compose", self.composer, right),
-            ("Sweeps", self.sweep_panel, right),
+            ("Generate", _scrolling(self.generate_panel), right),
+            ("Compose", _scrolling(self.composer), right),
+            ("Sweeps", _scrolling(self.sweep_panel), right),
             ("Logit lens", self.lens_panel, bottom),
             ("Attention", self.attention_panel, bottom),
         ):
@@ -135,8 +149,12 @@ class MainWindow(QMainWindow):
         ):
             self.tabifyDockWidget(docks[first], docks[second])
         docks["Norms"].raise_()
-        self.resizeDocks([docks["Inspector"]], [380], Qt.Orientation.Horizontal)
-        self.resizeDocks([docks["Logit lens"]], [300], Qt.Orientation.Vertical)
+        self.resizeDocks([docks["Inspector"]], [545], Qt.Orientation.Horizontal)
+        eight_rows = self.inspector.height_for(8)
+        self.resizeDocks([docks["Inspector"]], [eight_rows], Qt.Orientation.Vertical)
+        self.resizeDocks([docks["Logit lens"]], [260], Qt.Orientation.Vertical)
+        lens_and_attention = [docks["Logit lens"], docks["Attention"]]
+        self.resizeDocks(lens_and_attention, [600, 360], Qt.Orientation.Horizontal)
 
     def _build_menus(self) -> None:
         c = self.controller
@@ -168,6 +186,23 @@ class MainWindow(QMainWindow):
             action.setCheckable(True)
             group.addAction(action)
             self.projection_actions[key] = action
+        self._action(
+            view_menu,
+            "Local view centred on the &noken",
+            lambda: c.set_projection(kind="local", centre="noken"),
+            "Ctrl+5",
+        )
+        self.recall_action = self._action(
+            view_menu,
+            "Colour by neighbour &recall",
+            lambda: c.set_colour("recall" if self.recall_action.isChecked() else "norm"),
+            "Ctrl+R",
+        )
+        self.recall_action.setCheckable(True)
+        self.recall_action.setToolTip(
+            "Colour each token by the share of its 10 nearest tokens (cosine) that are also "
+            "nearest on screen: where the map can be trusted"
+        )
         self._action(view_menu, "&Reset view", self._reset_view, "Home")
         self._action(view_menu, "Add selected token as &anchor", c.add_anchor, "A")
         self._action(
@@ -218,6 +253,7 @@ class MainWindow(QMainWindow):
             self.setWindowTitle(f"{s.title} — nokenviz" if s.title else "nokenviz")
         if "projection" in changed:
             self.projection_actions[s.projection.kind].setChecked(True)
+            self.recall_action.setChecked(s.projection.colour == "recall")
         if "model" in changed and s.vocab is not None:
             settings.remember_model(s.vocab.info["model"])
             self._fill_recent_models()
@@ -298,7 +334,7 @@ class MainWindow(QMainWindow):
         self.scenes.autosave()
         s = self.session
         settings.write("prompt", s.trace_settings.prompt)
-        settings.write("projection", s.projection.without_tokens().kind)
+        settings.write("projection", s.projection.kind)
         settings.write("centred", s.projection.centred)
         self.statusBar().showMessage("closing: waiting for the running job to stop…")
         self.controller.cancel_all()

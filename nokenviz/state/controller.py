@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, get_args
 
@@ -125,6 +126,9 @@ class Controller:
             changed.add("message")
         if current and job.kind == "projection" and not isinstance(outcome, Returned):
             changed |= self._keep_drawn_projection()
+        if current and job.kind == "recall" and not isinstance(outcome, Returned):
+            s.projection = s.projection.model_copy(update={"colour": "norm"})
+            changed.add("projection")
         self._notify(*changed)
 
     def _keep_drawn_projection(self) -> set[Part]:
@@ -133,7 +137,13 @@ class Controller:
         if s.fitted is None:
             return set()
         spec = s.fitted.spec
-        update = {"kind": spec.kind, "centred": spec.centred, "plane_tokens": spec.plane_tokens}
+        centre = spec.centre if spec.centre is not None or spec.kind != "local" else "noken"
+        update = {
+            "kind": spec.kind,
+            "centred": spec.centred,
+            "plane_tokens": spec.plane_tokens,
+            "centre": centre,
+        }
         s.projection = s.projection.model_copy(update=update)
         return {"projection"}
 
@@ -141,8 +151,18 @@ class Controller:
         """A current job's result into the session; the parts it changed."""
         s = self.session
         if job.kind == "projection":
-            s.fitted = value
-            return {"fitted"}
+            s.fitted, s.recall = value, None
+            if s.projection.colour == "recall":
+                self._request_recall()
+            if s.selection:  # its neighbours' recall is measured in this projection
+                self._request_neighbours()
+            return {"fitted", "recall"}
+        if job.kind == "recall":
+            fitted, values = value
+            if fitted is not s.fitted:  # measured on a projection since replaced
+                return set()
+            s.recall = values
+            return {"recall"}
         if job.kind == "neighbours":
             s.neighbours = value
             return {"neighbours"}
@@ -226,7 +246,7 @@ class Controller:
         s = self.session
         self._drop_model_jobs()  # anything asked of the old model since
         s.generation, s.vocab, s.model_spec = job.target, vocab, vocab.info["model"]
-        s.fitted = s.trace = s.neighbours = s.preview = s.output = None
+        s.fitted = s.recall = s.trace = s.neighbours = s.preview = s.output = None
         s.sweep_rows = []  # the history keeps every run, each naming its model
         s.selection = ()
         s.projection = s.projection.without_tokens()
@@ -285,8 +305,14 @@ class Controller:
     # ------------------------------------------------------------ projection and view
 
     def set_projection(
-        self, kind: str | None = None, centred: bool | None = None, matrix: str | None = None
+        self,
+        kind: str | None = None,
+        centred: bool | None = None,
+        matrix: str | None = None,
+        centre: int | str | None = None,
     ) -> None:
+        """Change the projection; a token plane spans the last two selected tokens, a local
+        view is centred on `centre` (a token id or "noken"), by default the selected token."""
         s = self.session
         part = s.projection
         kind = part.kind if kind is None else kind
@@ -297,11 +323,18 @@ class Controller:
                 self._notify("message", "projection")
                 return
             plane = (s.selection[-2], s.selection[-1])
+        if kind == "local":
+            centre = self._local_centre(part, centre)
+            if centre is None:
+                s.message = "Local view: select a token or compose a noken first"
+                self._notify("message", "projection")
+                return
         s.projection = ProjectionPart(
             kind=kind,
             centred=part.centred if centred is None else centred,
             matrix=part.matrix if matrix is None else matrix,
             plane_tokens=plane,
+            centre=centre if kind == "local" else None,
         )
         changed: set[Part] = {"projection"}
         if matrix is not None and matrix != part.matrix and s.vocab is not None:
@@ -312,15 +345,31 @@ class Controller:
         self._notify(*changed)
         self.request_projection()
 
-    def request_projection(self) -> None:
-        from nokenviz.core.projections import ProjectionSpec
+    def _local_centre(self, part: ProjectionPart, asked: int | str | None) -> int | str | None:
+        """The local view's centre: as asked, else the selected token, else the one shown."""
+        s = self.session
+        if asked == "noken":
+            return "noken" if s.preview is not None else None
+        if asked is not None:
+            return asked
+        if s.selection:
+            return s.selection[-1]
+        return part.centre if part.kind == "local" else None
 
+    def request_projection(self) -> None:
         s = self.session
         if s.vocab is None:
             return
         part = s.projection
-        spec = ProjectionSpec(kind=part.kind, centred=part.centred, plane_tokens=part.plane_tokens)
-        fn = work.project(s.vocab.matrices[s.matrix], spec)
+        centre = None
+        if part.centre == "noken":
+            if s.preview is None:
+                s.error = "local view: the noken is not computed yet; compose one first"
+                self._notify("error")
+                return
+            centre = s.preview.vector
+        spec = part.spec(s.vocab.labels)
+        fn = work.project(s.vocab.matrices[s.matrix], spec, centre)
         self._submit("projection", "projection", fn, runner="projection", needs_model=False)
 
     def set_view(self, x: tuple[float, float], y: tuple[float, float]) -> None:
@@ -368,7 +417,26 @@ class Controller:
     def _request_neighbours(self) -> None:
         s = self.session
         token = s.selection[-1]
-        self._submit("neighbours", "neighbours", work.neighbours(token, s.matrix))
+        coords = None if s.fitted is None else s.fitted.coords
+        vectors = None if s.vocab is None else s.vocab.matrices[s.matrix]
+        self._submit("neighbours", "neighbours", work.neighbours(token, s.matrix, vectors, coords))
+
+    def set_colour(self, colour: str) -> None:
+        """Colour the points by norm, or by how well each keeps its neighbours (kNN recall)."""
+        s = self.session
+        s.projection = s.projection.model_copy(update={"colour": colour})
+        self._notify("projection")
+        if colour == "recall" and s.recall is None:
+            self._request_recall()
+
+    def _request_recall(self) -> None:
+        s = self.session
+        if s.fitted is None or s.vocab is None:
+            return
+        fn = work.recall(s.vocab.matrices[s.matrix], s.fitted)
+        self._submit(
+            "recall", "kNN recall of every token", fn, runner="projection", needs_model=False
+        )
 
     # ------------------------------------------------------------ trace
 
@@ -459,8 +527,15 @@ class Controller:
         s = self.session
         if s.disabled("sweep"):
             return
+        from nokenviz.core.sweeps import sweep_header
+
         part = s.sweep
         s.sweep_rows = []
+        prompts = (part.prompt_a, part.prompt_b)
+        model = f"{s.vocab.info['name']} ({s.model_spec})"
+        s.sweep_header = sweep_header(
+            part.kind, prompts, part.steps, part.seeds, part.max_new_tokens, model, datetime.now()
+        )
         fn = work.sweep(
             part.kind, (part.prompt_a, part.prompt_b), part.steps, part.seeds, part.max_new_tokens
         )
@@ -469,8 +544,11 @@ class Controller:
 
     # ------------------------------------------------------------ figures
 
-    def export(self, figure: str, path: str, scale: float = 1.0) -> None:
-        """Draw `figure` of the current state to `path` on the projection worker."""
+    def export(
+        self, figure: str, path: str, size: str = "screen", dpi: float | None = None
+    ) -> None:
+        """Draw `figure` of the current state to `path` on the projection worker, at a figure
+        size preset (screen, column, page) and, for PNG, `dpi` (default: the size's own)."""
         from nokenviz.core.render import SceneData
 
         s = self.session
@@ -481,13 +559,14 @@ class Controller:
         s.figure = figure  # type: ignore[assignment]
         stats = s.vocab.stats[s.matrix]
         data = SceneData(
-            tokens=s.vocab.tokens,
+            labels=s.vocab.labels,
             norms=s.norms,
             levels=(stats.p01, stats.p99),
             projection=s.fitted,
             trace=s.trace,
             noken=None if s.preview is None else s.preview.vector,
+            recall=s.recall,
             sweep_rows=list(s.sweep_rows),
         )
-        fn = work.export(s.to_scene(), data, path, scale)
+        fn = work.export(s.to_scene(), data, path, size, dpi)
         self._submit("export", f"export {figure}", fn, runner="projection", needs_model=False)

@@ -42,6 +42,7 @@ Part = Literal[
     "progress",
     "projection",
     "fitted",
+    "recall",
     "selection",
     "neighbours",
     "band",
@@ -107,13 +108,15 @@ class Session:
     vocab: Vocabulary | None = None
     band: tuple[float, float] | None = None  # norms highlighted in the view
     fitted: Projection | None = None
-    restore_view: bool = False  # `view` came from a scene: show it once the projection fits
+    recall: np.ndarray | None = None  # kNN recall of every token in `fitted` (on demand)
+    restore_view: bool = False  # a scene was opened: show its `view` (None: all) once drawn
     trace: Trace | None = None
     neighbours: Neighbours | None = None  # of the last selected token
     preview: PreviewResult | None = None
     output: Output | None = None
     history: list[GenerateResult | SoftResult] = field(default_factory=list)
     sweep_rows: list[SweepRow] = field(default_factory=list)
+    sweep_header: tuple[tuple[str, str], ...] = ()  # what the rows were made from
     # ---- work in flight, and what the user was last told
     running: dict[str, Job] = field(default_factory=dict)
     progress: tuple[float | None, str] | None = None  # fraction (None: not known), message
@@ -186,7 +189,7 @@ class Session:
         the projection too, whose token plane names tokens)."""
         self.title, self.figure, self.model_spec = scene.title, scene.figure, scene.model
         self.trace_settings, self.generate, self.sweep = scene.trace, scene.generate, scene.sweep
-        self.view, self.restore_view = scene.view, scene.view is not None
+        self.view, self.restore_view = scene.view, True  # no view: the whole drawing
 
     def restore_tokens(self, scene: Scene) -> None:
         """The scene's token ids (checked against the vocabulary by the caller)."""

@@ -8,7 +8,7 @@ results are dataclasses.
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,7 +22,7 @@ from nokenviz.state.job import JobFn
 if TYPE_CHECKING:
     from nokenviz.core.loading import LoadedModel
     from nokenviz.core.preview import Preview
-    from nokenviz.core.projections import ProjectionSpec
+    from nokenviz.core.projections import Projection, ProjectionSpec
     from nokenviz.core.render import SceneData
     from nokenviz.core.scene import Scene
 
@@ -86,23 +86,49 @@ def load(spec: str, options: LoadOptions, generation: int) -> JobFn:
     return job
 
 
-def project(matrix: np.ndarray, spec: ProjectionSpec) -> JobFn:
+def project(matrix: np.ndarray, spec: ProjectionSpec, centre: np.ndarray | None = None) -> JobFn:
     def job(_state: dict[str, Any], task: Task) -> Any:
-        from nokenviz.core.projections import fit_projection
+        from nokenviz.core.projections import fit_measured
 
         task.what = "the projection"
-        return fit_projection(matrix, spec, task)
+        return fit_measured(matrix, spec, task, centre)
 
     return job
 
 
-def neighbours(token: int, matrix_name: str, k: int = 12) -> JobFn:
+def neighbours(
+    token: int,
+    matrix_name: str,
+    vectors: np.ndarray | None = None,
+    coords: np.ndarray | None = None,
+    k: int = 12,
+) -> JobFn:
+    """The token's nearest and farthest tokens; with the drawn `coords` (and the `vectors`
+    they were fitted to), also how many of its true neighbours are nearest on screen."""
+
     def job(state: dict[str, Any], _task: Task) -> Any:
+        from nokenviz.core.faithfulness import token_recall
         from nokenviz.core.geometry import neighbours as find
 
         adapter = _model(state).adapter
         matrix = adapter.W_U if matrix_name == "W_U" else adapter.W_E
-        return find(matrix, matrix[token], k=k, exclude=(token,))
+        found = find(matrix, matrix[token], k=k, exclude=(token,))
+        if vectors is None or coords is None:
+            return found
+        return replace(found, recall=token_recall(vectors, coords, token))
+
+    return job
+
+
+def recall(vectors: np.ndarray, fitted: Projection) -> JobFn:
+    """kNN recall of every token in a projection (for colouring the points by it)."""
+
+    def job(_state: dict[str, Any], task: Task) -> Any:
+        from nokenviz.core.faithfulness import knn_recall
+
+        task.what = "the kNN recall"
+        ids = np.arange(len(fitted.coords))
+        return fitted, knn_recall(vectors, fitted.coords, ids, task=task)
 
     return job
 
@@ -247,14 +273,16 @@ def sweep(
     return job
 
 
-def export(scene: Scene, data: SceneData, path: str, scale: float) -> JobFn:
+def export(scene: Scene, data: SceneData, path: str, size: str, dpi: float | None) -> JobFn:
     """Draw a scene's figure from what the app already computed (projection worker)."""
 
     def job(_state: dict[str, Any], task: Task) -> str:
-        from nokenviz.core.figures import save_figure
+        from nokenviz.core.figures import SIZES, png_dpi, save_figure
         from nokenviz.core.render import scene_figure
 
         task.what = f"exporting {scene.figure}"
-        return str(save_figure(scene_figure(scene, data), path, scale))
+        preset = SIZES[size]
+        figure = scene_figure(scene, data, preset)
+        return str(save_figure(figure, path, png_dpi(preset, dpi=dpi)))
 
     return job

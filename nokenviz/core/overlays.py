@@ -1,0 +1,81 @@
+"""What the marks on the sphere mean, in the app and in figures alike: one colour per role from
+the Okabe-Ito colour-blind-safe palette, one name per role for the legend, and which tokens and
+trajectory nodes get a label, best first."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+Role = Literal["selection", "anchors", "noken", "trajectory", "soft", "band", "mean"]
+OKABE_ITO = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+}
+COLOURS: dict[Role, str] = {
+    "selection": OKABE_ITO["black"],
+    "anchors": OKABE_ITO["blue"],
+    "noken": OKABE_ITO["purple"],
+    "trajectory": OKABE_ITO["vermillion"],
+    "soft": OKABE_ITO["green"],
+    "band": OKABE_ITO["orange"],
+    "mean": OKABE_ITO["black"],
+}
+NAMES: dict[Role, str] = {
+    "selection": "selected token",
+    "anchors": "composer anchor",
+    "noken": "noken",
+    "trajectory": "residual stream (layer 0 → last)",
+    "soft": "soft-feedback input",
+    "band": "tokens in the norm band",
+    "mean": "mean direction",
+}
+
+
+@dataclass(frozen=True)
+class Label:
+    xy: np.ndarray
+    text: str
+    priority: float
+    role: Role
+
+
+def overlay_labels(
+    coords: np.ndarray,
+    shown: Sequence[str],
+    selection: Sequence[int],
+    anchors: Sequence[int],
+    entries: Sequence[Any] = (),
+    nodes: np.ndarray | None = None,
+) -> list[Label]:
+    """Labels for the selection (latest first), the anchors, and the trajectory's nodes.
+
+    A trajectory labels its first and last node and every layer whose logit-lens top-1 differs
+    from the layer before (the layers where the readout changes); `entries` are the trace's lens
+    entries, `nodes` their projected points.
+    """
+    labels = [
+        Label(coords[i], shown[i], 100.0 - n, "selection")
+        for n, i in enumerate(reversed(list(selection)))
+    ]
+    labels += [Label(coords[i], shown[i], 90.0, "anchors") for i in anchors if i not in selection]
+    if nodes is None or not len(entries):
+        return labels
+    last = len(entries) - 1
+    previous = None
+    for index, (entry, point) in enumerate(zip(entries, nodes, strict=True)):
+        top = entry.top[0][0]
+        if index in (0, last) or top != previous:
+            priority = 80.0 if index == last else 70.0 if index == 0 else 50.0 + index / 1000
+            labels.append(Label(point, f"L{entry.layer} {shown[top]}", priority, "trajectory"))
+        previous = top
+    return labels

@@ -1,0 +1,181 @@
+"""Figures a journal accepts: TrueType fonts in PDF, text as text in SVG, PNG at the asked
+resolution, print sizes with legible fonts, a legend for the marks, labels that avoid each
+other and the marks, and a frame that fits what is shown."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.text import Text
+from PIL import Image
+
+from nokenviz.core.figures import (
+    SIZES,
+    SphereLayers,
+    lens_figure,
+    png_dpi,
+    save_figure,
+    sphere_figure,
+    table_figure,
+)
+from nokenviz.core.overlays import NAMES, Label
+from nokenviz.errors import NokenvizError
+
+
+def _layers(view=None) -> SphereLayers:
+    rng = np.random.default_rng(0)
+    angle = rng.uniform(0, 2 * np.pi, 3000)
+    radius = np.sqrt(rng.uniform(0, 1, 3000))
+    coords = np.stack([2.8 * radius * np.cos(angle), 1.4 * radius * np.sin(angle)], 1)
+    trajectory = np.stack([np.linspace(-1, 0.5, 12), 0.3 * np.sin(np.linspace(0, 3, 12))], 1)
+    labels = [Label(trajectory[i], f"L{i} ␣the", 50 + i, "trajectory") for i in range(12)]
+    labels += [Label(coords[i], f"␣tok{i}", 90, "selection") for i in range(3)]
+    return SphereLayers(
+        coords=coords.astype(np.float32),
+        norms=rng.uniform(2, 5, 3000),
+        levels=(2.0, 5.0),
+        title="a title long enough to need wrapping at the width of one journal column, surely",
+        shape="map",
+        labels=labels,
+        selection=coords[:3],
+        anchors=coords[3:6],
+        trajectory=trajectory,
+        noken=np.array([0.2, 0.1]),
+        view=view,
+    )
+
+
+def _pdf_font_types(path: Path) -> set[str]:
+    data = path.read_bytes()
+    fonts = re.findall(rb"/Type\s*/Font\b[^>]*?/Subtype\s*/(\w+)", data)
+    fonts += re.findall(rb"/Subtype\s*/(\w+)[^>]*?/Type\s*/Font\b", data)
+    return {f.decode() for f in fonts}
+
+
+@pytest.mark.parametrize("size", ["screen", "column", "page"])
+def test_pdf_embeds_truetype_and_svg_keeps_text(tmp_path: Path, size: str) -> None:
+    figure = sphere_figure(_layers(), SIZES[size])
+    pdf = save_figure(figure, tmp_path / "f.pdf")
+    types = _pdf_font_types(pdf)
+    assert types and "Type3" not in types
+    assert types <= {"TrueType", "Type0", "CIDFontType2"}
+    svg = save_figure(figure, tmp_path / "f.svg").read_text()
+    assert len(re.findall(r"<text\b", svg)) >= 10
+    assert "␣tok0" in svg  # a label is searchable text, not glyph paths
+
+
+def test_png_is_written_at_the_asked_resolution(tmp_path: Path) -> None:
+    figure = sphere_figure(_layers(), SIZES["column"])
+    path = save_figure(figure, tmp_path / "f.png", png_dpi(SIZES["column"]))
+    with Image.open(path) as image:
+        assert image.size[0] == round(3.5 * 300)
+        assert round(image.info["dpi"][0]) == 300
+    assert png_dpi(SIZES["screen"], 2.0) == 200 and png_dpi(SIZES["page"], dpi=600) == 600
+    with pytest.raises(NokenvizError, match="50 to 1200"):
+        save_figure(figure, tmp_path / "g.png", 20)
+    with pytest.raises(NokenvizError, match="scale goes from 1 to 4"):
+        png_dpi(SIZES["screen"], 9)
+
+
+@pytest.mark.parametrize("size", ["column", "page"])
+def test_print_sizes_have_their_width_and_legible_fonts(size: str) -> None:
+    preset = SIZES[size]
+    heat = np.random.default_rng(0).uniform(size=(31, 6))
+    text = [["␣the"] * 6 for _ in range(31)]
+    figures = [
+        sphere_figure(_layers(), preset),
+        lens_figure(heat, text, np.ones((31, 6)), 5, ["The", "␣sun"] * 3, preset),
+        table_figure(("t", "text"), [("0.0", "word " * 60)], "LERP", preset),
+    ]
+    for figure in figures:
+        figure.draw_without_rendering()
+        assert figure.get_figwidth() == preset.width
+        sizes = [t.get_fontsize() for t in figure.findobj(Text) if t.get_text().strip()]
+        assert min(sizes) >= 5.0, size
+        # no title, label, caption or annotation runs off the page
+        page = figure.bbox
+        written = [*figure.texts, *(t for legend in figure.legends for t in legend.get_texts())]
+        for axes in figure.axes:
+            written += [*axes.texts, axes.title, axes.xaxis.label, axes.yaxis.label]
+        if figure._suptitle is not None:
+            written.append(figure._suptitle)
+        for artist in written:
+            if artist.get_text().strip() and artist.get_visible():
+                box = artist.get_window_extent()
+                assert box.x0 >= page.x0 - 1 and box.x1 <= page.x1 + 1, artist.get_text()
+
+
+def test_the_legend_names_each_mark_and_the_caption_explains_the_token_marks() -> None:
+    figure = sphere_figure(_layers())
+    legend = figure.legends[0]
+    names = {t.get_text() for t in legend.get_texts()}
+    roles = ("selection", "anchors", "noken", "trajectory")
+    assert {NAMES[r] for r in roles} <= names
+    assert "␣ space" in legend.get_title().get_text()
+
+
+def _label_boxes(figure) -> list:
+    axes = figure.axes[0]
+    return [t.get_window_extent() for t in axes.texts if t.get_text().startswith(("L", "␣"))]
+
+
+def test_labels_overlap_neither_each_other_nor_the_marks() -> None:
+    layers = _layers()
+    figure = sphere_figure(layers)
+    boxes = _label_boxes(figure)
+    assert len(boxes) >= 6
+    for i, box in enumerate(boxes):
+        assert not any(box.overlaps(other) for other in boxes[i + 1 :])
+    axes = figure.axes[0]
+    for point in axes.transData.transform(layers.marks()):
+        for box in boxes:
+            assert not box.contains(*point)
+
+
+def test_the_frame_fits_the_points_and_marks_of_the_view_with_an_inset() -> None:
+    # a view reaching far past the map's left edge: the frame is cut to what is there
+    layers = _layers(view=((-6.0, 0.0), (-0.6, 0.6)))
+    layers.selection = layers.anchors = layers.noken = None
+    layers.labels = [label for label in layers.labels if label.role == "trajectory"]
+    axes = sphere_figure(layers).axes[0]
+    x0, x1 = axes.get_xlim()
+    assert x0 > -2.9  # not the empty space left of the map
+    assert x1 >= layers.trajectory[:, 0].max()  # every mark stays in the frame
+    assert len(axes.child_axes) == 1  # the whole sphere, small, with the frame drawn on it
+    whole = sphere_figure(_layers())
+    assert whole.axes[0].child_axes == []
+
+
+def test_a_scene_coloured_by_recall_has_its_own_scale_and_caption(llama) -> None:
+    from nokenviz.core.render import compute_scene, scene_figure
+    from nokenviz.core.scene import ProjectionPart, Scene
+    from nokenviz.core.task import Task
+
+    scene = Scene(projection=ProjectionPart(colour="recall"))
+    data = compute_scene(scene, llama, Task())
+    assert data.recall.shape == (llama.vocab_size,)
+    assert data.recall.min() >= 0.0 and data.recall.max() <= 1.0
+    figure = scene_figure(scene, data)
+    labels = [axes.get_ylabel() for axes in figure.axes]
+    assert "kNN recall@10 of each token" in labels
+    caption = figure.legends[0].get_title().get_text()
+    assert caption.startswith("neighbours kept: kNN recall@10 ")
+
+
+def test_a_local_view_scene_centred_on_its_noken(llama) -> None:
+    from nokenviz.core.render import compute_scene, scene_figure
+    from nokenviz.core.scene import ComposerPart, ProjectionPart, Scene
+    from nokenviz.core.task import Task
+
+    local = ProjectionPart(kind="local", centre="noken")
+    with pytest.raises(NokenvizError, match="centred on the noken, but the scene has none"):
+        compute_scene(Scene(projection=local), llama, Task())
+    composer = ComposerPart(anchors=(5, 9), weights=(0.5, 0.5))
+    scene = Scene(projection=local, composer=composer)
+    data = compute_scene(scene, llama, Task())
+    assert np.allclose(data.projection.project(data.noken), 0.0, atol=0.05)
+    figure = scene_figure(scene, data)
+    assert "local view centred on the noken" in figure.get_suptitle()
