@@ -54,7 +54,7 @@ def _session(n: int, seed: int = 0):
                       p01, p99, 0.1)  # fmt: skip
     info = {"model": "synthetic", "name": "synthetic", "causal": True}
     tokens = [f"token{i}" for i in range(n)]
-    vocab = Vocabulary(tokens, {"W_E": matrix}, {"W_E": norms}, {"W_E": stats}, info)
+    vocab = Vocabulary(tokens, tokens, {"W_E": matrix}, {"W_E": norms}, {"W_E": stats}, info)
     entries = [LensEntry(layer, 1.0, [(layer, 0.5)], 0) for layer in range(LAYERS + 1)]
     path = matrix[: LAYERS + 1] * np.linspace(1, 20, LAYERS + 1)[:, None]
     heat = np.zeros((LAYERS + 1, 4))

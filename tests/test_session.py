@@ -105,9 +105,9 @@ class Fixture:
         if not self.start(job):
             self.controller.job_ended(job, Stopped())
             return
-        if how == "return" and job.kind == "projection":
+        if how == "return" and job.kind in ("projection", "faithfulness", "recall"):
             outcome = execute(job, {})  # the real function: it may refuse its input
-            if isinstance(outcome, Returned):
+            if isinstance(outcome, Returned) and job.kind == "projection":
                 outcome.value.made_for = job.generation
             self.controller.job_ended(job, outcome)
             return
@@ -268,9 +268,13 @@ class Interleavings(RuleBasedStateMachine):
     def brush(self, low: float, high: float) -> None:
         self.app.controller.set_band(low, high)
 
-    @rule(kind=st.sampled_from(["pca", "plane"]))
+    @rule(kind=st.sampled_from(["pca", "plane", "local"]))
     def project(self, kind: str) -> None:
         self.app.controller.set_projection(kind=kind)
+
+    @rule(colour=st.sampled_from(["norm", "recall"]))
+    def colour(self, colour: str) -> None:
+        self.app.controller.set_colour(colour)
 
     @rule()
     def anchor(self) -> None:
@@ -330,6 +334,12 @@ class Interleavings(RuleBasedStateMachine):
             assert all(i < size for i in (*s.selection, *s.composer.anchors))
             if s.fitted is not None:
                 assert len(s.fitted.coords) == size
+            if s.recall is not None:  # measured on the projection shown, for every token
+                assert s.recall.shape == (size,)
+        if s.fitted is None:
+            assert s.recall is None and s.faithfulness is None
+        elif s.faithfulness is not None:
+            assert s.faithfulness.vocab_size == len(s.fitted.coords)
 
     @invariant()
     def the_highlight_is_the_band(self) -> None:

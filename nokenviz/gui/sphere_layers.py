@@ -28,7 +28,7 @@ class SphereLayers:
         # what the labels and the trajectory on screen were drawn from: (objects, values)
         self.labelled: Drawing | None = None
         self.traced: Drawing | None = None
-        self.coloured: tuple[object] | None = None  # the values the points are coloured by
+        self.coloured: Drawing | None = None  # the colours and title on screen were drawn from
         view.token_clicked.connect(self._clicked)
         view.token_hovered.connect(self._token_hovered)
         view.node_hovered.connect(self._node_hovered)
@@ -43,7 +43,7 @@ class SphereLayers:
             self._draw_vocabulary(session)
         if session.fitted is None or session.vocab is None:
             return
-        if changed & {"model", "fitted", "recall", "projection"}:
+        if changed & {"model", "fitted", "recall", "projection", "jobs"}:
             self._colour(session)
         if changed & {"model", "fitted", "band"}:
             self.view.set_highlight(session.highlight)
@@ -108,16 +108,19 @@ class SphereLayers:
         fitted, stats = session.fitted, session.vocab.stats[session.matrix]
         by_recall = session.projection.colour == "recall" and session.recall is not None
         values = session.recall if by_recall else session.norms
-        if self.coloured is not None and self.coloured[0] is values:
+        measuring = "faithfulness" in session.running
+        drawing = ((values, session.faithfulness), (measuring,))
+        if self.coloured is not None and _same(self.coloured, drawing):
             return
-        self.coloured = (values,)
+        self.coloured = drawing
         if by_recall:
             self.view.set_values(values, (0.0, 1.0), "kNN recall@10 of each token", "cividis")
         else:
             self.view.set_values(values, (stats.p01, stats.p99), "token norm", "viridis")
         title = f"{session.matrix}: {fitted.spec.describe()}"
-        if fitted.faithfulness is not None:
-            title += f"<br>neighbours kept: {fitted.faithfulness.describe()}"
+        score = session.faithfulness
+        unknown = "measuring…" if measuring else "not measured"
+        title += "<br>neighbours kept: " + (unknown if score is None else score.describe())
         if fitted.mean_marker() is not None:
             title += f" · ★ mean direction (norm {stats.mean_direction_norm:.2f})"
         self.view.setTitle(title, color="k", size="10pt")

@@ -151,17 +151,18 @@ class Controller:
         """A current job's result into the session; the parts it changed."""
         s = self.session
         if job.kind == "projection":
-            s.fitted, s.recall = value, None
+            s.fitted, s.recall, s.faithfulness = value, None, None
+            self._measure("faithfulness", "measuring the map", work.faithfulness)
             if s.projection.colour == "recall":
-                self._request_recall()
+                self._measure("recall", "kNN recall of every token", work.recall)
             if s.selection:  # its neighbours' recall is measured in this projection
                 self._request_neighbours()
             return {"fitted", "recall"}
-        if job.kind == "recall":
-            fitted, values = value
+        if job.kind in ("recall", "faithfulness"):
+            fitted, measured = value
             if fitted is not s.fitted:  # measured on a projection since replaced
                 return set()
-            s.recall = values
+            setattr(s, job.kind, measured)
             return {"recall"}
         if job.kind == "neighbours":
             s.neighbours = value
@@ -246,7 +247,8 @@ class Controller:
         s = self.session
         self._drop_model_jobs()  # anything asked of the old model since
         s.generation, s.vocab, s.model_spec = job.target, vocab, vocab.info["model"]
-        s.fitted = s.recall = s.trace = s.neighbours = s.preview = s.output = None
+        s.fitted = s.recall = s.faithfulness = None
+        s.trace = s.neighbours = s.preview = s.output = None
         s.sweep_rows = []  # the history keeps every run, each naming its model
         s.selection = ()
         s.projection = s.projection.without_tokens()
@@ -427,16 +429,15 @@ class Controller:
         s.projection = s.projection.model_copy(update={"colour": colour})
         self._notify("projection")
         if colour == "recall" and s.recall is None:
-            self._request_recall()
+            self._measure("recall", "kNN recall of every token", work.recall)
 
-    def _request_recall(self) -> None:
+    def _measure(self, kind: str, title: str, make: Callable[..., JobFn]) -> None:
+        """A measurement of the drawn projection, on the projection worker."""
         s = self.session
         if s.fitted is None or s.vocab is None:
             return
-        fn = work.recall(s.vocab.matrices[s.matrix], s.fitted)
-        self._submit(
-            "recall", "kNN recall of every token", fn, runner="projection", needs_model=False
-        )
+        fn = make(s.vocab.matrices[s.matrix], s.fitted)
+        self._submit(kind, title, fn, runner="projection", needs_model=False)
 
     # ------------------------------------------------------------ trace
 

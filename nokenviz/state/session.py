@@ -27,6 +27,7 @@ from nokenviz.core.scene import (
 from nokenviz.state.job import Job
 
 if TYPE_CHECKING:
+    from nokenviz.core.faithfulness import Faithfulness
     from nokenviz.core.geometry import Neighbours
     from nokenviz.core.lens import Trace
     from nokenviz.core.projections import Projection
@@ -108,6 +109,7 @@ class Session:
     vocab: Vocabulary | None = None
     band: tuple[float, float] | None = None  # norms highlighted in the view
     fitted: Projection | None = None
+    faithfulness: Faithfulness | None = None  # kNN recall of `fitted` on a sample of tokens
     recall: np.ndarray | None = None  # kNN recall of every token in `fitted` (on demand)
     restore_view: bool = False  # a scene was opened: show its `view` (None: all) once drawn
     trace: Trace | None = None

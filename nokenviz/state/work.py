@@ -88,10 +88,10 @@ def load(spec: str, options: LoadOptions, generation: int) -> JobFn:
 
 def project(matrix: np.ndarray, spec: ProjectionSpec, centre: np.ndarray | None = None) -> JobFn:
     def job(_state: dict[str, Any], task: Task) -> Any:
-        from nokenviz.core.projections import fit_measured
+        from nokenviz.core.projections import fit_projection
 
         task.what = "the projection"
-        return fit_measured(matrix, spec, task, centre)
+        return fit_projection(matrix, spec, task, centre)
 
     return job
 
@@ -116,6 +116,18 @@ def neighbours(
         if vectors is None or coords is None:
             return found
         return replace(found, recall=token_recall(vectors, coords, token))
+
+    return job
+
+
+def faithfulness(vectors: np.ndarray, fitted: Projection) -> JobFn:
+    """The projection's kNN recall on a sample, measured once it is drawn (a second or two)."""
+
+    def job(_state: dict[str, Any], task: Task) -> Any:
+        from nokenviz.core.faithfulness import score_projection
+
+        task.what = "measuring how well the map keeps neighbours"
+        return fitted, score_projection(vectors, fitted.coords, task)
 
     return job
 
