@@ -179,3 +179,15 @@ def test_a_local_view_scene_centred_on_its_noken(llama) -> None:
     assert np.allclose(data.projection.project(data.noken), 0.0, atol=0.05)
     figure = scene_figure(scene, data)
     assert "local view centred on the noken" in figure.get_suptitle()
+
+
+@pytest.mark.parametrize("shape", ["map", "plane", "local"])
+def test_a_figure_of_points_alone(tmp_path: Path, shape: str) -> None:
+    layers = _layers(view=((-1.0, 1.0), (-0.5, 0.5)))
+    layers.shape = shape
+    layers.selection = layers.anchors = layers.trajectory = layers.noken = None
+    layers.labels = []
+    assert layers.marks().shape == (0, 2)
+    figure = sphere_figure(layers)
+    assert figure.legends == []  # nothing to explain
+    save_figure(figure, tmp_path / "points.png")

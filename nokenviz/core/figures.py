@@ -57,7 +57,9 @@ class SphereLayers:
     def marks(self) -> np.ndarray:
         """Every overlay point ([n, 2]): what the frame must keep in view."""
         parts = [self.selection, self.anchors, self.trajectory, self.noken]
-        return np.vstack([np.reshape(p, (-1, 2)) for p in parts if p is not None] or [[]])
+        return np.vstack(
+            [np.zeros((0, 2)), *(np.reshape(p, (-1, 2)) for p in parts if p is not None)]
+        )
 
 
 def sphere_figure(layers: SphereLayers, size: FigureSize = SIZES["screen"]) -> Figure:

@@ -21,15 +21,12 @@ default model's mean direction has norm 0.67) and an uncentred sphere crowds int
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 
 from nokenviz.core.task import Task
 from nokenviz.errors import NokenvizError
-
-if TYPE_CHECKING:  # torch is imported only when a projection is measured, not to draw a window
-    from nokenviz.core.faithfulness import Faithfulness
 
 Kind = Literal["pca", "umap", "plane", "local"]
 LOCAL_NEIGHBOURS = 50  # the neighbours whose tangents orient the local view
@@ -75,7 +72,6 @@ class Projection:
     _units: np.ndarray | None = field(default=None, repr=False)  # UMAP: fitted directions
     _xyz: np.ndarray | None = field(default=None, repr=False)  # UMAP: fitted points on the sphere
     _centre: np.ndarray | None = None  # local view: the unit centre direction [d]
-    faithfulness: Faithfulness | None = None  # kNN recall of the fitted rows (`fit_measured`)
 
     @property
     def shape(self) -> Literal["map", "plane", "local"]:
@@ -137,23 +133,6 @@ def fit_projection(
 
     xyz = umap_sphere(units, spec.seed, spec.n_neighbors, task)
     return Projection(spec, _hammer(xyz), mean_direction, _units=units, _xyz=xyz)
-
-
-def fit_measured(
-    matrix: np.ndarray,
-    spec: ProjectionSpec,
-    task: Task | None = None,
-    centre: np.ndarray | None = None,
-) -> Projection:
-    """`fit_projection`, then how faithful it is (kNN recall on a sample): what the app and
-    figures show, so no map is drawn without saying how far its neighbourhoods hold."""
-    from nokenviz.core.faithfulness import score_projection
-
-    task = task or Task(what="the projection")
-    projection = fit_projection(matrix, spec, task.scaled(0.0, 0.85), centre)
-    task.report(0.85, "measuring how well neighbours are kept")
-    projection.faithfulness = score_projection(matrix, projection.coords, task.scaled(0.85, 1.0))
-    return projection
 
 
 def _fit_local(

@@ -8,7 +8,7 @@ app and rendered from the command line make the same figure.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -29,6 +29,9 @@ from nokenviz.core.scene import Scene, TracePart, check_token_ids
 from nokenviz.core.task import Task
 from nokenviz.errors import NokenvizError
 
+if TYPE_CHECKING:  # torch is imported when a figure is computed, not to describe one
+    from nokenviz.core.faithfulness import Faithfulness
+
 
 @dataclass
 class SceneData:
@@ -41,6 +44,7 @@ class SceneData:
     trace: Any = None  # core.lens.Trace, or None for a model that cannot generate
     noken: np.ndarray | None = None  # the composer's noken vector
     recall: np.ndarray | None = None  # each token's kNN recall in `projection` (colouring)
+    faithfulness: Faithfulness | None = None  # the projection's kNN recall on a sample
     sweep_rows: list[Any] | None = None
 
 
@@ -61,7 +65,7 @@ def sphere_layers(scene: Scene, data: SceneData, title: str) -> SphereLayers:
     )
     view = scene.view
     by_recall = scene.projection.colour == "recall" and data.recall is not None
-    score = projection.faithfulness
+    score = data.faithfulness
     return SphereLayers(
         coords=coords,
         norms=data.recall if by_recall else data.norms,
@@ -132,11 +136,11 @@ def sweep_table(scene: Scene, rows: list[Any], size: FigureSize = SIZES["screen"
 
 def compute_scene(scene: Scene, loaded: Any, task: Task) -> SceneData:
     """Everything the scene's figure needs, from a loaded model (headless render)."""
-    from nokenviz.core.faithfulness import knn_recall
+    from nokenviz.core.faithfulness import knn_recall, score_projection
     from nokenviz.core.generation import DecodingSettings
     from nokenviz.core.lens import trace_prompt
     from nokenviz.core.nokens import build_noken, parse_noken
-    from nokenviz.core.projections import fit_measured
+    from nokenviz.core.projections import fit_projection
     from nokenviz.core.prompts import prepare_prompt
     from nokenviz.core.sweeps import lerp_sweep, parse_seed_range, seed_sweep
     from nokenviz.core.vocabulary import vocabulary
@@ -155,7 +159,7 @@ def compute_scene(scene: Scene, loaded: Any, task: Task) -> SceneData:
     if scene.projection.centre == "noken" and noken is None:
         raise NokenvizError("the local view is centred on the noken, but the scene has none")
     task.report(0.1, "projecting the vocabulary")
-    projection = fit_measured(
+    projection = fit_projection(
         vocab.matrices[matrix_name],
         scene.projection.spec(vocab.labels),
         task.scaled(0.1, 0.3),
@@ -163,11 +167,12 @@ def compute_scene(scene: Scene, loaded: Any, task: Task) -> SceneData:
     )
     data = SceneData(vocab.labels, vocab.norms[matrix_name], (stats.p01, stats.p99), projection)
     data.noken = noken
+    matrix = vocab.matrices[matrix_name]
+    data.faithfulness = score_projection(matrix, projection.coords, task.scaled(0.3, 0.4))
     if scene.projection.colour == "recall":
         task.report(0.3, "kNN recall of every token")
         ids = np.arange(len(projection.coords))
-        matrix = vocab.matrices[matrix_name]
-        data.recall = knn_recall(matrix, projection.coords, ids, task=task.scaled(0.3, 0.6))
+        data.recall = knn_recall(matrix, projection.coords, ids, task=task.scaled(0.4, 0.6))
     if not loaded.is_causal:
         return data
     task.report(0.6, "tracing the prompt")

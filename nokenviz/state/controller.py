@@ -567,6 +567,7 @@ class Controller:
             trace=s.trace,
             noken=None if s.preview is None else s.preview.vector,
             recall=s.recall,
+            faithfulness=s.faithfulness,
             sweep_rows=list(s.sweep_rows),
         )
         fn = work.export(s.to_scene(), data, path, size, dpi)
