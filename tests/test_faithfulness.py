@@ -158,6 +158,9 @@ def test_k_shrinks_to_the_vocabulary() -> None:
     matrix, coords = circle_case(vocab=6)
     recall = knn_recall(matrix, coords, np.arange(6), k=10)  # only 5 other tokens
     np.testing.assert_array_equal(recall, np.ones(6, dtype=np.float32))
+    score, _, _ = faithfulness(matrix, coords, k=10)
+    assert score.k == 5 and score.describe().startswith("kNN recall@5 1.000")
+    assert score.describe(local=True).endswith("; 1.000 for the centre (radius = angle)")
 
 
 def test_half_precision_source_is_accepted() -> None:

@@ -17,10 +17,8 @@ from tests.test_figures import _pdf_font_types
 from tests.test_gui import LOAD_TIMEOUT, wait_idle
 
 
-def _action(window: MainWindow, starts: str) -> QAction:
-    return next(
-        a for a in window.findChildren(QAction) if a.text().replace("&", "").startswith(starts)
-    )
+def _action(window: MainWindow, text: str) -> QAction:
+    return next(a for a in window.findChildren(QAction) if a.text().replace("&", "") == text)
 
 
 def _show_dock(qtbot, window: MainWindow, title: str) -> None:
@@ -53,7 +51,7 @@ def test_local_view_and_recall_from_the_view_menu(qtbot, loaded) -> None:
     cat = s.vocab.tokens.index(" cat")
     loaded.controller.select([cat])
     wait_idle(qtbot, loaded)
-    _action(loaded, "Local view (").trigger()
+    _action(loaded, "Local view").trigger()
     wait_idle(qtbot, loaded)
     assert s.projection.kind == "local" and s.projection.centre == cat
     assert s.fitted.shape == "local" and np.allclose(s.fitted.coords[cat], 0.0, atol=0.05)

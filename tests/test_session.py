@@ -162,6 +162,41 @@ def test_a_stopped_queued_generation_frees_generate_at_once(app: Fixture) -> Non
     assert not app.session.running and not app.session.history
 
 
+def test_colouring_by_recall_follows_the_map_and_stops_with_esc(app: Fixture) -> None:
+    c, s = app.controller, app.session
+    c.load_model("A")
+    app.settle()
+    assert s.faithfulness is not None and s.faithfulness.vocab_size == 50  # measured after
+    c.set_colour("recall")
+    app.settle()
+    first = s.recall
+    assert first is not None and first.shape == (50,)
+    c.set_projection(centred=False)  # a new map: still coloured by recall, measured again
+    assert s.projection.colour == "recall" and s.recall is first  # until the new map is drawn
+    app.settle()
+    assert s.projection.colour == "recall" and s.recall is not first and s.recall.shape == (50,)
+    c.set_projection(centred=True)
+    app.end(next(j for j in app.projection.jobs if j.kind == "projection"))
+    assert "recall" in s.running and s.recall is None  # queued behind the map's measure
+    c.cancel_all()  # Esc before it started: back to norms at once
+    assert s.projection.colour == "norm"
+    app.settle()
+    assert s.projection.colour == "norm" and s.recall is None
+
+
+def test_a_new_model_leaves_a_local_view_and_the_old_title(app: Fixture) -> None:
+    c, s = app.controller, app.session
+    c.open_scene(Scene(model="A", title="On A", selection=(3,)))
+    app.settle()
+    assert s.title == "On A"
+    c.set_projection(kind="local")
+    app.settle()
+    assert s.projection.centre == 3 and s.fitted.shape == "local" and s.title == ""
+    c.load_model("B")
+    app.settle()
+    assert s.projection.kind == "pca" and s.projection.centre is None
+
+
 def test_results_for_an_older_model_are_dropped(app: Fixture) -> None:
     app.controller.load_model("A")
     app.settle()

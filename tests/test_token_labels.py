@@ -72,3 +72,13 @@ def test_the_default_vocabulary_labels_are_distinct_and_keep_spaces(smol) -> Non
     # the six tokens of the Token Alchemy figure read as six different labels
     shown = {labels[i] for i in range(len(labels)) if "question" in labels[i].lower()}
     assert {"␣question", "question", "␣Question", "Question", "␣questions"} <= shown
+
+
+def test_invisible_characters_and_colliding_labels() -> None:
+    from nokenviz.core.token_labels import unique_labels
+
+    assert show_text("\u200b") == "<U+200B>"  # zero-width space
+    assert show_text("\u00a0x") == "<U+00A0>x"  # no-break space
+    assert show_text("a\u2028") == "a<U+2028>"
+    labels = unique_labels(["a", "a", "a #1", "b"])
+    assert len(set(labels)) == 4 and labels[0] == "a" and labels[3] == "b"

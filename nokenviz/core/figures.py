@@ -20,6 +20,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
+from matplotlib.text import Text
 
 from nokenviz.core.figure_sizes import FONTS, SIZES, FigureSize
 from nokenviz.core.files import write_atomic
@@ -71,7 +72,7 @@ def sphere_figure(layers: SphereLayers, size: FigureSize = SIZES["screen"]) -> F
             layers.coords[:, 0],
             layers.coords[:, 1],
             c=layers.norms,
-            s=0.8 * size.width / 8,
+            s=0.8 * np.sqrt(size.width / 8),  # a print figure keeps its points visible
             cmap=layers.colour_map,
             vmin=layers.levels[0],
             vmax=layers.levels[1],
@@ -82,7 +83,7 @@ def sphere_figure(layers: SphereLayers, size: FigureSize = SIZES["screen"]) -> F
         handles = _draw_overlays(axes, layers, size)
         figure.suptitle(size.wrap(layers.title))
         axes.set_aspect("equal")
-        _draw_frame(axes, layers)
+        fixed = _draw_frame(axes, layers, box)
         axes.set_xlim(*box[0])
         axes.set_ylim(*box[1])
         if _zoomed(box, _extent(layers)):
@@ -95,10 +96,10 @@ def sphere_figure(layers: SphereLayers, size: FigureSize = SIZES["screen"]) -> F
                 loc="outside lower center",
                 ncols=min(len(handles), 3) or 1,
                 frameon=False,
-                title=caption or None,
+                title=size.wrap(caption) or None,
                 title_fontsize=mpl.rcParams["legend.fontsize"],
             )
-        _place_labels(figure, axes, layers, size)
+        _place_labels(figure, axes, layers, fixed)
     return figure
 
 
@@ -111,8 +112,10 @@ def _height(size: FigureSize, box: np.ndarray) -> float:
     return float(np.clip(plot_width * aspect + overhead, 0.45 * size.width, 1.1 * size.width))
 
 
-def _draw_frame(axes: Axes, layers: SphereLayers) -> None:
-    """The map's outline, or the plane's axes, or the local view's rings of equal angle."""
+def _draw_frame(axes: Axes, layers: SphereLayers, box: np.ndarray) -> list[Text]:
+    """The map's outline, or the plane's axes, or the local view's rings of equal angle with
+    their degrees (returned: token labels keep clear of them)."""
+    texts = []
     if layers.shape == "map":
         angle = np.linspace(0, 2 * np.pi, 361)
         axes.plot(HAMMER_X * np.cos(angle), HAMMER_Y * np.sin(angle), color="0.6", lw=0.6)
@@ -121,19 +124,17 @@ def _draw_frame(axes: Axes, layers: SphereLayers) -> None:
         angle = np.linspace(0, 2 * np.pi, 361)
         for degrees in (30, 60, 90, 120, 150, 180):
             axes.plot(degrees * np.cos(angle), degrees * np.sin(angle), color="0.75", lw=0.5)
-            axes.annotate(
-                f"{degrees}°",
-                (degrees * 0.71, degrees * 0.71),
-                color="0.45",
-                fontsize=mpl.rcParams["xtick.labelsize"],
-                clip_on=True,
-            )
+            x = y = degrees * np.sqrt(0.5)  # on the ring, up and to the right
+            if box[0, 0] <= x <= 0.92 * box[0, 1] and box[1, 0] <= y <= 0.95 * box[1, 1]:
+                size = mpl.rcParams["xtick.labelsize"]
+                texts.append(axes.text(x, y, f"{degrees}°", color="0.45", fontsize=size))
         axes.set_axis_off()
     else:
         axes.axhline(0, color="0.7", lw=0.5)
         axes.axvline(0, color="0.7", lw=0.5)
         axes.set_xlabel("along the first token (× norm)")
         axes.set_ylabel("along the second token (× norm)")
+    return texts
 
 
 def _extent(layers: SphereLayers) -> np.ndarray:
@@ -249,12 +250,13 @@ def _draw_overlays(axes: Axes, layers: SphereLayers, size: FigureSize) -> list[L
     if layers.noken is not None:
         mark("noken", layers.noken, marker="D", mec="black", mew=0.8, ms=7, zorder=7)
     if layers.mean_marker is not None:
-        mark("mean", layers.mean_marker, marker="*", ms=10, zorder=7)
+        mark("mean", layers.mean_marker, marker="*", ms=11, mec="black", mew=0.6, zorder=7)
     return handles
 
 
-def _place_labels(figure: Figure, axes: Axes, layers: SphereLayers, size: FigureSize) -> None:
-    """Labels beside their points, clear of each other and of the marks, best first."""
+def _place_labels(figure: Figure, axes: Axes, layers: SphereLayers, fixed: list[Text]) -> None:
+    """Labels beside their points, clear of each other, of the marks and of the `fixed` texts
+    already drawn, best first."""
     labels = layers.labels
     if not labels:
         return
@@ -268,8 +270,9 @@ def _place_labels(figure: Figure, axes: Axes, layers: SphereLayers, size: Figure
         extent = text.get_window_extent()
         sizes.append((extent.width + 2 * px, extent.height + px))
         text.remove()
-    marks = layers.marks()
-    obstacles = mark_boxes(axes.transData.transform(marks), 4 * px) if len(marks) else None
+    marks = mark_boxes(axes.transData.transform(layers.marks()), 4 * px)
+    written = [t.get_window_extent() for t in fixed]
+    obstacles = np.vstack([marks, *([b.x0, b.y0, b.x1, b.y1] for b in written)])
     frame = axes.get_window_extent()
     priority = np.array([lb.priority for lb in labels])
     bounds = (frame.x0, frame.y0, frame.x1, frame.y1)
@@ -410,6 +413,7 @@ def table_figure(
             if row == 0:
                 cell.set_text_props(weight="bold")
         axes.set_title(title)
+        _caption(figure, [title])
     return figure
 
 

@@ -28,7 +28,7 @@ COLOURS: dict[Role, str] = {
     "trajectory": OKABE_ITO["vermillion"],
     "soft": OKABE_ITO["green"],
     "band": OKABE_ITO["orange"],
-    "mean": OKABE_ITO["black"],
+    "mean": OKABE_ITO["yellow"],  # drawn with a black edge: yellow alone is faint on white
 }
 NAMES: dict[Role, str] = {
     "selection": "selected token",

@@ -65,6 +65,7 @@ def sphere_layers(scene: Scene, data: SceneData, title: str) -> SphereLayers:
     )
     view = scene.view
     by_recall = scene.projection.colour == "recall" and data.recall is not None
+    local = projection.shape == "local"
     score = data.faithfulness
     return SphereLayers(
         coords=coords,
@@ -72,7 +73,7 @@ def sphere_layers(scene: Scene, data: SceneData, title: str) -> SphereLayers:
         levels=(0.0, 1.0) if by_recall else data.levels,
         colour_by="kNN recall@10 of each token" if by_recall else "token norm",
         colour_map="cividis" if by_recall else "viridis",
-        faithfulness="" if score is None else f"neighbours kept: {score.describe()}",
+        faithfulness="" if score is None else f"neighbours kept: {score.describe(local)}",
         title=title,
         shape=projection.shape,
         labels=labels,
@@ -168,8 +169,9 @@ def compute_scene(scene: Scene, loaded: Any, task: Task) -> SceneData:
     data = SceneData(vocab.labels, vocab.norms[matrix_name], (stats.p01, stats.p99), projection)
     data.noken = noken
     matrix = vocab.matrices[matrix_name]
-    data.faithfulness = score_projection(matrix, projection.coords, task.scaled(0.3, 0.4))
-    if scene.projection.colour == "recall":
+    if scene.figure == "sphere":  # the other figures do not show the map
+        data.faithfulness = score_projection(matrix, projection.coords, task.scaled(0.3, 0.4))
+    if scene.figure == "sphere" and scene.projection.colour == "recall":
         task.report(0.3, "kNN recall of every token")
         ids = np.arange(len(projection.coords))
         data.recall = knn_recall(matrix, projection.coords, ids, task=task.scaled(0.4, 0.6))

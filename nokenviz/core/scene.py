@@ -49,12 +49,12 @@ class ProjectionPart(_Part):
     colour: Literal["norm", "recall"] = "norm"  # what the points' colour shows
 
     def without_tokens(self) -> ProjectionPart:
-        """The same projection for another vocabulary: a token plane, or a local view centred
-        on a token, becomes the PCA sphere."""
-        tied = self.kind == "plane" or (self.kind == "local" and self.centre != "noken")
-        kind = "pca" if tied else self.kind
-        centre = self.centre if kind == "local" else None
-        return ProjectionPart(kind=kind, centred=self.centred, matrix=self.matrix, centre=centre)
+        """The same projection for another vocabulary: a token plane or a local view (centred
+        on a token or a noken of the old model) becomes the PCA sphere."""
+        kind = "pca" if self.kind in ("plane", "local") else self.kind
+        return ProjectionPart(
+            kind=kind, centred=self.centred, matrix=self.matrix, colour=self.colour
+        )
 
     def spec(self, labels: list[str]) -> ProjectionSpec:
         """What to fit; a local view's centre is named by its token label."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import defaultdict
 from typing import Any
 
 MARKS = {"\n": "↵", "\t": "⇥", "\r": "␍"}
@@ -38,10 +37,15 @@ def show_text(text: str) -> str:
 
 
 def _show_char(char: str) -> str:
+    """Marks for the invisible: control and format characters, and spaces other than the
+    plain one (a no-break or zero-width space reads as nothing, or as a space)."""
     if char in MARKS:
         return MARKS[char]
-    if unicodedata.category(char) == "Cc":
+    category = unicodedata.category(char)
+    if category == "Cc":
         return f"<0x{ord(char):02X}>"
+    if category in ("Cf", "Zl", "Zp") or (category == "Zs" and char != " "):
+        return f"<U+{ord(char):04X}>"
     return char
 
 
@@ -89,12 +93,17 @@ def token_label(piece: str, text: str, special: bool) -> str:
 
 
 def unique_labels(labels: list[str]) -> list[str]:
-    """Labels as given, except that a label already used gets the token's id appended."""
-    seen: dict[str, int] = defaultdict(int)
+    """Labels as given, except that a label already used gets the token's id appended (and
+    `#` again in the odd case that a token's own text reads like that)."""
+    used: set[str] = set()
     out = []
     for index, label in enumerate(labels):
-        seen[label] += 1
-        out.append(label if seen[label] == 1 else f"{label} #{index}")
+        if label in used:
+            label = f"{label} #{index}"
+            while label in used:
+                label += "#"
+        used.add(label)
+        out.append(label)
     return out
 
 

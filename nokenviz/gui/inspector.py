@@ -41,20 +41,15 @@ class Inspector(QWidget):
         return text + rows_height(self.table, rows) + margins.top() + margins.bottom()
 
     def apply(self, session: Session, changed: frozenset[Part]) -> None:
-        if not changed & PARTS:
+        if not changed & (PARTS | {"jobs"}):
             return
         if session.vocab is None or not session.selection:
             self.title.setText("Click a token or search for one.")
             self.table.setRowCount(0)
             return
-        self._show_token(session, session.selection[-1])
-        self._show_neighbours(session)
-        recall = None if session.neighbours is None else session.neighbours.recall
-        if recall is not None:
-            self.title.setText(
-                f"{self.title.text()}<br>of its 10 nearest tokens, <b>{round(recall * 10)}</b> "
-                "are among its 10 nearest on screen (kNN recall)"
-            )
+        self._show_token(session, session.selection[-1])  # its recall: once measured
+        if changed & PARTS:
+            self._show_neighbours(session)
 
     def _show_token(self, session: Session, token: int) -> None:
         norms = session.norms
@@ -63,6 +58,7 @@ class Inspector(QWidget):
             f"<b>{_escape(session.vocab.labels[token])}</b> &nbsp; #{token}<br>"
             f"norm in {session.matrix}: <b>{norms[token]:.3f}</b> "
             f"(larger than {rank:.0%} of tokens){_input_output_line(session, token)}"
+            f"{_recall_line(session)}"
         )
 
     def _show_neighbours(self, session: Session) -> None:
@@ -105,3 +101,16 @@ def _input_output_line(session: Session, token: int) -> str:
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _recall_line(session: Session) -> str:
+    """How many of the token's nearest tokens are nearest on screen ('' while measured again
+    for a new map)."""
+    recall = None if session.neighbours is None else session.neighbours.recall
+    if recall is None or "neighbours" in session.running:
+        return ""
+    k = min(10, len(session.vocab.tokens) - 1)
+    return (
+        f"<br>of its {k} nearest tokens, <b>{round(recall * k)}</b> are among its {k} nearest "
+        "on screen (kNN recall)"
+    )

@@ -120,7 +120,8 @@ class SphereLayers:
         title = f"{session.matrix}: {fitted.spec.describe()}"
         score = session.faithfulness
         unknown = "measuring…" if measuring else "not measured"
-        title += "<br>neighbours kept: " + (unknown if score is None else score.describe())
+        local = fitted.shape == "local"
+        title += "<br>neighbours kept: " + (unknown if score is None else score.describe(local))
         if fitted.mean_marker() is not None:
             title += f" · ★ mean direction (norm {stats.mean_direction_norm:.2f})"
         self.view.setTitle(title, color="k", size="10pt")

@@ -95,7 +95,7 @@ class SphereView(pg.PlotWidget):
             pxMode=True,
             size=16,
             symbol="star",
-            pen=pg.mkPen("w"),
+            pen=pg.mkPen("k"),
             brush=pg.mkBrush(COLOURS["mean"]),
         )
         self.mean_marker.setZValue(5)

@@ -19,7 +19,7 @@ PROJECTIONS = {
     "pca": "PCA sphere",
     "umap": "UMAP sphere",
     "plane": "Token plane",
-    "local": "Local view (selected token)",
+    "local": "Local view",
 }
 TRACE_TIP = "Trace the prompt through the layers (Enter)"
 

@@ -126,9 +126,8 @@ class Controller:
             changed.add("message")
         if current and job.kind == "projection" and not isinstance(outcome, Returned):
             changed |= self._keep_drawn_projection()
-        if current and job.kind == "recall" and not isinstance(outcome, Returned):
-            s.projection = s.projection.model_copy(update={"colour": "norm"})
-            changed.add("projection")
+        if job.kind == "recall" and not isinstance(outcome, Returned):
+            changed |= self._colour_by_norm_unless_measuring()
         self._notify(*changed)
 
     def _keep_drawn_projection(self) -> set[Part]:
@@ -155,7 +154,7 @@ class Controller:
             self._measure("faithfulness", "measuring the map", work.faithfulness)
             if s.projection.colour == "recall":
                 self._measure("recall", "kNN recall of every token", work.recall)
-            if s.selection:  # its neighbours' recall is measured in this projection
+            if s.selection:  # its recall is measured again, on this map
                 self._request_neighbours()
             return {"fitted", "recall"}
         if job.kind in ("recall", "faithfulness"):
@@ -204,7 +203,17 @@ class Controller:
         self.session.running.pop(job.kind, None)
         if not self.session.running:
             self.session.progress = None
+        if job.kind == "recall":
+            self._notify(*self._colour_by_norm_unless_measuring())
         return True
+
+    def _colour_by_norm_unless_measuring(self) -> set[Part]:
+        """Colouring by recall that was stopped or failed goes back to norms (the menu with it)."""
+        s = self.session
+        if s.recall is not None or "recall" in s.running or s.projection.colour != "recall":
+            return set()
+        s.projection = s.projection.model_copy(update={"colour": "norm"})
+        return {"projection"}
 
     def stop(self, kind: str) -> None:
         job = self.session.running.get(kind)
@@ -253,6 +262,8 @@ class Controller:
         s.selection = ()
         s.projection = s.projection.without_tokens()
         s.composer = s.composer.model_copy(update={"anchors": (), "weights": ()})
+        if job.scene is None:
+            s.title = ""  # a scene's title describes it on its own model, not on this one
         self._show_scene_tokens(job.scene)
         return set(EVERYTHING)
 
@@ -337,8 +348,12 @@ class Controller:
             matrix=part.matrix if matrix is None else matrix,
             plane_tokens=plane,
             centre=centre if kind == "local" else None,
+            colour=part.colour,
         )
         changed: set[Part] = {"projection"}
+        if s.projection.kind != part.kind and s.title:
+            s.title = ""  # the scene's title named the view it was made with
+            changed.add("title")
         if matrix is not None and matrix != part.matrix and s.vocab is not None:
             s.band = self._default_band()
             changed |= {"band", "selection"}
