@@ -124,3 +124,24 @@ def test_the_scene_title_is_the_window_title(qtbot, loaded, tmp_path, title: str
     save_scene(scene, tmp_path / "s.json")
     assert loaded.scenes.open(tmp_path / "s.json")
     qtbot.waitUntil(lambda: loaded.windowTitle().startswith(title), timeout=LOAD_TIMEOUT)
+
+
+def test_labels_on_screen_overlap_neither_each_other_nor_the_marks(qtbot, loaded) -> None:
+    import pyqtgraph as pg
+    from PySide6.QtCore import QPointF
+
+    c, s = loaded.controller, loaded.session
+    c.select([s.vocab.tokens.index(" cat"), s.vocab.tokens.index(" dog")])
+    c.add_anchor()
+    wait_idle(qtbot, loaded)
+    view = loaded.view
+    texts = [item for item in view.labels if isinstance(item, pg.TextItem)]
+    assert len(texts) >= 3  # the selection, an anchor, trajectory nodes
+    rects = [text.sceneBoundingRect().adjusted(1, 1, -1, -1) for text in texts]
+    for i, rect in enumerate(rects):
+        assert not any(rect.intersects(other) for other in rects[i + 1 :])
+    vb = view.plotItem.vb
+    clear = [rect.adjusted(-4, -4, 4, 4) for rect in rects]  # a mark stays a few pixels off
+    for x, y in view.marks():
+        point = vb.mapViewToScene(QPointF(float(x), float(y)))
+        assert not any(rect.contains(point) for rect in clear)

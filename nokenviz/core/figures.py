@@ -24,7 +24,7 @@ from matplotlib.text import Text
 
 from nokenviz.core.figure_sizes import FONTS, SIZES, FigureSize
 from nokenviz.core.files import write_atomic
-from nokenviz.core.labels import arrange_labels, mark_boxes
+from nokenviz.core.labels import arrange_labels, leader_end, mark_boxes
 from nokenviz.core.overlays import COLOURS, NAMES, OKABE_ITO, Label
 from nokenviz.core.token_labels import legend_line
 from nokenviz.errors import NokenvizError
@@ -282,9 +282,9 @@ def _place_labels(figure: Figure, axes: Axes, layers: SphereLayers, fixed: list[
     for label, box, point in zip(labels, boxes, points, strict=True):
         if np.isnan(box[0]):
             continue
-        nearest = np.clip(point, box[:2], box[2:])  # where a leader line meets the label
-        if np.hypot(*(nearest - point)) > 1.5 * gap:
-            line = to_data(np.array([point, nearest]))
+        end = leader_end(point, box, gap)
+        if end is not None:
+            line = to_data(np.array([point, end]))
             axes.plot(*line.T, color=COLOURS[label.role], lw=0.5, zorder=7)
         x, y = to_data((box[0] + px, box[1] + 0.5 * px))
         axes.text(

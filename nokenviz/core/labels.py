@@ -73,6 +73,13 @@ def _inside(box: np.ndarray, bounds: tuple[float, float, float, float]) -> bool:
     return x0 <= box[0] and box[2] <= x1 and y0 <= box[1] and box[3] <= y1
 
 
+def leader_end(point: np.ndarray, box: np.ndarray, gap: float) -> np.ndarray | None:
+    """Where a leader line from `point` meets its label's `box`, for a label placed farther
+    than next to its point (None: the label sits beside it, no line needed)."""
+    nearest = np.clip(point, box[:2], box[2:])
+    return nearest if np.hypot(*(nearest - point)) > 1.5 * gap else None
+
+
 def mark_boxes(points: np.ndarray, radius: float) -> np.ndarray:
     """Square boxes of `radius` pixels round marks, as obstacles for `arrange_labels`."""
     points = np.asarray(points, dtype=float).reshape(-1, 2)

@@ -16,7 +16,7 @@ from pyqtgraph.GraphicsScene.mouseEvents import MouseDragEvent
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 
 from nokenviz.core.density import bin_points, visible
-from nokenviz.core.labels import arrange_labels, mark_boxes
+from nokenviz.core.labels import arrange_labels, leader_end, mark_boxes
 from nokenviz.core.overlays import COLOURS, NAMES
 
 POINT_LIMIT = 3000
@@ -153,7 +153,7 @@ class SphereView(pg.PlotWidget):
         )
         self.legend_roles: list[str] = []
         self.scene().minDragTime = 0  # a drag starts at once, not after half a second
-        self.labels: list[pg.TextItem] = []
+        self.labels: list[pg.GraphicsObject] = []  # label texts and leader lines
         self.label_items: list[
             tuple[QPointF, str, float, str]
         ] = []  # position, text, priority, colour
@@ -371,24 +371,34 @@ class SphereView(pg.PlotWidget):
         bounds = (rect.left(), -rect.bottom(), rect.right(), -rect.top())
         obstacles = mark_boxes(scene_xy(self.marks()), 6)
         priority = np.array([item[2] for item in self.label_items])
-        boxes = arrange_labels(points, sizes, priority, obstacles, 6, bounds)
-        for (_, text, _, colour), box in zip(self.label_items, boxes, strict=True):
+        boxes = arrange_labels(points, sizes, priority, obstacles, 6, bounds, (1, 4))
+        to_view = vb.mapSceneToView
+        for (_, text, _, colour), box, point in zip(self.label_items, boxes, points, strict=True):
             if np.isnan(box[0]):
                 continue
             label = pg.TextItem(
                 text, color=colour, anchor=(0, 0), fill=pg.mkBrush(255, 255, 255, 200)
             )
-            label.setPos(vb.mapSceneToView(QPointF(box[0], -box[3])))
+            label.setPos(to_view(QPointF(box[0], -box[3])))
             label.setZValue(6)
             self.addItem(label)
             self.labels.append(label)
+            end = leader_end(point, box, 6)
+            if end is not None:  # a crowded label moved out, joined to its point
+                a, b = to_view(QPointF(point[0], -point[1])), to_view(QPointF(end[0], -end[1]))
+                line = pg.PlotCurveItem([a.x(), b.x()], [a.y(), b.y()], pen=pg.mkPen(colour))
+                line.setZValue(6)
+                self.addItem(line)
+                self.labels.append(line)
 
     def marks(self) -> np.ndarray:
-        """Where the overlay marks are (trajectory nodes, anchors, noken): no label covers them."""
+        """Where the overlay marks are (trajectory nodes, anchors, noken, selection): no label
+        covers them."""
         x, y = self.anchor_polygon.getData()
         anchors = np.zeros((0, 2)) if x is None else np.column_stack([x, y])
         noken = np.column_stack([self.noken_marker.data["x"], self.noken_marker.data["y"]])
-        return np.vstack([self.trajectory_nodes.reshape(-1, 2), anchors, noken])
+        selected = np.column_stack([self.selection.data["x"], self.selection.data["y"]])
+        return np.vstack([self.trajectory_nodes.reshape(-1, 2), anchors, noken, selected])
 
     # ------------------------------------------------------------ mouse
 
