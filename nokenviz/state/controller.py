@@ -436,7 +436,9 @@ class Controller:
         token = s.selection[-1]
         coords = None if s.fitted is None else s.fitted.coords
         vectors = None if s.vocab is None else s.vocab.matrices[s.matrix]
-        self._submit("neighbours", "neighbours", work.neighbours(token, s.matrix, vectors, coords))
+        norms = None if s.vocab is None else s.vocab.norms[s.matrix]
+        fn = work.neighbours(token, s.matrix, vectors, coords, norms)
+        self._submit("neighbours", "neighbours", fn)
 
     def set_colour(self, colour: str) -> None:
         """Colour the points by norm, or by how well each keeps its neighbours (kNN recall)."""

@@ -101,10 +101,12 @@ def neighbours(
     matrix_name: str,
     vectors: np.ndarray | None = None,
     coords: np.ndarray | None = None,
+    norms: np.ndarray | None = None,
     k: int = 12,
 ) -> JobFn:
     """The token's nearest and farthest tokens; with the drawn `coords` (and the `vectors`
-    they were fitted to), also how many of its true neighbours are nearest on screen."""
+    they were fitted to, and their row `norms`), also how many of its true neighbours are
+    nearest on screen."""
 
     def job(state: dict[str, Any], _task: Task) -> Any:
         from nokenviz.core.faithfulness import token_recall
@@ -115,7 +117,7 @@ def neighbours(
         found = find(matrix, matrix[token], k=k, exclude=(token,))
         if vectors is None or coords is None:
             return found
-        return replace(found, recall=token_recall(vectors, coords, token))
+        return replace(found, recall=token_recall(vectors, coords, token, norms=norms))
 
     return job
 
