@@ -30,6 +30,11 @@ COLOURS: dict[Role, str] = {
     "band": OKABE_ITO["orange"],
     "mean": OKABE_ITO["yellow"],  # drawn with a black edge: yellow alone is faint on white
 }
+# What the points' colour shows: (colour-bar label, perceptually uniform colour map).
+POINT_COLOURS = {
+    "norm": ("token norm", "viridis"),
+    "recall": ("kNN recall@10 of each token", "cividis"),
+}
 NAMES: dict[Role, str] = {
     "selection": "selected token",
     "anchors": "composer anchor",

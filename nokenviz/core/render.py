@@ -23,7 +23,7 @@ from nokenviz.core.figures import (
     sphere_figure,
     table_figure,
 )
-from nokenviz.core.overlays import overlay_labels
+from nokenviz.core.overlays import POINT_COLOURS, overlay_labels
 from nokenviz.core.projections import Projection
 from nokenviz.core.scene import Scene, TracePart, check_token_ids
 from nokenviz.core.task import Task
@@ -66,13 +66,14 @@ def sphere_layers(scene: Scene, data: SceneData, title: str) -> SphereLayers:
     view = scene.view
     by_recall = scene.projection.colour == "recall" and data.recall is not None
     local = projection.shape == "local"
+    colour_by, colour_map = POINT_COLOURS["recall" if by_recall else "norm"]
     score = data.faithfulness
     return SphereLayers(
         coords=coords,
         norms=data.recall if by_recall else data.norms,
         levels=(0.0, 1.0) if by_recall else data.levels,
-        colour_by="kNN recall@10 of each token" if by_recall else "token norm",
-        colour_map="cividis" if by_recall else "viridis",
+        colour_by=colour_by,
+        colour_map=colour_map,
         faithfulness="" if score is None else f"neighbours kept: {score.describe(local)}",
         title=title,
         shape=projection.shape,

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLabel
 
 from nokenviz.core.composer import polygon_order
-from nokenviz.core.overlays import COLOURS, overlay_labels
+from nokenviz.core.overlays import COLOURS, POINT_COLOURS, overlay_labels
 from nokenviz.gui.sphere_view import SphereView
 from nokenviz.state.controller import Controller
 from nokenviz.state.session import Part, Session
@@ -113,10 +113,9 @@ class SphereLayers:
         if self.coloured is not None and _same(self.coloured, drawing):
             return
         self.coloured = drawing
-        if by_recall:
-            self.view.set_values(values, (0.0, 1.0), "kNN recall@10 of each token", "cividis")
-        else:
-            self.view.set_values(values, (stats.p01, stats.p99), "token norm", "viridis")
+        levels = (0.0, 1.0) if by_recall else (stats.p01, stats.p99)
+        label, colour_map = POINT_COLOURS["recall" if by_recall else "norm"]
+        self.view.set_values(values, levels, label, colour_map)
         title = f"{session.matrix}: {fitted.spec.describe()}"
         score = session.faithfulness
         unknown = "measuring…" if measuring else "not measured"
