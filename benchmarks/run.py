@@ -18,7 +18,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-from benchmarks import app_launch, generation_speed, preview_speed, projection_speed, render_speed
+from benchmarks import (
+    app_launch,
+    generation_speed,
+    inversion_speed,
+    preview_speed,
+    projection_speed,
+    render_speed,
+)
 
 BENCHMARKS: dict[str, Callable[[], dict]] = {
     "P1": render_speed.run,
@@ -27,6 +34,7 @@ BENCHMARKS: dict[str, Callable[[], dict]] = {
     "P4": app_launch.run_startup,
     "P5": projection_speed.run,
     "P6": app_launch.run_memory,
+    "N7": inversion_speed.run,
 }
 
 

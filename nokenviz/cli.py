@@ -94,12 +94,82 @@ def build_parser() -> argparse.ArgumentParser:
         help="also generate with each noken replaced by the plain token it names",
     )
     generate.add_argument(
+        "--transform",
+        metavar="SPEC",
+        help="replace every token by a transform of itself, e.g. '{\"neighbors\": 5}', "
+        '\'{"neighbors": 5, "t": 0.5}\', \'{"noise": 0.3, "seed": 1}\', \'{"scale": 1.5}\' '
+        '(+ "range": [i, j]); the original prompt runs beside it',
+    )
+    generate.add_argument(
+        "--rule",
+        action="append",
+        default=[],
+        metavar="TOKEN=SPEC",
+        help="when the model emits TOKEN (or #ID, or at step @N), the text shows it but the next "
+        "input is SPEC's noken; the run without rules is the baseline",
+    )
+    generate.add_argument(
+        "--inject",
+        action="append",
+        default=[],
+        metavar="LAYER:POS:SPEC[:add|replace]",
+        help="add or write a vector into the residual stream at a prompt position: layer 0 is "
+        "the input embeddings, L the output of block L; SPEC is a noken spec or "
+        '{"direction": [A, B], "scale": s} (default mode: add for a direction, else replace)',
+    )
+    generate.add_argument(
         "--soft",
         action="store_true",
         help="soft feedback: append the probability-weighted embedding each step, at "
         "--temperature (0, the default, is the one-hot limit: greedy through embeddings)",
     )
     _decoding_options(generate)
+
+    length = _command(
+        commands,
+        "length",
+        "next-token entropy and top-k probability as a vector is scaled",
+        _run_length,
+    )
+    length.add_argument("prompt")
+    length.add_argument(
+        "--position",
+        type=int,
+        default=-1,
+        help="scale this position's final residual (default -1: last)",
+    )
+    length.add_argument("--slot", help="scale this slot's noken instead of the final residual")
+    length.add_argument("--factors", help="comma-separated factors (default 0.125 .. 8)")
+    length.add_argument("--top", type=int, default=5, help="k of the top-k mass (default 5)")
+    length.add_argument("--out", help="also draw the figure to FILE.png, .svg or .pdf")
+    _noken_option(length)
+
+    readout = _command(
+        commands,
+        "readout",
+        "Patchscopes: what the model reads a hidden state (every layer) or a noken as",
+        _run_readout,
+    )
+    readout.add_argument("prompt")
+    readout.add_argument("--position", type=int, default=-1, help="the position to read")
+    readout.add_argument("--layer", type=int, help="only this layer (default: every layer)")
+    readout.add_argument("--slot", help="read this slot's noken (at layer 0) instead")
+    readout.add_argument("--target", help="the identity prompt, with '?' where the vector goes")
+    readout.add_argument("--max-new-tokens", type=int, default=6)
+    _noken_option(readout)
+
+    invert = _command(
+        commands,
+        "invert",
+        "the hard tokens (1-3) that predict most like a noken (KL), by embedding gradients",
+        _run_invert,
+    )
+    invert.add_argument("prompt", help="a prompt with the noken's {slot}")
+    invert.add_argument("--slot", default="x", help="the slot to invert (default x)")
+    invert.add_argument("--length", type=int, default=2, help="hard tokens to find, 1-3")
+    invert.add_argument("--candidates", type=int, default=64, help="swaps tried per position")
+    invert.add_argument("--time-limit", type=float, default=60.0, help="seconds (default 60)")
+    _noken_option(invert)
 
     sweep = _command(commands, "sweep", "one generation per t or per seed", None)
     kinds = sweep.add_subparsers(title="sweeps", metavar="KIND", required=True)
@@ -179,6 +249,21 @@ def _decoding_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-k", type=int)
     parser.add_argument("--top-p", type=float)
     parser.add_argument("--seed", type=int)
+    parser.add_argument(
+        "--repetition-penalty",
+        type=float,
+        default=1.0,
+        metavar="R",
+        help="> 1 discourages tokens already in the prompt or output (1 = off)",
+    )
+    parser.add_argument(
+        "--ban",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="TOKEN",
+        help="texts the output may not contain, as written (mind leading spaces; ␣ = space)",
+    )
 
 
 # ---------------------------------------------------------------- shared helpers
@@ -225,7 +310,7 @@ def _parse_nokens(items: list[str]) -> dict[str, Any]:
 
 
 def _settings(args: argparse.Namespace) -> Any:
-    from nokenviz.core.generation import DecodingSettings
+    from nokenviz.core.decoding import DecodingSettings
 
     return DecodingSettings(
         max_new_tokens=args.max_new_tokens,
@@ -234,6 +319,8 @@ def _settings(args: argparse.Namespace) -> Any:
         top_k=args.top_k,
         top_p=args.top_p,
         seed=args.seed,
+        repetition_penalty=args.repetition_penalty,
+        ban=tuple(args.ban),
     )
 
 
@@ -370,53 +457,199 @@ def _run_lens(args: argparse.Namespace) -> int:
 
 
 def _run_generate(args: argparse.Namespace) -> int:
-    from nokenviz.core.generation import generate, generate_baseline, soft_feedback
+    from nokenviz.core.experiment import parse_experiment, run_generation
+    from nokenviz.core.generation import soft_feedback
     from nokenviz.core.prompts import prepare_prompt
 
     nokens = _parse_nokens(args.noken)
     settings = _settings(args)
+    experiment = parse_experiment(args.transform, tuple(args.rule), tuple(args.inject))
+    if args.soft and not experiment.empty:
+        raise NokenvizError("--soft cannot be combined with --transform, --rule or --inject")
     loaded = _load(args)
-    prepared = prepare_prompt(loaded, args.prompt, nokens)
     document: dict[str, Any] = {
         "prompt": args.prompt,
-        "tokens": prepared.labels,
         "nokens": {n: s.to_json() for n, s in nokens.items()},
         "settings": settings.to_json(),
+        **({} if experiment.empty else experiment.to_json()),
     }
     if args.soft:
+        prepared = prepare_prompt(loaded, args.prompt, nokens)
         run = soft_feedback(
             loaded, prepared, steps=settings.max_new_tokens, temperature=settings.temperature
         )
         document.update(
+            tokens=prepared.labels,
             text=run.shadow_text,
             token_ids=run.shadow_ids,
             mode="soft",
             top_probs=[round(p, 6) for p in run.top_probs],
         )
-    else:
-        stream = None if args.json else (lambda _id, text: print(text, end="", flush=True))
-        if stream:
-            print(args.prompt, end="", flush=True)
-        result = generate(loaded, prepared, settings, on_token=stream)
-        if stream:
-            print()
-        document.update(
-            text=result.text,
-            token_ids=result.token_ids,
-            tokens_per_second=round(result.tokens_per_second, 2),
-        )
-    if args.compare:
-        baseline = generate_baseline(loaded, args.prompt, nokens, settings)
-        document["baseline_text"] = None if baseline is None else baseline.text
-        if baseline is None:
-            document["baseline_note"] = "a noken names no plain token (random or raw vector)"
+        if args.json:
+            return _emit_json(document)
+        print(f"{args.prompt}[soft] {document['text']}")
+        return 0
+    echo = None if args.json else _Echo(args.prompt)
+    run = run_generation(
+        loaded, args.prompt, nokens, settings, experiment, args.compare, on_token=echo
+    )
+    if echo is not None:
+        print()
+    result = run.result
+    document.update(
+        tokens=run.labels,
+        text=result.text,
+        token_ids=result.token_ids,
+        tokens_per_second=round(result.tokens_per_second, 2),
+    )
+    if result.substituted:
+        document["substituted"] = [
+            {"index": i, "token": loaded.token_strings[result.token_ids[i]], "rule": rule}
+            for i, rule in result.substituted
+        ]
+    if run.baseline is not None or run.baseline_note:
+        document["baseline_text"] = None if run.baseline is None else run.baseline.text
+        document["baseline_note"] = run.baseline_note
     if args.json:
         return _emit_json(document)
-    if args.soft:
-        print(f"{args.prompt}[soft] {document['text']}")
-    if args.compare:
-        print(f"baseline: {document['baseline_text'] or document.get('baseline_note')}")
+    for index, rule in result.substituted:
+        shown = loaded.token_labels[result.token_ids[index]]
+        print(f"  new token {index + 1} ({shown}) was followed by the noken of rule {rule}")
+    if experiment.rules and not result.substituted:
+        print("  (no rule fired: the model never emitted a rule's token)")
+    if "baseline_note" in document:
+        print(f"{run.baseline_note}:" if run.baseline is not None else run.baseline_note)
+        if run.baseline is not None:
+            print(f"{args.prompt}{run.baseline.text}")
     return 0
+
+
+def _run_length(args: argparse.Namespace) -> int:
+    from nokenviz.core.figures import SIZES, check_output, save_figure
+    from nokenviz.core.prompts import prepare_prompt
+    from nokenviz.core.vector_length import DEFAULT_FACTORS, length_figure, scale_final, scale_noken
+
+    factors = _floats(args.factors, "--factors") if args.factors else DEFAULT_FACTORS
+    nokens = _parse_nokens(args.noken)
+    if args.out:
+        check_output(args.out, SIZES["screen"].dpi)
+    loaded = _load(args)
+    if args.slot:
+        sweep = scale_noken(loaded, args.prompt, nokens, args.slot, factors, args.top)
+    else:
+        prepared = prepare_prompt(loaded, args.prompt, nokens)
+        sweep = scale_final(loaded, prepared, factors, args.position, args.top)
+    if args.out:
+        save_figure(length_figure(sweep, SIZES["screen"]), args.out, SIZES["screen"].dpi)
+    if args.json:
+        return _emit_json({"prompt": args.prompt, **sweep.to_json()})
+    print(sweep.what)
+    rows = [["factor", "entropy (bits)", "top-1", f"top-{sweep.k} mass"]]
+    rows += [
+        [f"{f:g}", f"{e:.3f}", f"{p:.3f}", f"{m:.3f}"]
+        for f, e, p, m in zip(
+            sweep.factors, sweep.entropy, sweep.top1, sweep.topk_mass, strict=True
+        )
+    ]
+    print(_table(rows))
+    return 0
+
+
+def _floats(text: str, option: str) -> list[float]:
+    try:
+        return [float(item) for item in text.split(",")]
+    except ValueError:
+        raise NokenvizError(f"{option} takes numbers separated by commas, e.g. 0.5,1,2") from None
+
+
+def _run_readout(args: argparse.Namespace) -> int:
+    from nokenviz.core.lens import residual_stream
+    from nokenviz.core.nokens import build_noken
+    from nokenviz.core.patchscope import DEFAULT_TARGET, read_noken, read_trajectory, read_vector
+    from nokenviz.core.prompts import prepare_prompt
+
+    target = args.target or DEFAULT_TARGET
+    nokens = _parse_nokens(args.noken)
+    loaded = _load(args)
+    prepared = prepare_prompt(loaded, args.prompt, nokens)
+    if args.slot:
+        if args.slot not in nokens:
+            raise NokenvizError(f"--slot {args.slot}: no noken of that name (give --noken)")
+        vector = build_noken(nokens[args.slot], loaded.adapter.W_E, loaded.tokenizer)
+        readouts = [read_noken(loaded, vector, target, args.max_new_tokens)]
+        position = prepared.slot_positions[args.slot][0]
+    else:
+        stream = residual_stream(loaded, prepared)
+        try:
+            position = stream.position_index(args.position)
+        except IndexError as exc:
+            raise NokenvizError(str(exc)) from exc
+        raw = stream.raw[:, position]
+        if args.layer is None:
+            readouts = read_trajectory(loaded, raw.numpy(), target, args.max_new_tokens)
+        else:
+            layer = args.layer
+            if not 0 <= layer <= loaded.n_layers:
+                raise NokenvizError(
+                    f"layer {layer} is out of range: this model has layers 0..{loaded.n_layers} "
+                    "(0 = the input embeddings)"
+                )
+            readouts = [read_vector(loaded, raw[layer], layer, target, args.max_new_tokens)]
+    document = {
+        "prompt": args.prompt,
+        "position": position,
+        "token": prepared.labels[position],
+        "target": target,
+        "readouts": [{"layer": r.layer, "text": r.text} for r in readouts],
+    }
+    if args.json:
+        return _emit_json(document)
+    print(f"{prepared.labels[position]} at position {position}, read in {target!r}:")
+    print(_table([["layer", "reads as"], *[[str(r.layer), r.text] for r in readouts]]))
+    return 0
+
+
+def _run_invert(args: argparse.Namespace) -> int:
+    from nokenviz.core.inversion import invert_noken
+    from nokenviz.core.task import Task
+
+    nokens = _parse_nokens(args.noken)
+    loaded = _load(args)
+    task = Task(progress=_stderr_progress if sys.stderr.isatty() and not args.json else None)
+    found = invert_noken(
+        loaded,
+        args.prompt,
+        nokens,
+        args.slot,
+        args.length,
+        task,
+        candidates=args.candidates,
+        time_limit=args.time_limit,
+    )
+    _clear_progress(args)
+    if args.json:
+        return _emit_json({"prompt": args.prompt, "slot": args.slot, **found.to_json()})
+    shown = args.prompt.replace("{" + args.slot + "}", "".join(found.labels))
+    print(f"closest hard prompt: {shown}")
+    print(
+        f"KL {found.kl:.4f} nats (start {found.start_kl:.4f}), {found.steps} steps, "
+        f"{found.evaluated} prompts tried, {found.seconds:.1f} s"
+    )
+    return 0
+
+
+class _Echo:
+    """Streams generated text after the prompt, printed with the first token (so bad input
+    found before generation starts leaves stdout empty)."""
+
+    def __init__(self, prompt: str) -> None:
+        self.prompt: str | None = prompt
+
+    def __call__(self, _id: int, text: str) -> None:
+        if self.prompt is not None:
+            print(self.prompt, end="")
+            self.prompt = None
+        print(text, end="", flush=True)
 
 
 def _run_sweep_lerp(args: argparse.Namespace) -> int:

@@ -77,6 +77,66 @@ def test_generate_json_with_compare(capsys, tiny_dirs) -> None:
     assert len(doc["token_ids"]) <= 6
 
 
+def test_generate_json_with_an_experiment(capsys, tiny_dirs) -> None:
+    model = tiny_dirs["llama"]
+    common = ("--max-new-tokens", "6", "--min-new-tokens", "6", "--model", model)
+    doc = run_json(
+        capsys,
+        "generate",
+        "The cat sat",
+        "--transform",
+        '{"scale": 1.5, "range": [0, 2]}',
+        "--rule",
+        '@2={"token": " dog"}',
+        "--inject",
+        '1:-1:{"direction": [" cat", " dog"], "scale": 2}',
+        "--repetition-penalty",
+        "1.2",
+        "--ban",
+        " log",
+        " mat",
+        *common,
+    )
+    assert isinstance(doc["baseline_text"], str) and len(doc["token_ids"]) == 6
+    assert doc["baseline_note"].startswith("baseline: without the transform")
+    assert doc["substituted"][0]["index"] == 1
+    assert doc["transform"] == {"scale": 1.5, "range": [0, 2]}
+    assert doc["settings"]["ban"] == [" log", " mat"]
+    assert doc["tokens"][0].startswith("~") and not doc["tokens"][-1].startswith("~")
+
+
+def test_length_readout_and_invert_json(capsys, tiny_dirs, tmp_path) -> None:
+    model = tiny_dirs["llama"]
+    figure = tmp_path / "length.png"
+    length = run_json(
+        capsys,
+        "length",
+        "The cat sat",
+        "--factors",
+        "0.5,1,2",
+        "--out",
+        str(figure),
+        "--model",
+        model,
+    )
+    entropies = [row["entropy_bits"] for row in length["rows"]]
+    assert entropies == sorted(entropies, reverse=True) and figure.stat().st_size > 10_000
+    read = run_json(capsys, "readout", "The cat sat", "--model", model)
+    assert [r["layer"] for r in read["readouts"]] == [0, 1, 2]
+    found = run_json(
+        capsys,
+        "invert",
+        "{x} sat",
+        "--noken",
+        'x={"token": " cat"}',
+        "--length",
+        "1",
+        "--model",
+        model,
+    )
+    assert found["kl"] <= found["start_kl"] and len(found["token_ids"]) == 1
+
+
 def test_generate_streams_without_json(capsys, tiny_dirs) -> None:
     code, out, _ = run(
         capsys, "generate", "The cat", "--max-new-tokens", "4", "--model", tiny_dirs["gpt2"]
@@ -148,6 +208,18 @@ def test_sweeps_json(capsys, tiny_dirs) -> None:
         (["lens", "The cat", "--position", "9"], "position 9 is outside the prompt"),
         (["sweep", "seeds", "{x}", "--slot", "x", "--seeds", "x"], "seeds are written like"),
         (["generate", "The cat", "--top-p", "2", "--temperature", "1"], "top-p must be in"),
+        (["generate", "The cat", "--rule", ' elephants={"id": 1}'], "is 9 tokens, not one"),
+        (["generate", "The cat", "--inject", '9:0:{"id": 1}'], "layer 9 is out of range"),
+        (["generate", "The cat", "--inject", '1:7:{"id": 1}'], "position 7"),
+        (["generate", "The cat", "--inject", '0:0:{"vector": [1, 2]}'], "32"),
+        (["generate", "The cat", "--transform", '{"blend": 5}'], "a transform needs exactly"),
+        (["generate", "The cat", "--repetition-penalty", "0"], "repetition penalty must be"),
+        (["readout", "The cat", "--layer", "7"], "layer 7 is out of range"),
+        (
+            ["invert", "{x} sat", "--noken", 'x={"id": 1}', "--length", "4"],
+            "1 to 3 tokens long, not 4",
+        ),
+        (["length", "The cat", "--factors", "1,x"], "--factors takes numbers"),
     ],
 )
 def test_bad_input_is_one_line_on_stderr(capsys, tiny_dirs, argv: list[str], message: str) -> None:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from nokenviz.core.generation import DecodingSettings, generate
+from nokenviz.core.decoding import DecodingSettings
+from nokenviz.core.generation import generate
 from nokenviz.core.lens import attention, lens_space, logit_lens, residual_stream
 from nokenviz.core.nokens import parse_noken
 from nokenviz.core.prompts import prepare_prompt, prepare_token_ids

@@ -7,7 +7,8 @@ import threading
 import pytest
 import torch
 
-from nokenviz.core.generation import DecodingSettings, generate, soft_feedback
+from nokenviz.core.decoding import DecodingSettings
+from nokenviz.core.generation import generate, soft_feedback
 from nokenviz.core.nokens import parse_noken
 from nokenviz.core.prompts import prepare_prompt
 from nokenviz.core.sweeps import lerp_sweep, parse_seed_range, seed_sweep, sweep_values

@@ -193,7 +193,7 @@ def test_token_ids_of_another_model_get_a_message(tmp_path: Path, tiny_dirs, cap
 def test_every_example_is_a_valid_scene() -> None:
     assert len(EXAMPLES) >= 6
     figures = {load_scene(path).figure for path in EXAMPLES}
-    assert figures == {"sphere", "lens", "attention", "sweep"}
+    assert figures == {"sphere", "lens", "attention", "sweep", "length", "generate"}
 
 
 @pytest.mark.real_model

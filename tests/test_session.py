@@ -77,6 +77,15 @@ class Fixture:
             value = fake_vocabulary(job.title.removeprefix("loading "))
             value.made_for = job.target
             return value
+        tagged = type("Result", (), {"made_for": job.generation, "kl": 0.1, "cancelled": False})()
+        if job.kind == "readout":  # (the vector read, its readout)
+            preview = self.session.preview
+            return (None if preview is None else preview.vector), tagged
+        if job.kind == "readouts":
+            trace = self.session.trace
+            return (None if trace is None else trace.raw), [tagged]
+        if job.kind in ("length", "invert"):
+            return tagged
         if job.kind == "trace":
             value = fake_trace(len(self.session.vocab.tokens))
         else:
@@ -319,6 +328,15 @@ class Interleavings(RuleBasedStateMachine):
     def trace(self) -> None:
         self.app.controller.request_trace()
 
+    @rule(what=st.sampled_from(["readouts", "invert", "length"]))
+    def read_invert_or_scale(self, what: str) -> None:
+        c = self.app.controller
+        {
+            "readouts": c.request_readouts,
+            "invert": lambda: c.request_inversion(2),
+            "length": c.request_noken_length,
+        }[what]()
+
     @rule(soft=st.booleans())
     def generate(self, soft: bool) -> None:
         self.app.controller.start_generate(soft)
@@ -361,7 +379,17 @@ class Interleavings(RuleBasedStateMachine):
     def only_the_current_model_is_shown(self) -> None:
         s = self.s
         assert s.generation == self.app.worker_generation  # the session shows the worker's model
-        for value in (s.fitted, s.trace, s.neighbours, s.preview):
+        readouts = s.readouts or [None]
+        for value in (
+            s.fitted,
+            s.trace,
+            s.neighbours,
+            s.preview,
+            s.length,
+            s.noken_readout,
+            s.inversion,
+            *readouts,
+        ):
             assert value is None or value.made_for == s.generation
         if s.vocab is not None:
             assert s.vocab.made_for == s.generation

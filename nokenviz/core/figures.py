@@ -383,10 +383,12 @@ def table_figure(
     rows: list[tuple[str, str]],
     title: str,
     size: FigureSize = SIZES["screen"],
+    widths: tuple[float, float] = (0.1, 0.9),
 ) -> Figure:
-    """A sweep's rows as a table, the way the seed texts print them."""
+    """A sweep's rows (or a run and its baseline) as a table, the way the seed texts print
+    them; `widths` are the columns' shares of the page."""
     text_pt = max(size.font - 1, 6.0)
-    per_line = int(0.9 * size.width * 72 / (0.55 * text_pt))
+    per_line = int(widths[1] * size.width * 72 / (0.55 * text_pt))
     wrapped = [(value, textwrap.fill(text.strip(), per_line)) for value, text in rows]
     lines = sum(text.count("\n") + 1 for _, text in wrapped) + 1
     line_in = 1.45 * text_pt / 72
@@ -399,7 +401,7 @@ def table_figure(
         table = axes.table(
             cellText=[list(row) for row in wrapped] or [["", ""]],
             colLabels=list(header),
-            colWidths=[0.1, 0.9],
+            colWidths=list(widths),
             cellLoc="left",
             loc="upper center",
         )

@@ -8,72 +8,25 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList, set_seed
 from transformers.generation.streamers import BaseStreamer
 
+from nokenviz.core.decoding import DecodingSettings, logits_processors
+from nokenviz.core.injection import Injection, injected
 from nokenviz.core.loading import LoadedModel
-from nokenviz.core.nokens import NokenSpec
 from nokenviz.core.prompts import (
     PreparedInput,
-    baseline_replacements,
     check_fits,
-    prepare_token_ids,
-    prompt_token_ids,
 )
+from nokenviz.core.rules import Rule, substituting
 from nokenviz.errors import NokenvizError
 
 OnToken = Callable[[int, str], None]  # (token id, text it added)
-
-
-@dataclass(frozen=True)
-class DecodingSettings:
-    """Greedy unless a temperature > 0 is set; `seed` makes sampling reproducible."""
-
-    max_new_tokens: int = 30
-    min_new_tokens: int = 0
-    temperature: float = 0.0
-    top_k: int | None = None
-    top_p: float | None = None
-    seed: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.max_new_tokens < 1:
-            raise NokenvizError("max new tokens must be at least 1")
-        if not 0 <= self.min_new_tokens <= self.max_new_tokens:
-            raise NokenvizError("min new tokens must be between 0 and max new tokens")
-        if not self.temperature >= 0:
-            raise NokenvizError(f"temperature must be >= 0, not {self.temperature}")
-        if self.top_k is not None and self.top_k < 1:
-            raise NokenvizError(f"top-k must be at least 1, not {self.top_k}")
-        if self.top_p is not None and not 0 < self.top_p <= 1:
-            raise NokenvizError(f"top-p must be in (0, 1], not {self.top_p}")
-
-    @property
-    def greedy(self) -> bool:
-        return self.temperature == 0
-
-    def generate_kwargs(self, pad_token_id: int | None) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {
-            "max_new_tokens": self.max_new_tokens,
-            "min_new_tokens": self.min_new_tokens,
-            "do_sample": not self.greedy,
-            "pad_token_id": pad_token_id,
-        }
-        if not self.greedy:
-            kwargs.update(
-                temperature=self.temperature, top_k=self.top_k or 0, top_p=self.top_p or 1.0
-            )
-        else:  # silence generation_config defaults meant for sampling
-            kwargs.update(temperature=None, top_k=None, top_p=None)
-        return kwargs
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -82,6 +35,8 @@ class Generation:
     token_ids: list[int]
     cancelled: bool
     seconds: float
+    # (index in token_ids whose input a rule replaced, the rule), in order
+    substituted: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def tokens_per_second(self) -> float:
@@ -144,8 +99,13 @@ def generate(
     settings: DecodingSettings | None = None,
     on_token: OnToken | None = None,
     cancel: threading.Event | None = None,
+    rules: Sequence[Rule] = (),
+    injections: Sequence[Injection] = (),
 ) -> Generation:
-    """Generate from a prepared prompt's embeddings; stream tokens; stop when `cancel` is set."""
+    """Generate from a prepared prompt's embeddings; stream tokens; stop when `cancel` is set.
+
+    `rules` swap the input after chosen tokens (core/rules.py); `injections` change the residual
+    stream of prompt positions (core/injection.py). Both act inside `model.generate`."""
     loaded.require_causal("generation")
     settings = settings or DecodingSettings()
     check_fits(loaded, prepared, settings.max_new_tokens)
@@ -153,36 +113,34 @@ def generate(
         set_seed(settings.seed)
     cancel = cancel or threading.Event()
     streamer = TokenStreamer(loaded.tokenizer, on_token) if on_token else None
+    processors = logits_processors(settings, loaded.tokenizer, prepared.token_ids)
     start = time.perf_counter()
-    output = loaded.model.generate(
-        inputs_embeds=prepared.embeds,
-        attention_mask=torch.ones(
-            prepared.embeds.shape[:2], dtype=torch.long, device=prepared.embeds.device
-        ),
-        streamer=streamer,
-        stopping_criteria=StoppingCriteriaList([CancelCriteria(cancel)]),
-        **settings.generate_kwargs(pad_token_id(loaded)),
-    )
+    with injected(loaded, prepared, injections) as ready, substituting(loaded, list(rules)) as done:
+        output = loaded.model.generate(
+            inputs_embeds=ready.embeds,
+            attention_mask=torch.ones(
+                ready.embeds.shape[:2], dtype=torch.long, device=ready.embeds.device
+            ),
+            streamer=streamer,
+            stopping_criteria=StoppingCriteriaList([CancelCriteria(cancel)]),
+            logits_processor=processors,
+            **settings.generate_kwargs(pad_token_id(loaded)),
+        )
     seconds = time.perf_counter() - start
     ids = [int(i) for i in output[0].tolist()]  # only new tokens: the prompt was embeddings
     text = loaded.tokenizer.decode(ids, skip_special_tokens=True)
-    return Generation(text, ids, cancel.is_set(), seconds)
+    return Generation(text, ids, cancel.is_set(), seconds, done.steps)
 
 
-def generate_baseline(
-    loaded: LoadedModel,
-    prompt: str,
-    nokens: dict[str, NokenSpec],
-    settings: DecodingSettings | None = None,
-    cancel: threading.Event | None = None,
-) -> Generation | None:
-    """The same prompt with each noken replaced by the plain token it names (`--compare`);
-    None when a noken names no token (random, raw vector)."""
-    replacements = baseline_replacements(loaded, nokens)
-    if replacements is None:
-        return None
-    ids = prompt_token_ids(loaded, prompt, replacements)
-    return generate(loaded, prepare_token_ids(loaded, ids), settings, cancel=cancel)
+def token_spans(tokenizer: Any, ids: list[int]) -> list[tuple[int, int]]:
+    """Where each token's text starts and ends in `decode(ids)` (a token that only completes a
+    character split over several tokens gets the span of that character)."""
+    spans, previous = [], 0
+    for end in range(1, len(ids) + 1):
+        length = len(tokenizer.decode(ids[:end], skip_special_tokens=True).rstrip("\ufffd"))
+        spans.append((min(previous, length), length))
+        previous = length
+    return spans
 
 
 @dataclass

@@ -46,6 +46,8 @@ class SceneData:
     recall: np.ndarray | None = None  # each token's kNN recall in `projection` (colouring)
     faithfulness: Faithfulness | None = None  # the projection's kNN recall on a sample
     sweep_rows: list[Any] | None = None
+    generation: list[tuple[str, str]] | None = None  # a run and its baseline (table rows)
+    length: Any = None  # core.vector_length.LengthSweep of the traced position (or the noken)
 
 
 def sphere_layers(scene: Scene, data: SceneData, title: str) -> SphereLayers:
@@ -94,9 +96,20 @@ def scene_figure(scene: Scene, data: SceneData, size: FigureSize = SIZES["screen
         return sphere_figure(sphere_layers(scene, data, title), size)
     if scene.figure == "sweep":
         return sweep_table(scene, data.sweep_rows or [], size)
+    if scene.figure == "generate":
+        if not data.generation:
+            raise NokenvizError("no generation to draw yet: press Generate first")
+        title = scene.title or f"generation from {scene.generate.prompt!r}"
+        return table_figure(("", "text"), data.generation, title, size, widths=(0.16, 0.84))
     if data.trace is None:
         raise NokenvizError(f"the {scene.figure} figure needs a causal LM to trace the prompt")
     trace = data.trace
+    if scene.figure == "length":
+        from nokenviz.core.vector_length import length_figure
+
+        if data.length is None or isinstance(data.length, str):
+            raise NokenvizError(f"no length sweep to draw: {data.length or 'trace a prompt'}")
+        return length_figure(data.length, size, scene.title)
     if scene.figure == "lens":
         heat_text = [[data.labels[i] for i in row] for row in trace.heat_ids]
         return lens_figure(
@@ -138,8 +151,8 @@ def sweep_table(scene: Scene, rows: list[Any], size: FigureSize = SIZES["screen"
 
 def compute_scene(scene: Scene, loaded: Any, task: Task) -> SceneData:
     """Everything the scene's figure needs, from a loaded model (headless render)."""
+    from nokenviz.core.decoding import DecodingSettings
     from nokenviz.core.faithfulness import knn_recall, score_projection
-    from nokenviz.core.generation import DecodingSettings
     from nokenviz.core.lens import trace_prompt
     from nokenviz.core.nokens import build_noken, parse_noken
     from nokenviz.core.projections import fit_projection
@@ -181,6 +194,13 @@ def compute_scene(scene: Scene, loaded: Any, task: Task) -> SceneData:
     task.report(0.6, "tracing the prompt")
     prepared = prepare_prompt(loaded, scene.trace.prompt)
     data.trace = trace_prompt(loaded, prepared, scene.trace.position)
+    if scene.figure == "length":
+        from nokenviz.core.vector_length import scale_final
+
+        data.length = scale_final(loaded, prepared, position=scene.trace.position)
+    if scene.figure == "generate":
+        task.report(0.7, "generating")
+        data.generation = _generation(scene, loaded)
     if scene.figure == "sweep":
         task.report(0.7, "running the sweep")
         part = scene.sweep
@@ -193,3 +213,25 @@ def compute_scene(scene: Scene, loaded: Any, task: Task) -> SceneData:
                 loaded, part.prompt_a, part.prompt_b, part.steps, part.kind == "slerp", settings
             )
     return data
+
+
+def _generation(scene: Scene, loaded: Any) -> list[tuple[str, str]]:
+    """The scene's Generate settings run, beside their baseline, as table rows."""
+    from nokenviz.core.decoding import DecodingSettings
+    from nokenviz.core.experiment import generation_rows, parse_experiment, run_generation
+    from nokenviz.core.generation import token_spans
+    from nokenviz.core.nokens import parse_assignments
+
+    part = scene.generate
+    run = run_generation(
+        loaded,
+        part.prompt,
+        parse_assignments(list(part.nokens)),
+        DecodingSettings(**part.decoding.model_dump()),
+        parse_experiment(part.transform, part.rules, part.injections),
+        part.compare,
+    )
+    spans = token_spans(loaded.tokenizer, run.result.token_ids)
+    marks = [(*spans[i], rule) for i, rule in run.result.substituted]
+    baseline = None if run.baseline is None else run.baseline.text
+    return generation_rows(part.prompt, run.result.text, marks, baseline, run.baseline_note)

@@ -88,6 +88,9 @@ class ViewPart(_Part):
         return self
 
 
+READOUT_TARGET = "cat -> cat; 1135 -> 1135; hello -> hello; ? ->"
+
+
 class TracePart(_Part):
     prompt: str = "The sun rises in the"
     position: int = -1
@@ -95,6 +98,8 @@ class TracePart(_Part):
     trajectory: bool = True  # draw the traced position's path on the sphere
     attention_layer: int = -1  # negative counts from the last layer
     attention_head: int | None = Field(None, ge=0)  # None: the mean of the heads
+    # Patchscopes: the identity prompt a vector is read in, at its last '?'
+    readout_target: str = READOUT_TARGET
 
 
 class ComposerPart(_Part):
@@ -129,6 +134,8 @@ class DecodingPart(_Part):
     top_k: int | None = Field(None, ge=1)
     top_p: float | None = Field(None, gt=0.0, le=1.0, allow_inf_nan=False)
     seed: int | None = Field(None, ge=0)
+    repetition_penalty: float = Field(1.0, gt=0.0, le=10.0, allow_inf_nan=False)
+    ban: tuple[str, ...] = ()  # texts the output may not contain
 
 
 class GeneratePart(_Part):
@@ -137,6 +144,10 @@ class GeneratePart(_Part):
     nokens: tuple[str, ...] = ('x = {"mix": {"White": 0.5, "Black": 0.5}}',)
     decoding: DecodingPart = DecodingPart()
     compare: bool = True
+    # What the run changes against its baseline (core/experiment.py), as typed too.
+    transform: str = ""  # a whole-prompt transform spec, e.g. {"neighbors": 5}
+    rules: tuple[str, ...] = ()  # TOKEN=SPEC, #ID=SPEC or @STEP=SPEC
+    injections: tuple[str, ...] = ()  # LAYER:POSITION:SPEC[:add|replace]
 
 
 class SweepPart(_Part):
@@ -152,7 +163,7 @@ class Scene(_Part):
     nokenviz_scene: Literal[1] = VERSION
     title: str = ""
     model: str = "default"
-    figure: Literal["sphere", "lens", "attention", "sweep"] = "sphere"
+    figure: Literal["sphere", "lens", "attention", "sweep", "length", "generate"] = "sphere"
     projection: ProjectionPart = ProjectionPart()
     view: ViewPart | None = None
     selection: tuple[int, ...] = ()

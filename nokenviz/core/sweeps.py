@@ -10,7 +10,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from nokenviz import __version__
-from nokenviz.core.generation import DecodingSettings, generate
+from nokenviz.core.decoding import DecodingSettings
+from nokenviz.core.generation import generate
 from nokenviz.core.loading import LoadedModel
 from nokenviz.core.nokens import NokenSpec, lerp, parse_noken, slerp
 from nokenviz.core.prompts import PreparedInput, prepare_prompt

@@ -10,6 +10,7 @@ edit goes to the controller, which asks for the preview (newer requests supersed
 from __future__ import annotations
 
 import json
+from html import escape
 
 import numpy as np
 from PySide6.QtCore import Qt
@@ -47,7 +48,17 @@ EXTRAPOLATED = (
     "negative weights</span> · "
 )
 USE_TIP = "Put this noken and its prompt in the Generate panel"
-PARTS: frozenset[Part] = frozenset({"model", "fitted", "composer", "selection", "preview"})
+INVERT_TIP = (
+    "Search the hard tokens (1-3) that, in the noken's place, give the closest next-token "
+    "distribution (KL): what plain prompt says the same. Esc stops and keeps the best found"
+)
+READ_TIP = (
+    "Patchscopes: the noken put into the target prompt (Logit lens dock) at its '?' and the "
+    "model's continuation, i.e. what the model reads the noken as"
+)
+PARTS: frozenset[Part] = frozenset(
+    {"model", "fitted", "composer", "selection", "preview", "readout", "inversion", "jobs"}
+)
 
 
 def _table(headers: list[str]) -> QTableWidget:
@@ -110,6 +121,14 @@ class ComposerPanel(QWidget):
         self.prompt = QLineEdit(toolTip="Prompt of the preview; {x} is the noken (Enter)")
         self.message = QLabel("")
         self.message.setWordWrap(True)
+        self.readout = QLabel("", toolTip=READ_TIP, wordWrap=True)
+        self.invert_button = QPushButton("Invert", toolTip=INVERT_TIP)
+        self.invert_button.clicked.connect(self._invert_or_stop)
+        self.invert_length = QSpinBox(
+            minimum=1, maximum=3, value=2, suffix=" tokens", toolTip="Length of the hard prompt"
+        )
+        self.inversion = QLabel("", wordWrap=True, toolTip=INVERT_TIP)
+        self.inversion.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.nearest = _table(["nearest token", "cosine"])
         self.next_tokens = _table(["next token", "probability"])
         self.controls = (
@@ -141,6 +160,12 @@ class ComposerPanel(QWidget):
         layout.addLayout(options)
         layout.addWidget(self.prompt)
         layout.addWidget(self.message)
+        layout.addWidget(self.readout)
+        inversion = QHBoxLayout()
+        for widget in (self.invert_button, self.invert_length):
+            inversion.addWidget(widget)
+        inversion.addWidget(self.inversion, 1)
+        layout.addLayout(inversion)
         previews = QHBoxLayout()
         previews.addWidget(self.nearest)
         previews.addWidget(self.next_tokens)
@@ -156,6 +181,19 @@ class ComposerPanel(QWidget):
         reason = session.disabled("preview")
         self.use_button.setToolTip(reason or USE_TIP)
         self.use_button.setEnabled(not reason)
+        inverting = "invert" in session.running
+        reason = "" if inverting else session.disabled("invert")
+        if not (reason or inverting or self.controller.composer_spec()):
+            reason = "compose a noken first"
+        self.invert_button.setText("Stop" if inverting else "Invert")
+        self.invert_button.setToolTip(
+            reason or ("Stop, keeping the best found" if inverting else INVERT_TIP)
+        )
+        self.invert_button.setEnabled(not reason)
+        if changed & {"model", "readout", "preview"}:
+            self._show_readout(session)
+        if changed & {"model", "inversion"}:
+            self._show_inversion(session)
         if session.vocab is None or session.fitted is None:
             self.view.handle.setVisible(False)
             return
@@ -209,6 +247,32 @@ class ComposerPanel(QWidget):
         norm = float(np.linalg.norm(shown.vector))
         marked = EXTRAPOLATED if shown.spec.get("extrapolate") else ""
         self.message.setText(f"{marked}noken norm {norm:.3f} · spec {json.dumps(shown.spec)}")
+
+    def _invert_or_stop(self) -> None:
+        if "invert" in self.controller.session.running:
+            self.controller.stop("invert")
+        else:
+            self.controller.request_inversion(self.invert_length.value())
+
+    def _show_readout(self, session: Session) -> None:
+        readout = session.noken_readout if session.preview is not None else None
+        if readout is None:
+            self.readout.setText("")
+        elif isinstance(readout, str):
+            self.readout.setText(f"reads as: ({readout})")
+        else:
+            self.readout.setText(f"reads as: <b>{escape(readout.text) or '(nothing)'}</b>")
+
+    def _show_inversion(self, session: Session) -> None:
+        found = session.inversion
+        if found is None:
+            self.inversion.setText("")
+            return
+        stopped = " (stopped)" if found.cancelled else ""
+        self.inversion.setText(
+            f"closest hard prompt{stopped}: <b>{escape(''.join(found.labels))}</b> · KL "
+            f"{found.kl:.3f} nats (from {found.start_kl:.3f}) · {found.seconds:.0f} s"
+        )
 
     def _show_rows(self, table: QTableWidget, rows: list[tuple[str, str]]) -> None:
         table.blockSignals(True)

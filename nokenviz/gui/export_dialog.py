@@ -20,6 +20,8 @@ FIGURES = {
     "lens": "Logit lens heatmap and norm per layer",
     "attention": "Attention of the chosen layer",
     "sweep": "Sweep table",
+    "length": "Next-token distribution vs vector length",
+    "generate": "The last generation beside its baseline",
 }
 SIZE_TITLES = {
     "screen": "Screen (8 in wide)",

@@ -12,7 +12,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut, QTextCursor
+from PySide6.QtGui import (
+    QColor,
+    QGuiApplication,
+    QKeySequence,
+    QShortcut,
+    QTextCharFormat,
+    QTextCursor,
+)
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
@@ -30,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from nokenviz.core.overlays import OKABE_ITO
 from nokenviz.core.scene import DecodingPart, GeneratePart
 from nokenviz.gui.plots import show_lines
 from nokenviz.gui.slot_chips import SlotChips
@@ -42,7 +50,20 @@ TIPS = {
     "soft": "Feed back the probability-weighted embedding instead of a token, at temperature "
     "T (T = 0: the one-hot argmax); shows the argmax shadow and its path on the sphere",
     "stop": "Stop generating (within one token)",
+    "transform": "Replace every token of the prompt by a transform of itself and generate beside "
+    'the original: {"neighbors": 5} (mean of its 5 nearest tokens), {"neighbors": 5, "t": 0.5} '
+    '(halfway there), {"noise": 0.3, "seed": 1}, {"scale": 1.5}; add "range": [i, j] for '
+    "positions i..j-1 only",
+    "rules": "One rule per line: TOKEN = SPEC (when the model emits TOKEN the text shows it, the "
+    "next input is the noken SPEC; mind the leading space, ␣ = space), #ID = SPEC, or @N = SPEC "
+    "(after the N-th new token). Substituted tokens are marked in the output",
+    "inject": "One per line: LAYER:POSITION:SPEC[:add|replace]. Layer 0 is the input embeddings, "
+    "L the residual stream after block L; POSITION as the lens numbers the prompt (-1 = last); "
+    'SPEC a noken spec or {"direction": [A, B], "scale": s} (the difference of their hidden '
+    "states; added by default)",
 }
+BASELINE = "baseline: each noken replaced by the token it names"
+SUBSTITUTED = OKABE_ITO["purple"]  # a rule's swapped input
 
 
 class GeneratePanel(QWidget):
@@ -54,6 +75,7 @@ class GeneratePanel(QWidget):
         self.nokens.setMaximumHeight(56)
         self.chips = SlotChips()
         self._build_decoding()
+        self._build_experiment()
         self.compare = QCheckBox(
             "plain-token baseline",
             toolTip="Also generate with each noken replaced by the token it names",
@@ -72,9 +94,20 @@ class GeneratePanel(QWidget):
         for box in (self.baseline, self.history):
             box.setMinimumHeight(40)
         self.history.itemDoubleClicked.connect(self._copy)
-        self.editors = (self.prompt, self.nokens, self.compare, *self.decoding.values())
-        self.prompt.textChanged.connect(self._edit)
-        self.nokens.textChanged.connect(self._edit)
+        self.baseline_label = QLabel(BASELINE)
+        self.editors = (
+            self.prompt,
+            self.nokens,
+            self.compare,
+            self.transform,
+            self.rules,
+            self.injections,
+            self.ban,
+            *self.decoding.values(),
+        )
+        for editor in (self.prompt, self.nokens, self.transform, self.rules, self.injections):
+            editor.textChanged.connect(self._edit)
+        self.ban.textChanged.connect(self._edit)
         self.compare.toggled.connect(self._edit)
         for control in self.decoding.values():
             control.valueChanged.connect(self._edit)
@@ -89,6 +122,14 @@ class GeneratePanel(QWidget):
         self.top_k = QSpinBox(minimum=0, maximum=100000, toolTip="0 = off")
         self.top_p = QDoubleSpinBox(minimum=0.01, maximum=1.0, singleStep=0.05, toolTip="1 = off")
         self.seed = QSpinBox(minimum=-1, maximum=2**31 - 1, toolTip="-1 = no seed")
+        self.penalty = QDoubleSpinBox(
+            minimum=0.1,
+            maximum=10.0,
+            singleStep=0.05,
+            value=1.0,
+            toolTip="repetition penalty: > 1 discourages tokens already in the prompt or the "
+            "output (1 = off)",
+        )
         self.decoding = {
             "max": self.max_new,
             "min": self.min_new,
@@ -96,19 +137,41 @@ class GeneratePanel(QWidget):
             "T": self.temperature,
             "top-k": self.top_k,
             "top-p": self.top_p,
+            "rep.": self.penalty,
         }
+        self.ban = QLineEdit(
+            placeholderText="banned texts, | between them",
+            toolTip="Texts the output may never contain, as written (mind the leading space: "
+            "' war| fight'); a text of several tokens bans that sequence",
+        )
+
+    def _build_experiment(self) -> None:
+        self.transform = QLineEdit(
+            placeholderText='e.g. {"neighbors": 5}',
+            toolTip=TIPS["transform"],
+        )
+        self.rules = QPlainTextEdit(toolTip=TIPS["rules"], placeholderText='␣a = {"token": " the"}')
+        self.injections = QPlainTextEdit(
+            toolTip=TIPS["inject"], placeholderText='6:-1:{"direction": [" love", " hate"]}'
+        )
+        for box in (self.rules, self.injections):
+            box.setMaximumHeight(44)
 
     def _layout(self) -> None:
         form = QFormLayout()
         form.addRow("prompt", self.prompt)
         form.addRow("slots", self.chips)
         form.addRow("nokens", self.nokens)
-        decoding = QGridLayout()  # two rows of three: keeps the dock narrow
+        decoding = QGridLayout()  # rows of four: keeps the dock narrow
         for index, (label, widget) in enumerate(self.decoding.items()):
-            row, column = divmod(index, 3)
+            row, column = divmod(index, 4)
             decoding.addWidget(QLabel(label), row, 2 * column)
             decoding.addWidget(widget, row, 2 * column + 1)
         form.addRow("decoding", decoding)
+        form.addRow("ban", self.ban)
+        form.addRow("transform", self.transform)
+        form.addRow("rules", self.rules)
+        form.addRow("inject", self.injections)
         buttons = QHBoxLayout()
         for widget in (self.compare, self.generate_button, self.soft_button, self.stop_button):
             buttons.addWidget(widget)
@@ -117,7 +180,7 @@ class GeneratePanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(QLabel("output"))
         layout.addWidget(self.output, 2)
-        layout.addWidget(QLabel("baseline: each noken replaced by the token it names"))
+        layout.addWidget(self.baseline_label)
         layout.addWidget(self.baseline, 1)
         layout.addWidget(QLabel("history"))
         layout.addWidget(self.history, 1)
@@ -126,7 +189,7 @@ class GeneratePanel(QWidget):
 
     def part(self) -> GeneratePart:
         """The panel's controls as the session's generate part."""
-        lines = [line for line in self.nokens.toPlainText().splitlines() if line.strip()]
+        lines = _lines(self.nokens)
         decoding = DecodingPart(
             max_new_tokens=self.max_new.value(),
             min_new_tokens=min(self.min_new.value(), self.max_new.value()),
@@ -134,12 +197,17 @@ class GeneratePanel(QWidget):
             top_k=self.top_k.value() or None,
             top_p=self.top_p.value() if self.top_p.value() < 1.0 else None,
             seed=self.seed.value() if self.seed.value() >= 0 else None,
+            repetition_penalty=round(self.penalty.value(), 4),
+            ban=tuple(text for text in self.ban.text().split("|") if text.strip()),
         )
         return GeneratePart(
             prompt=self.prompt.text(),
             nokens=tuple(lines),
             decoding=decoding,
             compare=self.compare.isChecked(),
+            transform=self.transform.text().strip(),
+            rules=_lines(self.rules),
+            injections=_lines(self.injections),
         )
 
     def _edit(self, *_: object) -> None:
@@ -172,6 +240,11 @@ class GeneratePanel(QWidget):
         self.top_k.setValue(decoding.top_k or 0)
         self.top_p.setValue(decoding.top_p or 1.0)
         self.seed.setValue(-1 if decoding.seed is None else decoding.seed)
+        self.penalty.setValue(decoding.repetition_penalty)
+        self.ban.setText("|".join(decoding.ban))
+        self.transform.setText(part.transform)
+        self.rules.setPlainText("\n".join(part.rules))
+        self.injections.setPlainText("\n".join(part.injections))
         for editor in self.editors:
             editor.blockSignals(False)
 
@@ -195,13 +268,32 @@ class GeneratePanel(QWidget):
             self.output.setPlainText(text)
         self.output.ensureCursorVisible()
         result = None if output is None else output.result
+        if isinstance(result, GenerateResult) and result.marks:
+            self._mark(len(output.prompt), result.marks)
         baseline = getattr(result, "baseline_text", None)
         self.baseline.setPlainText(baseline or "")
+        self.baseline_label.setText(getattr(result, "baseline_note", "") or BASELINE)
         for run in session.history[self.history.count() :]:
             self.history.addItem(_history_item(run))
 
+    def _mark(self, offset: int, marks: list[tuple[int, int, str]]) -> None:
+        """Underline and tint each token whose next input a rule replaced."""
+        style = QTextCharFormat()
+        style.setBackground(QColor(SUBSTITUTED).lighter(170))
+        style.setFontUnderline(True)
+        for start, end, rule in marks:
+            cursor = self.output.textCursor()
+            cursor.setPosition(offset + start)
+            cursor.setPosition(offset + end, QTextCursor.MoveMode.KeepAnchor)
+            style.setToolTip(f"next input replaced by the rule {rule}")
+            cursor.mergeCharFormat(style)
+
     def _copy(self, item: QListWidgetItem) -> None:
         QGuiApplication.clipboard().setText(item.toolTip())
+
+
+def _lines(box: QPlainTextEdit) -> tuple[str, ...]:
+    return tuple(line for line in box.toPlainText().splitlines() if line.strip())
 
 
 def _history_item(run: GenerateResult | SoftResult) -> QListWidgetItem:

@@ -31,6 +31,7 @@ from nokenviz.gui.attention_panel import AttentionPanel
 from nokenviz.gui.composer_panel import ComposerPanel
 from nokenviz.gui.generate_panel import GeneratePanel
 from nokenviz.gui.inspector import Inspector
+from nokenviz.gui.length_panel import LengthPanel
 from nokenviz.gui.lens_panel import LensPanel
 from nokenviz.gui.norms_panel import NormHistogram
 from nokenviz.gui.scene_files import SceneFiles, autosave_path, examples
@@ -106,6 +107,7 @@ class MainWindow(QMainWindow):
             self.histogram,
             self.lens_panel,
             self.attention_panel,
+            self.length_panel,
             self.composer,
             self.generate_panel,
             self.sweep_panel,
@@ -119,7 +121,8 @@ class MainWindow(QMainWindow):
         c = self.controller
         self.inspector = Inspector(c)
         self.histogram = NormHistogram(c)
-        self.lens_panel = LensPanel()
+        self.lens_panel = LensPanel(c)
+        self.length_panel = LengthPanel(c)
         self.attention_panel = AttentionPanel(c)
         self.generate_panel = GeneratePanel(c)
         self.composer = ComposerPanel(c, self.view)
@@ -138,6 +141,7 @@ class MainWindow(QMainWindow):
             ("Sweeps", _scrolling(self.sweep_panel), right),
             ("Logit lens", self.lens_panel, bottom),
             ("Attention", self.attention_panel, bottom),
+            ("Vector length", self.length_panel, bottom),
         ):
             docks[title] = QDockWidget(title, self, objectName=title)
             docks[title].setWidget(widget)
@@ -146,9 +150,11 @@ class MainWindow(QMainWindow):
             ("Norms", "Generate"),
             ("Generate", "Compose"),
             ("Compose", "Sweeps"),
+            ("Attention", "Vector length"),
         ):
             self.tabifyDockWidget(docks[first], docks[second])
         docks["Norms"].raise_()
+        docks["Attention"].raise_()
         self.resizeDocks([docks["Inspector"]], [545], Qt.Orientation.Horizontal)
         eight_rows = self.inspector.height_for(8)
         self.resizeDocks([docks["Inspector"]], [eight_rows], Qt.Orientation.Vertical)

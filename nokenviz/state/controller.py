@@ -167,13 +167,35 @@ class Controller:
             s.neighbours = value
             return {"neighbours"}
         if job.kind == "trace":
-            s.trace = value
+            s.trace, s.readouts = value, None
             if not s.selection:  # start the inspector on the model's prediction
                 self.select([value.entries[-1].top[0][0]])
-            return {"trace"}
+            part = s.trace_settings
+            self._submit("length", "length sweep", work.length_final(part.prompt, part.position))
+            return {"trace", "readout"}
         if job.kind == "preview":
             s.preview = value
+            target = s.trace_settings.readout_target
+            self._submit("readout", "reading the noken", work.read_noken(value.vector, target))
             return {"preview"}
+        if job.kind == "length":
+            s.length = value
+            return {"length"}
+        if job.kind == "readout":
+            read, readout = value
+            if s.preview is None or read is not s.preview.vector:
+                return set()
+            s.noken_readout = readout
+            return {"readout"}
+        if job.kind == "readouts":
+            raw, s.readouts = value
+            return {"readout"} if s.trace is not None and raw is s.trace.raw else set()
+        if job.kind == "invert":
+            s.inversion = value
+            if value.cancelled:
+                s.message = f"stopped the inversion: the best found so far (KL {value.kl:.3f})"
+                return {"inversion", "message"}
+            return {"inversion"}
         if job.kind == "generate" and s.output is not None:
             s.output.result = value
             s.history.append(value)
@@ -258,6 +280,7 @@ class Controller:
         s.generation, s.vocab, s.model_spec = job.target, vocab, vocab.info["model"]
         s.fitted = s.recall = s.faithfulness = None
         s.trace = s.neighbours = s.preview = s.output = None
+        s.length = s.noken_readout = s.readouts = s.inversion = None
         s.sweep_rows = []  # the history keeps every run, each naming its model
         s.selection = ()
         s.projection = s.projection.without_tokens()
@@ -506,6 +529,32 @@ class Controller:
             return
         self._submit("preview", "preview", work.preview(s.composer.prompt, spec))
 
+    def request_noken_length(self) -> None:
+        """Scale the composer's noken in its prompt and plot the next-token distribution."""
+        s = self.session
+        spec = self.composer_spec()
+        if spec is None or s.disabled("length"):
+            return
+        self._submit("length", "length sweep", work.length_noken(s.composer.prompt, spec))
+
+    def request_inversion(self, length: int) -> None:
+        """Search the hard tokens that predict most like the composer's noken (progress, Esc)."""
+        s = self.session
+        spec = self.composer_spec()
+        if spec is None or s.disabled("invert"):
+            return
+        s.inversion = None
+        self._notify("inversion")
+        self._submit("invert", "inversion", work.invert(s.composer.prompt, spec, length))
+
+    def request_readouts(self) -> None:
+        """Read the traced position's hidden state at every layer (Patchscopes)."""
+        s = self.session
+        if s.disabled("readout"):
+            return
+        target = s.trace_settings.readout_target
+        self._submit("readouts", "Patchscopes readout", work.read_trajectory(s.trace.raw, target))
+
     def use_in_generate(self) -> None:
         import json
 
@@ -533,7 +582,7 @@ class Controller:
             steps, temperature = part.decoding.max_new_tokens, part.decoding.temperature
             fn = work.soft(part.prompt, part.nokens, steps, temperature)
         else:
-            fn = work.generate(part.prompt, part.nokens, part.decoding, part.compare)
+            fn = work.generate(part)
         self._notify("output")
         self._submit("generate", "soft feedback" if soft else "generation", fn)
 
@@ -562,6 +611,18 @@ class Controller:
 
     # ------------------------------------------------------------ figures
 
+    def _generation_rows(self) -> list[tuple[str, str]] | None:
+        """The Generate panel's last finished run and its baseline, as a figure's rows."""
+        from nokenviz.core.experiment import generation_rows
+
+        output = self.session.output
+        result = None if output is None else output.result
+        if not isinstance(result, work.GenerateResult):
+            return None
+        return generation_rows(
+            result.prompt, result.text, result.marks, result.baseline_text, result.baseline_note
+        )
+
     def export(
         self, figure: str, path: str, size: str = "screen", dpi: float | None = None
     ) -> None:
@@ -586,6 +647,8 @@ class Controller:
             recall=s.recall,
             faithfulness=s.faithfulness,
             sweep_rows=list(s.sweep_rows),
+            length=s.length,
+            generation=self._generation_rows(),
         )
         fn = work.export(s.to_scene(), data, path, size, dpi)
         self._submit("export", f"export {figure}", fn, runner="projection", needs_model=False)

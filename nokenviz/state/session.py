@@ -29,13 +29,16 @@ from nokenviz.state.job import Job
 if TYPE_CHECKING:
     from nokenviz.core.faithfulness import Faithfulness
     from nokenviz.core.geometry import Neighbours
+    from nokenviz.core.inversion import Inversion
     from nokenviz.core.lens import Trace
+    from nokenviz.core.patchscope import Readout
     from nokenviz.core.projections import Projection
     from nokenviz.core.sweeps import SweepRow
+    from nokenviz.core.vector_length import LengthSweep
     from nokenviz.core.vocabulary import Vocabulary
     from nokenviz.state.work import GenerateResult, PreviewResult, SoftResult
 
-Figure = Literal["sphere", "lens", "attention", "sweep"]
+Figure = Literal["sphere", "lens", "attention", "sweep", "length", "generate"]
 # What changed, as the controller tells the views.
 Part = Literal[
     "model",
@@ -55,6 +58,9 @@ Part = Literal[
     "output",
     "sweep",
     "sweep_rows",
+    "length",
+    "readout",
+    "inversion",
     "title",
     # events: something just happened (shown once), not state to render again
     "message",
@@ -67,7 +73,7 @@ SETTINGS: frozenset[Part] = frozenset(
     {"title", "projection", "trace_settings", "composer", "selection", "generate", "sweep"}
 )
 # Actions that need a causal LM.
-CAUSAL_ACTIONS = ("trace", "preview", "generate", "sweep")
+CAUSAL_ACTIONS = ("trace", "preview", "generate", "sweep", "length", "readout", "invert")
 
 
 @dataclass
@@ -119,6 +125,10 @@ class Session:
     history: list[GenerateResult | SoftResult] = field(default_factory=list)
     sweep_rows: list[SweepRow] = field(default_factory=list)
     sweep_header: tuple[tuple[str, str], ...] = ()  # what the rows were made from
+    length: LengthSweep | str | None = None  # next-token distribution vs a vector's length
+    noken_readout: Readout | str | None = None  # what the model reads the previewed noken as
+    readouts: list[Readout] | None = None  # the trace's position read at every layer
+    inversion: Inversion | None = None  # the closest hard prompt to the composer's noken
     # ---- work in flight, and what the user was last told
     running: dict[str, Job] = field(default_factory=dict)
     progress: tuple[float | None, str] | None = None  # fraction (None: not known), message
@@ -167,6 +177,10 @@ class Session:
             return "a generation is running (Stop ends it)"
         if action == "sweep" and "sweep" in self.running:
             return "a sweep is running (Stop ends it)"
+        if action == "invert" and "invert" in self.running:
+            return "an inversion is running (Esc stops it, keeping the best found)"
+        if action == "readout" and self.trace is None:
+            return "trace a prompt first"
         return ""
 
     # ------------------------------------------------------------ scenes

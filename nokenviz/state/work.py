@@ -8,13 +8,13 @@ results are dataclasses.
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nokenviz.core.model_spec import LoadOptions
-from nokenviz.core.scene import DecodingPart
+from nokenviz.core.scene import GeneratePart
 from nokenviz.core.task import Task
 from nokenviz.errors import NokenvizError
 from nokenviz.state.job import JobFn
@@ -37,9 +37,15 @@ class GenerateResult:
     token_ids: list[int]
     baseline_text: str | None
     stopped: bool
+    experiment: dict[str, Any] = field(default_factory=dict)  # transform, rules, injections
+    substituted: list[tuple[int, str]] = field(default_factory=list)  # (new token index, rule)
+    marks: list[tuple[int, int, str]] = field(default_factory=list)  # their (start, end) in text
+    baseline_note: str = ""  # what the baseline is
 
     def to_json(self) -> dict[str, Any]:
-        return dict(vars(self))
+        """The run for the history's copy; the experiment's fields only when it had one."""
+        optional = ("experiment", "substituted", "baseline_note")
+        return {k: v for k, v in vars(self).items() if k != "marks" and (v or k not in optional)}
 
 
 @dataclass(frozen=True)
@@ -162,40 +168,44 @@ def trace(prompt: str, position: int) -> JobFn:
     return job
 
 
-def generate(
-    prompt: str, noken_lines: tuple[str, ...], decoding: DecodingPart, compare: bool
-) -> JobFn:
-    """Generate from a prompt with nokens, streaming each token's text as a partial result."""
+def generate(part: GeneratePart) -> JobFn:
+    """Generate from a prompt with nokens (and the run's transform, rules and injections),
+    streaming each token's text as a partial result; then the baseline."""
 
     def job(state: dict[str, Any], task: Task) -> GenerateResult:
-        from nokenviz.core.generation import DecodingSettings, generate_baseline
-        from nokenviz.core.generation import generate as run
+        from nokenviz.core.decoding import DecodingSettings
+        from nokenviz.core.experiment import parse_experiment, run_generation
+        from nokenviz.core.generation import token_spans
         from nokenviz.core.nokens import parse_assignments
-        from nokenviz.core.prompts import prepare_prompt
 
         loaded = _model(state)
-        settings = DecodingSettings(**decoding.model_dump())
-        nokens = parse_assignments(list(noken_lines))
-        prepared = prepare_prompt(loaded, prompt, nokens)
-        result = run(
+        settings = DecodingSettings(**part.decoding.model_dump())
+        nokens = parse_assignments(list(part.nokens))
+        experiment = parse_experiment(part.transform, part.rules, part.injections)
+        run = run_generation(
             loaded,
-            prepared,
+            part.prompt,
+            nokens,
             settings,
+            experiment,
+            part.compare,
             on_token=lambda _id, text: task.partial(text),
             cancel=task.cancel_event,
         )
-        baseline = None
-        if compare and not result.cancelled:
-            baseline = generate_baseline(loaded, prompt, nokens, settings, task.cancel_event)
+        spans = token_spans(loaded.tokenizer, run.result.token_ids)
         return GenerateResult(
             model=loaded.resolved.spec,
-            prompt=prompt,
+            prompt=part.prompt,
             nokens={name: spec.to_json() for name, spec in nokens.items()},
             settings=settings.to_json(),
-            text=result.text,
-            token_ids=result.token_ids,
-            baseline_text=None if baseline is None else baseline.text,
-            stopped=result.cancelled,
+            text=run.result.text,
+            token_ids=run.result.token_ids,
+            baseline_text=None if run.baseline is None else run.baseline.text,
+            stopped=run.result.cancelled,
+            experiment={} if experiment.empty else experiment.to_json(),
+            substituted=run.result.substituted,
+            marks=[(*spans[i], rule) for i, rule in run.result.substituted],
+            baseline_note=run.baseline_note,
         )
 
     return job
@@ -251,6 +261,77 @@ def preview(prompt: str, spec: dict[str, Any]) -> JobFn:
     return job
 
 
+def length_final(prompt: str, position: int) -> JobFn:
+    """How the traced position's next-token distribution sharpens as its final residual (what
+    the unembedding sees) is scaled."""
+
+    def job(state: dict[str, Any], _task: Task) -> Any:
+        from nokenviz.core.prompts import prepare_prompt
+        from nokenviz.core.vector_length import scale_final
+
+        loaded = _model(state)
+        try:
+            return scale_final(loaded, prepare_prompt(loaded, prompt), position=position)
+        except NokenvizError as exc:  # asked for by every trace: said in its plot, not a dialog
+            return str(exc)
+
+    return job
+
+
+def length_noken(prompt: str, spec: dict[str, Any]) -> JobFn:
+    """The same for the composer's noken scaled in its {x} slot."""
+
+    def job(state: dict[str, Any], _task: Task) -> Any:
+        from nokenviz.core.nokens import parse_noken
+        from nokenviz.core.vector_length import scale_noken
+
+        return scale_noken(_model(state), prompt, {"x": parse_noken(spec)}, "x")
+
+    return job
+
+
+def read_noken(vector: np.ndarray, target: str) -> JobFn:
+    """What the model says the composer's noken is (Patchscopes at layer 0)."""
+
+    def job(state: dict[str, Any], _task: Task) -> Any:
+        import torch
+
+        from nokenviz.core.patchscope import read_noken as read
+
+        try:
+            return vector, read(_model(state), torch.from_numpy(vector), target)
+        except NokenvizError as exc:  # asked for by every preview: said in the panel
+            return vector, str(exc)
+
+    return job
+
+
+def read_trajectory(raw: np.ndarray, target: str) -> JobFn:
+    """The traced position's hidden state read at every layer (Patchscopes)."""
+
+    def job(state: dict[str, Any], task: Task) -> Any:
+        from nokenviz.core.patchscope import read_trajectory as read
+
+        task.what = "the Patchscopes readout"
+        return raw, read(_model(state), raw, target, task=task)
+
+    return job
+
+
+def invert(prompt: str, spec: dict[str, Any], length: int) -> JobFn:
+    """The hard tokens whose prompt predicts most like the composer's noken (Stop keeps the
+    best found so far)."""
+
+    def job(state: dict[str, Any], task: Task) -> Any:
+        from nokenviz.core.inversion import invert_noken
+        from nokenviz.core.nokens import parse_noken
+
+        task.what = "the inversion"
+        return invert_noken(_model(state), prompt, {"x": parse_noken(spec)}, "x", length, task)
+
+    return job
+
+
 def sweep(
     kind: str, prompts: tuple[str, str], steps: int, seeds: str, max_new_tokens: int
 ) -> JobFn:
@@ -258,7 +339,7 @@ def sweep(
     rows stream as partial results."""
 
     def job(state: dict[str, Any], task: Task) -> list[Any]:
-        from nokenviz.core.generation import DecodingSettings
+        from nokenviz.core.decoding import DecodingSettings
         from nokenviz.core.sweeps import lerp_sweep, parse_seed_range, seed_sweep
 
         loaded = _model(state)
