@@ -82,7 +82,7 @@ def test_gui_loading_options_mean_what_they_do_in_the_cli(tiny_dirs, tmp_path) -
     args = ["--model", tiny_dirs["llama"], "--device", "cpu", "--dtype", "bfloat16"]
     done = _run_gui(*args, "--exit-after-load")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().endswith("cpu · bfloat16")  # the status bar's model line
+    assert done.stdout.strip().endswith("cpu · bfloat16 (asked for)")  # the status bar
 
 
 def test_switching_models_releases_the_previous_one(qtbot, window, tiny_dirs) -> None:

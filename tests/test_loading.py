@@ -15,6 +15,7 @@ from nokenviz.core import loading, model_spec
 from nokenviz.core.cpu_linear import FewRowsLinear
 from nokenviz.core.loading import load_model
 from nokenviz.core.model_spec import resolve_model
+from nokenviz.core.precision import pick_precision
 from nokenviz.core.task import Task
 from nokenviz.errors import Cancelled, ModelError, NokenvizError
 from tests.tiny_models import build_tokenizer
@@ -130,7 +131,7 @@ def test_device_and_dtype_choices() -> None:
     with pytest.raises(ModelError, match="unknown device"):
         loading.pick_device("tpu9")
     with pytest.raises(NokenvizError, match="unknown dtype 'float8'"):
-        loading.pick_dtype("float8", loading.pick_device("cpu"))
+        pick_precision("float8", loading.pick_device("cpu"))
 
 
 def test_a_stage_reports_into_its_part_of_the_progress_bar() -> None:

@@ -57,8 +57,15 @@ def build_tokenizer(vocab_size: int = 400) -> PreTrainedTokenizerFast:
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>")
 
 
-def build_model_dir(family: str, directory: Path, seed: int = 0, vocab_size: int = 400) -> Path:
-    """Save a random tiny model of `family` with its tokenizer into `directory`."""
+def build_model_dir(
+    family: str,
+    directory: Path,
+    seed: int = 0,
+    vocab_size: int = 400,
+    dtype: torch.dtype = torch.float32,
+) -> Path:
+    """Save a random tiny model of `family` with its tokenizer into `directory` (its weights
+    in `dtype`, as a checkpoint saved in that dtype)."""
     tokenizer = build_tokenizer(vocab_size)
     config_name, kwargs = FAMILIES[family]
     config = getattr(transformers, config_name)(
@@ -71,6 +78,7 @@ def build_model_dir(family: str, directory: Path, seed: int = 0, vocab_size: int
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config)
     _spread_weights(model)
+    model.to(dtype)
     directory.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)

@@ -29,11 +29,11 @@ from nokenviz.core.model_spec import (
     check_model_directory,
     resolve_model,
 )
+from nokenviz.core.precision import pick_precision
 from nokenviz.core.task import Task
 from nokenviz.core.token_labels import token_labels
 from nokenviz.errors import Cancelled, ModelError, NokenvizError
 
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -49,6 +49,7 @@ class LoadedModel:
     dtype: torch.dtype
     is_causal: bool
     options: LoadOptions = field(default_factory=LoadOptions)
+    dtype_reason: str = ""  # why this dtype (core/precision.py)
 
     @property
     def arch(self) -> str:
@@ -87,6 +88,10 @@ class LoadedModel:
         kwargs[self.cache_keyword] = cache
         return self.model(inputs_embeds=inputs_embeds, use_cache=True, **kwargs)
 
+    def cache_of(self, output: Any) -> Any:
+        """The KV cache a forward pass returned (named like the argument that takes it)."""
+        return getattr(output, self.cache_keyword)
+
     @cached_property
     def token_strings(self) -> list[str]:
         """Display text of every vocabulary row, decoded once (ids past the tokenizer are '')."""
@@ -117,6 +122,7 @@ class LoadedModel:
             "context_length": self.context_length,
             "device": str(self.device),
             "dtype": str(self.dtype).removeprefix("torch."),
+            "dtype_reason": self.dtype_reason,
         }
 
 
@@ -139,17 +145,6 @@ def pick_device(requested: str = "auto") -> torch.device:
     return device
 
 
-def pick_dtype(requested: str, device: torch.device) -> torch.dtype:
-    """float32 on CPU (fast and exact there); half precision on accelerators unless asked."""
-    if requested == "auto":
-        if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.float16 if device.type == "mps" else torch.float32
-    if requested not in DTYPES:
-        raise ModelError(f"unknown dtype {requested!r}; use auto, {', '.join(DTYPES)}")
-    return DTYPES[requested]
-
-
 def load_model(
     spec: str, options: LoadOptions | None = None, task: Task | None = None
 ) -> LoadedModel:
@@ -170,11 +165,12 @@ def load_resolved(resolved: ResolvedModel, options: LoadOptions, task: Task) -> 
     if not resolved.is_hub_id and resolved.gguf_file is None:
         check_model_directory(Path(resolved.source))
     device = pick_device(options.device)
-    dtype = pick_dtype(options.dtype, device)
     common = _source_kwargs(resolved, options)
 
     task.report(0.03, "reading the config")
     config = _from_pretrained(AutoConfig, resolved, common)
+    precision = pick_precision(options.dtype, device, config)
+    dtype = precision.dtype
     is_causal = _is_causal_lm(config)
     model_class = AutoModelForCausalLM if is_causal else AutoModel
     device_map = _plan_memory(model_class, config, dtype, device, options)
@@ -197,7 +193,15 @@ def load_resolved(resolved: ResolvedModel, options: LoadOptions, task: Task) -> 
     if device_map == "cpu":  # one device, no accelerate hooks to keep
         use_few_rows_linear(adapter.layers)
     loaded = LoadedModel(
-        resolved, model, tokenizer, adapter, adapter.W_E.device, dtype, is_causal, options
+        resolved,
+        model,
+        tokenizer,
+        adapter,
+        adapter.W_E.device,
+        dtype,
+        is_causal,
+        options,
+        precision.reason,
     )
     task.report(1.0, "ready")
     return loaded

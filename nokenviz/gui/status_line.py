@@ -19,6 +19,7 @@ def model_summary(session: Session) -> str:
     return (
         f"{info['name']} · {info['arch']} · {info['n_layers']} layers · d={info['d_model']} · "
         f"vocab {info['vocab_size']:,} · {info['device']} · {info['dtype']}"
+        + (f" ({info['dtype_reason']})" if info.get("dtype_reason") else "")
         + ("" if info["causal"] else " · not a causal LM: geometry only, generation disabled")
     )
 
