@@ -457,15 +457,13 @@ def _run_lens(args: argparse.Namespace) -> int:
 
 
 def _run_generate(args: argparse.Namespace) -> int:
-    from nokenviz.core.experiment import parse_experiment, run_generation
-    from nokenviz.core.generation import soft_feedback
-    from nokenviz.core.prompts import prepare_prompt
+    from nokenviz.core.experiment import parse_experiment, run_generation, soft_conflicts
 
     nokens = _parse_nokens(args.noken)
     settings = _settings(args)
     experiment = parse_experiment(args.transform, tuple(args.rule), tuple(args.inject))
-    if args.soft and not experiment.empty:
-        raise NokenvizError("--soft cannot be combined with --transform, --rule or --inject")
+    if args.soft and (conflict := soft_conflicts(settings, experiment)):
+        raise NokenvizError(conflict)
     loaded = _load(args)
     document: dict[str, Any] = {
         "prompt": args.prompt,
@@ -474,21 +472,7 @@ def _run_generate(args: argparse.Namespace) -> int:
         **({} if experiment.empty else experiment.to_json()),
     }
     if args.soft:
-        prepared = prepare_prompt(loaded, args.prompt, nokens)
-        run = soft_feedback(
-            loaded, prepared, steps=settings.max_new_tokens, temperature=settings.temperature
-        )
-        document.update(
-            tokens=prepared.labels,
-            text=run.shadow_text,
-            token_ids=run.shadow_ids,
-            mode="soft",
-            top_probs=[round(p, 6) for p in run.top_probs],
-        )
-        if args.json:
-            return _emit_json(document)
-        print(f"{args.prompt}[soft] {document['text']}")
-        return 0
+        return _run_soft(args, loaded, nokens, settings, document)
     echo = None if args.json else _Echo(args.prompt)
     run = run_generation(
         loaded, args.prompt, nokens, settings, experiment, args.compare, on_token=echo
@@ -529,6 +513,8 @@ def _run_length(args: argparse.Namespace) -> int:
     from nokenviz.core.prompts import prepare_prompt
     from nokenviz.core.vector_length import DEFAULT_FACTORS, length_figure, scale_final, scale_noken
 
+    if args.slot and args.position != -1:
+        raise NokenvizError("--slot scales its noken: --position is for the final residual")
     factors = _floats(args.factors, "--factors") if args.factors else DEFAULT_FACTORS
     nokens = _parse_nokens(args.noken)
     if args.out:
@@ -563,11 +549,14 @@ def _floats(text: str, option: str) -> list[float]:
 
 
 def _run_readout(args: argparse.Namespace) -> int:
+    from nokenviz.core.injection import check_layer
     from nokenviz.core.lens import residual_stream
     from nokenviz.core.nokens import build_noken
     from nokenviz.core.patchscope import DEFAULT_TARGET, read_noken, read_trajectory, read_vector
     from nokenviz.core.prompts import prepare_prompt
 
+    if args.slot and (args.layer is not None or args.position != -1):
+        raise NokenvizError("--slot reads its noken at layer 0: it takes no --layer or --position")
     target = args.target or DEFAULT_TARGET
     nokens = _parse_nokens(args.noken)
     loaded = _load(args)
@@ -588,13 +577,9 @@ def _run_readout(args: argparse.Namespace) -> int:
         if args.layer is None:
             readouts = read_trajectory(loaded, raw.numpy(), target, args.max_new_tokens)
         else:
-            layer = args.layer
-            if not 0 <= layer <= loaded.n_layers:
-                raise NokenvizError(
-                    f"layer {layer} is out of range: this model has layers 0..{loaded.n_layers} "
-                    "(0 = the input embeddings)"
-                )
-            readouts = [read_vector(loaded, raw[layer], layer, target, args.max_new_tokens)]
+            check_layer(loaded, args.layer)
+            vector = raw[args.layer]
+            readouts = [read_vector(loaded, vector, args.layer, target, args.max_new_tokens)]
     document = {
         "prompt": args.prompt,
         "position": position,
@@ -635,6 +620,42 @@ def _run_invert(args: argparse.Namespace) -> int:
         f"KL {found.kl:.4f} nats (start {found.start_kl:.4f}), {found.steps} steps, "
         f"{found.evaluated} prompts tried, {found.seconds:.1f} s"
     )
+    return 0
+
+
+def _run_soft(
+    args: argparse.Namespace,
+    loaded: Any,
+    nokens: dict[str, Any],
+    settings: Any,
+    document: dict[str, Any],
+) -> int:
+    """Soft feedback (and, with --compare, the plain-token baseline)."""
+    from nokenviz.core.experiment import Experiment, baseline_input
+    from nokenviz.core.generation import generate, soft_feedback
+    from nokenviz.core.prompts import prepare_prompt
+
+    prepared = prepare_prompt(loaded, args.prompt, nokens)
+    run = soft_feedback(
+        loaded, prepared, steps=settings.max_new_tokens, temperature=settings.temperature
+    )
+    document.update(
+        tokens=prepared.labels,
+        text=run.shadow_text,
+        token_ids=run.shadow_ids,
+        mode="soft",
+        top_probs=[round(p, 6) for p in run.top_probs],
+    )
+    plain, note = baseline_input(loaded, args.prompt, nokens, prepared, Experiment(), args.compare)
+    if note:
+        document["baseline_note"] = note
+        baseline = None if plain is None else generate(loaded, plain, settings)
+        document["baseline_text"] = None if baseline is None else baseline.text
+    if args.json:
+        return _emit_json(document)
+    print(f"{args.prompt}[soft] {document['text']}")
+    if note:
+        print(note + ("" if plain is None else f":\n{args.prompt}{document['baseline_text']}"))
     return 0
 
 

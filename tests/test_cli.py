@@ -137,6 +137,14 @@ def test_length_readout_and_invert_json(capsys, tiny_dirs, tmp_path) -> None:
     assert found["kl"] <= found["start_kl"] and len(found["token_ids"]) == 1
 
 
+def test_soft_feedback_keeps_its_plain_token_baseline(capsys, tiny_dirs) -> None:
+    model = tiny_dirs["llama"]
+    noken = ("--noken", 'x={"token": " cat"}', "--max-new-tokens", "5", "--model", model)
+    soft = run_json(capsys, "generate", "{x} sat", *noken, "--soft", "--compare")
+    plain = run_json(capsys, "generate", " cat sat", "--max-new-tokens", "5", "--model", model)
+    assert soft["mode"] == "soft" and soft["baseline_text"] == plain["text"]
+
+
 def test_generate_streams_without_json(capsys, tiny_dirs) -> None:
     code, out, _ = run(
         capsys, "generate", "The cat", "--max-new-tokens", "4", "--model", tiny_dirs["gpt2"]
@@ -220,6 +228,11 @@ def test_sweeps_json(capsys, tiny_dirs) -> None:
             "1 to 3 tokens long, not 4",
         ),
         (["length", "The cat", "--factors", "1,x"], "--factors takes numbers"),
+        (["length", "{x}", "--slot", "x", "--position", "0"], "--position is for the final"),
+        (["readout", "{x}", "--slot", "x", "--layer", "1"], "takes no --layer or --position"),
+        (["generate", "The cat", "--soft", "--ban", " dog"], "it takes no banned texts"),
+        (["generate", "The cat", "--soft", "--rule", '@1={"id": 1}'], "no a transform, rules"),
+        (["generate", "The cat", "--ban", "#99999"], "outside the vocabulary"),
     ],
 )
 def test_bad_input_is_one_line_on_stderr(capsys, tiny_dirs, argv: list[str], message: str) -> None:

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from nokenviz.core.decoding import DecodingSettings
 from nokenviz.core.experiment import parse_experiment, run_generation
+from nokenviz.core.nokens import parse_noken
 from nokenviz.core.prompts import prepare_prompt
 from nokenviz.core.rules import parse_rule
 from nokenviz.core.transforms import apply_transform, parse_transform
@@ -193,3 +194,38 @@ def test_a_rule_for_several_tokens_and_a_range_outside_the_prompt(llama) -> None
         run_generation(
             llama, PROMPT, {}, settings, parse_experiment('{"scale": 2, "range": [2, 40]}')
         )
+
+
+def test_a_models_own_repetition_penalty_does_not_leak_in(llama) -> None:
+    settings = DecodingSettings(max_new_tokens=10)
+    plain = run_generation(llama, PROMPT, {}, settings).result.token_ids
+    config = llama.model.generation_config
+    config.repetition_penalty = 3.0  # as some chat models ship it
+    try:
+        assert run_generation(llama, PROMPT, {}, settings).result.token_ids == plain
+    finally:
+        config.repetition_penalty = 1.0
+
+
+@pytest.mark.parametrize(
+    ("ban", "message"),
+    [("#99999999", "outside the vocabulary"), ("eos", "the end-of-text token, which cannot be")],
+)
+def test_bans_that_cannot_work_get_one_clear_line(llama, ban: str, message: str) -> None:
+    ban = f"#{llama.tokenizer.eos_token_id}" if ban == "eos" else ban
+    with pytest.raises(NokenvizError, match=message):
+        run_generation(llama, PROMPT, {}, DecodingSettings(max_new_tokens=2, ban=(ban,)))
+
+
+def test_an_open_range_and_a_baseline_that_keeps_the_nokens(llama) -> None:
+    prepared = prepare_prompt(llama, PROMPT)
+    tail = apply_transform(llama, prepared, parse_transform('{"scale": 2, "range": [-2, null]}'))
+    assert [label.startswith("~") for label in tail.labels] == [False] * 3 + [True] * 2
+    assert tail.token_ids[-2:] == [None, None]  # no longer those tokens
+    nokens = {"x": parse_noken('{"token": " cat"}')}
+    settings = DecodingSettings(max_new_tokens=6)
+    experiment = parse_experiment('{"scale": 0.5}')
+    run = run_generation(llama, "{x} sat on the", nokens, settings, experiment, compare=True)
+    with_noken = run_generation(llama, "{x} sat on the", nokens, settings)
+    assert run.baseline is not None and run.baseline.token_ids == with_noken.result.token_ids
+    assert run.baseline_note == "baseline: without the transform (scaled x0.5)"

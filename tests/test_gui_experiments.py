@@ -59,23 +59,33 @@ def test_bad_rules_get_one_clear_message_and_keep_the_text(qtbot, loaded) -> Non
     assert "is 9 tokens, not one" in loaded.last_error
     assert panel.rules.toPlainText() == ' elephants = {"id": 1}'
     assert panel.generate_button.isEnabled()
+    panel.soft_button.click()  # soft feedback feeds back no tokens: it refuses rules at once
+    assert "soft feedback feeds back distributions" in loaded.last_error
+    assert panel.generate_button.isEnabled() and not loaded.session.running
 
 
 def test_readouts_length_and_inversion_in_the_window(qtbot, loaded) -> None:
-    lens, length, composer = loaded.lens_panel, loaded.length_panel, loaded.composer
+    readouts, length, composer = loaded.readout_panel, loaded.length_panel, loaded.composer
     wait_idle(qtbot, loaded)
     sweep = loaded.session.length
-    assert sweep is not None and length.entropy.plotItem.titleLabel.text == sweep.what
-    lens.read_button.click()
+    assert sweep is not None and sweep.what in length.what.text()
+    assert len(length.curves) == 3
+    readouts.read_button.click()
     wait_idle(qtbot, loaded)
-    assert lens.readouts.rowCount() == loaded.session.trace.raw.shape[0]
-    assert lens.readouts.item(0, 0).text() == str(lens.readouts.rowCount() - 1)
+    assert readouts.table.rowCount() == loaded.session.trace.raw.shape[0]
+    assert readouts.table.item(0, 0).text() == str(readouts.table.rowCount() - 1)
     composer.kind.setCurrentIndex(composer.kind.findData("random"))
     wait_idle(qtbot, loaded)
     assert composer.readout.text().startswith("reads as:")
     length.noken_button.click()
     wait_idle(qtbot, loaded)
     assert loaded.session.length.what.startswith("noken {x}")
+    assert loaded.session.trace_settings.length_of == "noken" and length.noken_button.isChecked()
+    composer.seed.setValue(5)  # another noken: the plot follows it
+    wait_idle(qtbot, loaded)
+    assert loaded.session.noken_length is not None
+    length.final_button.click()
+    assert loaded.session.length is loaded.session.trace_length
     composer.invert_length.setValue(1)
     composer.invert_button.click()
     wait_idle(qtbot, loaded)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nokenviz.core.inversion import Inversion, _Search, invert_noken
+from nokenviz.core.inversion import WIDEST, Inversion, _Search, invert_noken
 from nokenviz.core.loading import load_model
 from nokenviz.core.nokens import parse_noken
 from nokenviz.core.prompts import prepare_prompt, special_prefix
@@ -93,8 +93,9 @@ def test_search_improves_on_its_start(llama):
     result = invert_mix(llama, length=3, candidates=16, max_steps=4)
     assert result.kl < result.start_kl - 1e-3
     assert 1 <= result.steps <= 4
-    # 4 x 4 x 4 starting rows of the 4 nearest tokens, then 3 positions x 16 candidates a step
-    assert result.evaluated <= 64 + result.steps * 48
+    # 4 x 4 x 4 starting rows of the 4 nearest tokens, then 3 positions x at most the widest
+    # candidate list a step (16, doubled after a step without a gain)
+    assert 64 < result.evaluated <= 64 + result.steps * 3 * WIDEST
     expected = kl(mix_prompt_log_probs(llama), hard_prompt_log_probs(llama, result.token_ids))
     assert result.kl == pytest.approx(expected, abs=1e-4)
     assert set(result.to_json()) == {
@@ -226,3 +227,12 @@ def test_bad_search_settings(llama):
 def test_not_a_causal_model(encoder_dir):
     with pytest.raises(ModelError, match="not a causal LM: noken inversion is disabled"):
         invert_noken(load_model(encoder_dir), "{x} are", {"x": parse_noken(MIX)}, "x")
+
+
+def test_a_search_that_runs_out_of_tokens_ends_with_the_best_found(small_vocab_dir) -> None:
+    """A 300-token vocabulary: widening the candidates reaches every token, then it stops."""
+    loaded = load_model(small_vocab_dir)
+    nokens = {"x": parse_noken('{"random": {"seed": 5}}')}
+    found = invert_noken(loaded, "{x} sat", nokens, "x", length=1, time_limit=60)
+    assert not found.cancelled and found.kl <= found.start_kl
+    assert found.evaluated <= loaded.vocab_size

@@ -84,10 +84,15 @@ class Fixture:
         if job.kind == "readouts":
             trace = self.session.trace
             return (None if trace is None else trace.raw), [tagged]
-        if job.kind in ("length", "invert"):
+        if job.kind == "length":  # (what it scaled, the sweep)
+            s = self.session
+            return (s.composer.prompt, self.controller.composer_spec()), tagged
+        if job.kind == "invert":
             return tagged
-        if job.kind == "trace":
+        if job.kind == "trace":  # (the trace, its length sweep)
             value = fake_trace(len(self.session.vocab.tokens))
+            value.made_for = job.generation
+            return value, tagged
         else:
             value = type("Result", (), {})()
             value.text, value.vector = "", np.zeros(8, np.float32)
@@ -328,13 +333,14 @@ class Interleavings(RuleBasedStateMachine):
     def trace(self) -> None:
         self.app.controller.request_trace()
 
-    @rule(what=st.sampled_from(["readouts", "invert", "length"]))
+    @rule(what=st.sampled_from(["readouts", "invert", "noken", "final"]))
     def read_invert_or_scale(self, what: str) -> None:
         c = self.app.controller
         {
             "readouts": c.request_readouts,
             "invert": lambda: c.request_inversion(2),
-            "length": c.request_noken_length,
+            "noken": lambda: c.set_length_of("noken"),
+            "final": lambda: c.set_length_of("final"),
         }[what]()
 
     @rule(soft=st.booleans())
@@ -385,7 +391,8 @@ class Interleavings(RuleBasedStateMachine):
             s.trace,
             s.neighbours,
             s.preview,
-            s.length,
+            s.trace_length,
+            s.noken_length,
             s.noken_readout,
             s.inversion,
             *readouts,

@@ -164,7 +164,7 @@ def test_bad_factors_are_refused(llama, factors: list, message: str) -> None:
 def test_bad_k_position_and_slot_are_refused(llama) -> None:
     prepared = prepare_prompt(llama, TEXT)
     last = prepared.length - 1
-    with pytest.raises(PromptError, match=rf"outside the prompt .* use 0\.\.{last}"):
+    with pytest.raises(PromptError, match=rf"outside the prompt: .* use 0\.\.{last}"):
         scale_final(llama, prepared, position=prepared.length)
     with pytest.raises(PromptError, match="outside the prompt"):
         scale_final(llama, prepared, position=-prepared.length - 1)

@@ -92,10 +92,13 @@ class ModelAdapter:
         """
         return float(getattr(self.embedding, "scalar_embed_scale", 1.0))
 
+    def residual_units(self, vector: torch.Tensor) -> torch.Tensor:
+        """A vector in W_E units as the residual stream holds it at layer 0 (float32)."""
+        return vector.float() * self.input_scale
+
     def to_input(self, vector: torch.Tensor) -> torch.Tensor:
         """A vector in W_E units, as the model's input (its embedding scale, dtype, device)."""
-        scaled = vector.float() * self.input_scale
-        return scaled.to(device=self.W_E.device, dtype=self.W_E.dtype)
+        return self.residual_units(vector).to(device=self.W_E.device, dtype=self.W_E.dtype)
 
     @property
     def tied(self) -> bool:

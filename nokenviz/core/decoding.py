@@ -21,6 +21,7 @@ from transformers import (
 )
 
 from nokenviz.core.token_labels import SPACE
+from nokenviz.core.tokens import resolve_token
 from nokenviz.errors import NokenvizError
 
 
@@ -70,6 +71,9 @@ class DecodingSettings:
             "min_new_tokens": self.min_new_tokens,
             "do_sample": not self.greedy,
             "pad_token_id": pad_token_id,
+            # a model's own generation_config may set these; ours come from `logits_processors`
+            "repetition_penalty": None,
+            "no_repeat_ngram_size": None,
         }
         if not self.greedy:
             kwargs.update(
@@ -97,23 +101,29 @@ class WithPromptTokens(LogitsProcessor):
         return self.processor(torch.cat([prompt, input_ids], dim=1), scores)
 
 
-def banned_sequences(tokenizer: Any, texts: tuple[str, ...]) -> list[list[int]]:
+def banned_sequences(tokenizer: Any, texts: tuple[str, ...], vocab_size: int) -> list[list[int]]:
     """Each banned text as the token ids it is written with (`␣` may stand for a space,
-    `#123` for a token id)."""
+    `#123` for a token id). The end-of-text token cannot be banned (transformers would skip
+    it without a word): min new tokens is the way to keep a text going."""
     sequences = []
     for text in texts:
         if text.startswith("#") and text[1:].isdigit():
-            sequences.append([int(text[1:])])
-            continue
-        ids = tokenizer.encode(text.replace(SPACE, " "), add_special_tokens=False)
+            ids = [resolve_token(tokenizer, int(text[1:]), vocab_size)]
+        else:
+            ids = tokenizer.encode(text.replace(SPACE, " "), add_special_tokens=False)
         if not ids:
             raise NokenvizError(f"the banned text {text!r} is no token at all")
+        if ids == [tokenizer.eos_token_id]:
+            raise NokenvizError(
+                f"{text!r} is the end-of-text token, which cannot be banned; set min new "
+                "tokens to make the text longer"
+            )
         sequences.append([int(i) for i in ids])
     return sequences
 
 
 def logits_processors(
-    settings: DecodingSettings, tokenizer: Any, prompt_ids: list[int | None]
+    settings: DecodingSettings, tokenizer: Any, prompt_ids: list[int | None], vocab_size: int
 ) -> LogitsProcessorList:
     """The repetition penalty and the bans, seeing the prompt's tokens (nokens have none)."""
     real = [int(i) for i in prompt_ids if i is not None]
@@ -123,7 +133,7 @@ def logits_processors(
             WithPromptTokens(RepetitionPenaltyLogitsProcessor(settings.repetition_penalty), real)
         )
     if settings.ban:
-        banned = banned_sequences(tokenizer, settings.ban)
+        banned = banned_sequences(tokenizer, settings.ban, vocab_size)
         processors.append(
             WithPromptTokens(NoBadWordsLogitsProcessor(banned, tokenizer.eos_token_id), real)
         )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nokenviz.core.decoding import DecodingSettings
-from nokenviz.core.generation import Generation, OnToken, generate
+from nokenviz.core.generation import Generation, OnToken, generate, token_spans
 from nokenviz.core.injection import InjectionSpec, parse_injection, resolve_injections
 from nokenviz.core.loading import LoadedModel
 from nokenviz.core.nokens import NokenSpec
@@ -56,6 +56,26 @@ class Experiment:
         }
 
 
+def soft_conflicts(settings: DecodingSettings, experiment: Experiment) -> str:
+    """Why soft feedback cannot run with these settings ("" if it can): it feeds back a
+    distribution's embedding, never a token, so token-level controls have nothing to act on."""
+    asked = [
+        name
+        for name, on in (
+            ("a transform, rules or injections", not experiment.empty),
+            ("banned texts", bool(settings.ban)),
+            ("a repetition penalty", settings.repetition_penalty != 1.0),
+        )
+        if on
+    ]
+    if not asked:
+        return ""
+    return (
+        f"soft feedback feeds back distributions, not tokens: it takes no {' or '.join(asked)} "
+        "(clear them first)"
+    )
+
+
 def parse_experiment(
     transform: str | None = None, rules: tuple[str, ...] = (), injections: tuple[str, ...] = ()
 ) -> Experiment:
@@ -77,6 +97,16 @@ class Run:
     baseline: Generation | None
     baseline_note: str  # what the baseline is, or why there is none
 
+    @property
+    def stopped(self) -> bool:
+        """Stopped by the user, in the run or in its baseline."""
+        return self.result.cancelled or (self.baseline is not None and self.baseline.cancelled)
+
+    def marks(self, tokenizer: Any) -> list[tuple[int, int, str]]:
+        """(start, end, rule) in the run's text of each token a rule followed with its noken."""
+        spans = token_spans(tokenizer, self.result.token_ids)
+        return [(*spans[i], rule) for i, rule in self.result.substituted]
+
 
 def run_generation(
     loaded: LoadedModel,
@@ -88,8 +118,7 @@ def run_generation(
     on_token: OnToken | None = None,
     cancel: threading.Event | None = None,
 ) -> Run:
-    """Generate with the experiment, then the baseline: the same prompt without it (and, with
-    `compare`, each noken replaced by the token it names)."""
+    """Generate with the experiment, then its baseline (`baseline_input`)."""
     cancel = cancel or threading.Event()
     prepared = prepare_prompt(loaded, prompt, nokens)
     changed = prepared
@@ -98,14 +127,16 @@ def run_generation(
     rules = resolve_rules(loaded, experiment.rules)
     injections = resolve_injections(loaded, changed, experiment.injections)
     result = generate(loaded, changed, settings, on_token, cancel, rules, injections)
-    plain, note = _baseline_input(loaded, prompt, nokens, prepared, experiment, compare)
+    plain, note = baseline_input(loaded, prompt, nokens, prepared, experiment, compare)
     baseline = None
     if plain is not None and not cancel.is_set():
         baseline = generate(loaded, plain, settings, cancel=cancel)
+        if baseline.cancelled:
+            note += " (stopped)"
     return Run(changed.labels, result, baseline, note)
 
 
-def _baseline_input(
+def baseline_input(
     loaded: LoadedModel,
     prompt: str,
     nokens: dict[str, NokenSpec],
@@ -113,23 +144,19 @@ def _baseline_input(
     experiment: Experiment,
     compare: bool,
 ) -> tuple[PreparedInput | None, str]:
-    """The baseline's input and what it is ("" and None when there is nothing to compare)."""
-    replacements = baseline_replacements(loaded, nokens) if compare and nokens else None
-    parts = [f"without {experiment.describe()}"] if not experiment.empty else []
-    if replacements is not None:
-        parts.append("each noken replaced by the token it names")
-    elif compare and nokens:
-        if experiment.empty:
-            return None, "no baseline: a noken names no plain token (random or raw vector)"
-        parts.append("nokens kept (one names no plain token)")
-    if not parts:
+    """The baseline's input and what it is (None and "" when there is nothing to compare).
+
+    With an experiment, the baseline is the same prompt, nokens and all, without it: one
+    change at a time. Without one, `compare` replaces each noken by the token it names."""
+    if not experiment.empty:
+        return prepared, f"baseline: without {experiment.describe()}"
+    if not compare or not nokens:
         return None, ""
-    plain = (
-        prepared
-        if replacements is None
-        else prepare_token_ids(loaded, prompt_token_ids(loaded, prompt, replacements))
-    )
-    return plain, "baseline: " + "; ".join(parts)
+    replacements = baseline_replacements(loaded, nokens)
+    if replacements is None:
+        return None, "no baseline: a noken names no plain token (random or raw vector)"
+    ids = prompt_token_ids(loaded, prompt, replacements)
+    return prepare_token_ids(loaded, ids), "baseline: each noken replaced by the token it names"
 
 
 OPEN, CLOSE = "⟦", "⟧"  # around a token whose next input a rule replaced

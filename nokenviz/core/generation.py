@@ -113,7 +113,9 @@ def generate(
         set_seed(settings.seed)
     cancel = cancel or threading.Event()
     streamer = TokenStreamer(loaded.tokenizer, on_token) if on_token else None
-    processors = logits_processors(settings, loaded.tokenizer, prepared.token_ids)
+    processors = logits_processors(
+        settings, loaded.tokenizer, prepared.token_ids, loaded.vocab_size
+    )
     start = time.perf_counter()
     with injected(loaded, prepared, injections) as ready, substituting(loaded, list(rules)) as done:
         output = loaded.model.generate(
@@ -179,7 +181,7 @@ def soft_feedback(
         if cancel.is_set():
             break
         out = loaded.forward_cached(inputs, past)
-        past = out.past_key_values
+        past = loaded.cache_of(out)
         logits = out.logits[0, -1].float()
         if temperature > 0:
             probs = torch.softmax(logits / temperature, dim=-1)

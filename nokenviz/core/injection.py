@@ -25,7 +25,12 @@ import torch
 from nokenviz.core.lens import residual_stream
 from nokenviz.core.loading import LoadedModel
 from nokenviz.core.nokens import build_noken, parse_noken
-from nokenviz.core.prompts import PreparedInput, prepare_token_ids, special_prefix
+from nokenviz.core.prompts import (
+    PreparedInput,
+    check_position,
+    prepare_token_ids,
+    special_prefix,
+)
 from nokenviz.core.tokens import resolve_token
 from nokenviz.errors import NokenSpecError, NokenvizError
 
@@ -189,11 +194,7 @@ def resolve_injections(
 
 def _resolve(loaded: LoadedModel, length: int, spec: InjectionSpec) -> Injection:
     check_layer(loaded, spec.layer)
-    if not -length <= spec.position < length:
-        raise InjectionError(
-            f"position {spec.position} is outside the prompt: it has {length} positions "
-            f"(counting any special prefix token), so use 0..{length - 1} or -{length}..-1"
-        )
+    position = check_position(spec.position, length)
     try:
         vector = (
             direction_vector(loaded, spec.layer, spec.spec)
@@ -203,7 +204,7 @@ def _resolve(loaded: LoadedModel, length: int, spec: InjectionSpec) -> Injection
     except NokenSpecError as exc:
         where = f"layer {spec.layer}, position {spec.position}"
         raise NokenSpecError(f"injection at {where}: {exc}") from exc
-    return Injection(spec.layer, spec.position % length, vector, spec.mode)
+    return Injection(spec.layer, position, vector, spec.mode)
 
 
 def check_layer(loaded: LoadedModel, layer: int) -> None:
@@ -218,7 +219,7 @@ def noken_vector(loaded: LoadedModel, spec: dict[str, Any]) -> torch.Tensor:
     """A noken spec's vector in residual units: W_E units times the model's input scale."""
     adapter = loaded.adapter
     vector = build_noken(parse_noken(spec), adapter.W_E, loaded.tokenizer)
-    return vector.float() * adapter.input_scale
+    return adapter.residual_units(vector)
 
 
 @torch.no_grad()

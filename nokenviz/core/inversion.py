@@ -6,7 +6,9 @@ in nats). Token choices are discrete, so the search is HotFlip / GCG style: the 
 KL with respect to the slot's input vectors, projected on every row of W_E, ranks the tokens
 whose swap should lower the KL most to first order; that ranking is only a guess, so the best
 few per position are then evaluated exactly, as batches of whole prompts, and the best swap is
-kept. It stops when no swap improves, at `max_steps`, at `time_limit` or when the user cancels.
+kept; when none improves, the ranking's next candidates are tried (up to `WIDEST` per
+position). It stops when even those do not improve, at `max_steps`, at `time_limit` or when the
+user cancels.
 
 Everything before the slot never changes during the search, so it is run once and its KV cache
 is reused (copied to the batch size) by every pass; only the slot and what follows it are run.
@@ -29,7 +31,7 @@ from nokenviz.core.loading import LoadedModel
 from nokenviz.core.nokens import NokenSpec
 from nokenviz.core.prompts import PreparedInput, prepare_prompt
 from nokenviz.core.task import Task
-from nokenviz.core.template import slot_names
+from nokenviz.core.template import check_slot
 from nokenviz.errors import Cancelled, NokenvizError, PromptError
 
 MAX_LENGTH = 3
@@ -38,6 +40,9 @@ START_PROMPTS = 64
 # Candidate prompts per forward pass: large enough to amortise reading the weights, small
 # enough that cancel and the time limit are noticed within about a second.
 BATCH = 64
+# When no proposed swap improves, the next best proposals are tried, up to this many per
+# position, before the search ends (the gradient's ranking is only a first-order guess).
+WIDEST = 512
 # A swap must lower the KL by more than float noise to count as progress; a KL below it is
 # already a match, with nothing left to search for.
 MIN_GAIN = 1e-6
@@ -89,19 +94,24 @@ def invert_noken(
         return task.cancelled or time.perf_counter() - started > time_limit
 
     ids, best = search.start(prepared.embeds[0, position], START_PROMPTS)
-    start_kl, steps = best, 0
+    start_kl, steps, width = best, 0, candidates
+    widest = max(candidates, WIDEST)
     while steps < max_steps and best > MIN_GAIN and not stop():
-        rows = search.swaps(ids, candidates)
+        rows = search.swaps(ids, width)
+        if rows.numel() == 0:  # every proposable swap has been evaluated
+            break
         kls = search.evaluate(rows, stop)
         steps += 1
         improved = kls.numel() > 0 and float(kls.min()) < best - MIN_GAIN
         if improved:
             index = int(kls.argmin())
-            ids, best = rows[index], float(kls[index])
+            ids, best, width = rows[index], float(kls[index]), candidates
         if not _report(task, steps / max_steps, f"step {steps}/{max_steps}: KL {best:.3f}"):
             break
-        if not improved:
-            break
+        if not improved:  # the gradient's first guesses failed: try its next ones, then stop
+            if width >= widest:
+                break
+            width = min(width * 2, widest)
     token_ids = [int(i) for i in ids]
     return Inversion(
         token_ids=token_ids,
@@ -135,10 +145,7 @@ def _prepare(
     loaded: LoadedModel, prompt: str, nokens: dict[str, NokenSpec], slot: str, length: int
 ) -> tuple[PreparedInput, int]:
     """The noken prompt embedded, and the position of the slot to invert (used once)."""
-    names = slot_names(prompt)
-    if slot not in names:
-        found = ", ".join("{" + n + "}" for n in names) or "none"
-        raise PromptError(f"the prompt has no {{{slot}}} slot to invert (its slots: {found})")
+    check_slot(prompt, slot, "invert")
     prepared = prepare_prompt(loaded, prompt, nokens)
     positions = prepared.slot_positions[slot]
     if len(positions) > 1:

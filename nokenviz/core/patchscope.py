@@ -89,7 +89,7 @@ def read_noken(
     max_new_tokens: int = 6,
 ) -> Readout:
     """Read a noken (W_E units) at layer 0, where it enters like any input vector."""
-    scaled = vector_we.float() * loaded.adapter.input_scale
+    scaled = loaded.adapter.residual_units(vector_we)
     return read_vector(loaded, scaled, 0, target, max_new_tokens)
 
 
@@ -142,7 +142,7 @@ class _Reader:
         placeholder = self.target.placeholder
         if self._prefix_cache is None and placeholder > 0:
             before = self.target.prepared.embeds[:, :placeholder]
-            self._prefix_cache = self.loaded.forward_cached(before, None).past_key_values
+            self._prefix_cache = self.loaded.cache_of(self.loaded.forward_cached(before, None))
         return self._prefix_cache
 
     @torch.no_grad()

@@ -133,6 +133,16 @@ def _check_context(loaded: LoadedModel, length: int, extra: int = 0) -> None:
         )
 
 
+def check_position(position: int, length: int) -> int:
+    """A prompt position (negative from the end) as an index, or one message with the range."""
+    if not -length <= position < length:
+        raise PromptError(
+            f"position {position} is outside the prompt: it has {length} positions (counting "
+            f"any special prefix token), so use 0..{length - 1} or -{length}..-1"
+        )
+    return position % length
+
+
 def check_fits(loaded: LoadedModel, prepared: PreparedInput, new_tokens: int) -> None:
     """Refuse a generation that would run past the model's context."""
     _check_context(loaded, prepared.length, new_tokens)

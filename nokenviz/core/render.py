@@ -98,7 +98,10 @@ def scene_figure(scene: Scene, data: SceneData, size: FigureSize = SIZES["screen
         return sweep_table(scene, data.sweep_rows or [], size)
     if scene.figure == "generate":
         if not data.generation:
-            raise NokenvizError("no generation to draw yet: press Generate first")
+            raise NokenvizError(
+                "the figure shows a run of the Generate panel's current settings: press "
+                "Generate first"
+            )
         title = scene.title or f"generation from {scene.generate.prompt!r}"
         return table_figure(("", "text"), data.generation, title, size, widths=(0.16, 0.84))
     if data.trace is None:
@@ -195,9 +198,7 @@ def compute_scene(scene: Scene, loaded: Any, task: Task) -> SceneData:
     prepared = prepare_prompt(loaded, scene.trace.prompt)
     data.trace = trace_prompt(loaded, prepared, scene.trace.position)
     if scene.figure == "length":
-        from nokenviz.core.vector_length import scale_final
-
-        data.length = scale_final(loaded, prepared, position=scene.trace.position)
+        data.length = _length_sweep(scene, loaded, prepared, spec)
     if scene.figure == "generate":
         task.report(0.7, "generating")
         data.generation = _generation(scene, loaded)
@@ -215,11 +216,22 @@ def compute_scene(scene: Scene, loaded: Any, task: Task) -> SceneData:
     return data
 
 
+def _length_sweep(scene: Scene, loaded: Any, prepared: Any, spec: dict | None) -> Any:
+    """The traced final residual's or the composer's noken's length sweep, as the scene says."""
+    from nokenviz.core.nokens import parse_noken
+    from nokenviz.core.vector_length import scale_final, scale_noken
+
+    if scene.trace.length_of == "final":
+        return scale_final(loaded, prepared, position=scene.trace.position)
+    if spec is None:
+        raise NokenvizError("the length figure scales the composer's noken, but it has none")
+    return scale_noken(loaded, scene.composer.prompt, {"x": parse_noken(spec)}, "x")
+
+
 def _generation(scene: Scene, loaded: Any) -> list[tuple[str, str]]:
     """The scene's Generate settings run, beside their baseline, as table rows."""
     from nokenviz.core.decoding import DecodingSettings
     from nokenviz.core.experiment import generation_rows, parse_experiment, run_generation
-    from nokenviz.core.generation import token_spans
     from nokenviz.core.nokens import parse_assignments
 
     part = scene.generate
@@ -231,7 +243,6 @@ def _generation(scene: Scene, loaded: Any) -> list[tuple[str, str]]:
         parse_experiment(part.transform, part.rules, part.injections),
         part.compare,
     )
-    spans = token_spans(loaded.tokenizer, run.result.token_ids)
-    marks = [(*spans[i], rule) for i, rule in run.result.substituted]
     baseline = None if run.baseline is None else run.baseline.text
+    marks = run.marks(loaded.tokenizer)
     return generation_rows(part.prompt, run.result.text, marks, baseline, run.baseline_note)

@@ -105,10 +105,6 @@ class Substitutions:
 
     steps: list[tuple[int, str]] = field(default_factory=list)
 
-    @property
-    def positions(self) -> list[int]:
-        return [index for index, _ in self.steps]
-
 
 @contextmanager
 def substituting(loaded: LoadedModel, rules: list[Rule]) -> Iterator[Substitutions]:

@@ -100,6 +100,8 @@ class TracePart(_Part):
     attention_head: int | None = Field(None, ge=0)  # None: the mean of the heads
     # Patchscopes: the identity prompt a vector is read in, at its last '?'
     readout_target: str = READOUT_TARGET
+    # The vector-length plot scales the traced final residual or the composer's noken
+    length_of: Literal["final", "noken"] = "final"
 
 
 class ComposerPart(_Part):

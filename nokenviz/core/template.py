@@ -49,3 +49,11 @@ def parse_template(prompt: str) -> list[Segment]:
 def slot_names(prompt: str) -> list[str]:
     """The slots a prompt uses, in order of first appearance."""
     return list(dict.fromkeys(s.name for s in parse_template(prompt) if isinstance(s, Slot)))
+
+
+def check_slot(prompt: str, slot: str, purpose: str) -> None:
+    """`slot` is one of the prompt's slots, or one message says which slots it has."""
+    names = slot_names(prompt)
+    if slot not in names:
+        found = ", ".join("{" + name + "}" for name in names) or "none"
+        raise PromptError(f"the prompt has no {{{slot}}} slot to {purpose} (its slots: {found})")

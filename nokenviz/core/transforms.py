@@ -7,7 +7,8 @@ transform of its own embedding, so one spec does what would otherwise take a slo
     {"noise": 0.3, "seed": 1}      plus Gaussian noise of norm 0.3 x the token's norm
     {"scale": 1.5}                 the token's vector times 1.5
     + "range": [i, j]              only positions i <= p < j (prompt positions as the logit lens
-                                   numbers them, negative from the end); default: all
+                                   numbers them, negative from the end; j null: to the end);
+                                   default: all
 
 Special tokens (a BOS the tokenizer adds) and noken slots are left as they are: they are not
 the prompt's words.
@@ -37,7 +38,7 @@ class TransformSpec:
     amount: float  # k for neighbors, the relative noise norm, the scale factor
     t: float = 1.0
     seed: int = 0
-    range: tuple[int, int] | None = None
+    range: tuple[int, int | None] | None = None  # positions i <= p < j; j None: to the end
     source: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -53,7 +54,11 @@ class TransformSpec:
             what = f"noise {self.amount:g} x norm, seed {self.seed}"
         else:
             what = f"scaled x{self.amount:g}"
-        return what + ("" if self.range is None else f", positions {self.range[0]}:{self.range[1]}")
+        if self.range is None:
+            return what
+        return (
+            what + f", positions {self.range[0]}:{'' if self.range[1] is None else self.range[1]}"
+        )
 
 
 def parse_transform(spec: str | dict[str, Any]) -> TransformSpec:
@@ -110,15 +115,16 @@ def _is_number(value: Any) -> bool:
     )
 
 
-def _range(value: Any) -> tuple[int, int] | None:
+def _range(value: Any) -> tuple[int, int | None] | None:
     if value is None:
         return None
     if (
         not isinstance(value, list)
         or len(value) != 2
-        or any(isinstance(v, bool) or not isinstance(v, int) for v in value)
+        or any(isinstance(v, bool) or not isinstance(v, int) for v in value if v is not None)
+        or value[0] is None
     ):
-        raise NokenSpecError(f"'range' takes two positions [i, j], not {value!r}")
+        raise NokenSpecError(f"'range' takes two positions [i, j] (j may be null), not {value!r}")
     return value[0], value[1]
 
 
@@ -129,7 +135,7 @@ def transformed_positions(
     length = prepared.length
     start, stop = 0, length
     if spec.range is not None:
-        start, stop = (p + length if p < 0 else p for p in spec.range)
+        start, stop = (length if p is None else p + length if p < 0 else p for p in spec.range)
         if not (0 <= start < stop <= length):
             raise PromptError(
                 f"transform range {list(spec.range)} is outside the prompt: it has {length} "
@@ -154,13 +160,14 @@ def apply_transform(
     w_e = loaded.adapter.W_E.detach()
     generator = torch.Generator().manual_seed(spec.seed)
     embeds = prepared.embeds.clone()
-    labels = list(prepared.labels)
+    labels, token_ids = list(prepared.labels), list(prepared.token_ids)
     for position in positions:
         token = int(prepared.token_ids[position])  # type: ignore[arg-type]
         vector = _transform(spec, token, w_e, loaded.tokenizer, generator)
         embeds[0, position] = loaded.adapter.to_input(vector)
         labels[position] = "~" + labels[position]
-    return replace(prepared, embeds=embeds, labels=labels)
+        token_ids[position] = None  # no longer that token (a repetition penalty skips it)
+    return replace(prepared, embeds=embeds, labels=labels, token_ids=token_ids)
 
 
 def _transform(

@@ -23,10 +23,10 @@ from nokenviz.core.lens import lens_space, residual_stream
 from nokenviz.core.loading import LoadedModel
 from nokenviz.core.nokens import NokenSpec
 from nokenviz.core.overlays import OKABE_ITO
-from nokenviz.core.prompts import PreparedInput, prepare_prompt
-from nokenviz.core.template import slot_names
+from nokenviz.core.prompts import PreparedInput, check_position, prepare_prompt
+from nokenviz.core.template import check_slot
 from nokenviz.core.token_labels import legend_line
-from nokenviz.errors import NokenvizError, PromptError
+from nokenviz.errors import NokenvizError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -81,7 +81,7 @@ def scale_final(
     it at each factor: one forward pass, then one small unembedding for the whole sweep."""
     grid = _check_factors(factors)
     _check_k(loaded, k)
-    index = _check_position(position, prepared.length)
+    index = check_position(position, prepared.length)
     stream = residual_stream(loaded, prepared)
     final = lens_space(loaded, stream, index)[-1]  # [d] float32
     scaled = torch.as_tensor(grid, dtype=torch.float32)[:, None] * final[None]
@@ -104,10 +104,7 @@ def scale_noken(
     loaded.require_causal("the length sweep")
     grid = _check_factors(factors)
     _check_k(loaded, k)
-    slots = slot_names(prompt)
-    if slot not in slots:
-        have = ", ".join("{" + name + "}" for name in slots) or "none"
-        raise PromptError(f"the prompt has no {{{slot}}} slot to scale (its slots: {have})")
+    check_slot(prompt, slot, "scale")
     prepared = prepare_prompt(loaded, prompt, nokens)
     batch = prepared.embeds.expand(len(grid), -1, -1).clone()
     positions = prepared.slot_positions[slot]
@@ -164,15 +161,6 @@ def _check_factors(factors: Sequence[float]) -> np.ndarray:
 def _check_k(loaded: LoadedModel, k: int) -> None:
     if not 1 <= k <= loaded.vocab_size:
         raise NokenvizError(f"k must be from 1 to the vocabulary size {loaded.vocab_size}, not {k}")
-
-
-def _check_position(position: int, length: int) -> int:
-    if not -length <= position < length:
-        raise PromptError(
-            f"position {position} is outside the prompt of {length} tokens; use 0..{length - 1} "
-            f"(or -{length}..-1 from the end)"
-        )
-    return position % length
 
 
 def length_figure(sweep: LengthSweep, size: FigureSize, title: str = "") -> Figure:

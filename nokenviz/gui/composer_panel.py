@@ -164,8 +164,9 @@ class ComposerPanel(QWidget):
         inversion = QHBoxLayout()
         for widget in (self.invert_button, self.invert_length):
             inversion.addWidget(widget)
-        inversion.addWidget(self.inversion, 1)
+        inversion.addStretch(1)
         layout.addLayout(inversion)
+        layout.addWidget(self.inversion)
         previews = QHBoxLayout()
         previews.addWidget(self.nearest)
         previews.addWidget(self.next_tokens)

@@ -198,7 +198,7 @@ class GeneratePanel(QWidget):
             top_p=self.top_p.value() if self.top_p.value() < 1.0 else None,
             seed=self.seed.value() if self.seed.value() >= 0 else None,
             repetition_penalty=round(self.penalty.value(), 4),
-            ban=tuple(text for text in self.ban.text().split("|") if text.strip()),
+            ban=tuple(text.rstrip() for text in self.ban.text().split("|") if text.strip()),
         )
         return GeneratePart(
             prompt=self.prompt.text(),
@@ -281,15 +281,21 @@ class GeneratePanel(QWidget):
         style = QTextCharFormat()
         style.setBackground(QColor(SUBSTITUTED).lighter(170))
         style.setFontUnderline(True)
+        text = self.output.toPlainText()
         for start, end, rule in marks:
             cursor = self.output.textCursor()
-            cursor.setPosition(offset + start)
-            cursor.setPosition(offset + end, QTextCursor.MoveMode.KeepAnchor)
+            cursor.setPosition(_utf16(text, offset + start))
+            cursor.setPosition(_utf16(text, offset + end), QTextCursor.MoveMode.KeepAnchor)
             style.setToolTip(f"next input replaced by the rule {rule}")
             cursor.mergeCharFormat(style)
 
     def _copy(self, item: QListWidgetItem) -> None:
         QGuiApplication.clipboard().setText(item.toolTip())
+
+
+def _utf16(text: str, index: int) -> int:
+    """A Python string index as a position in Qt's text (UTF-16 units: an emoji counts 2)."""
+    return len(text[:index].encode("utf-16-le")) // 2
 
 
 def _lines(box: QPlainTextEdit) -> tuple[str, ...]:

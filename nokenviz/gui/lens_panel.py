@@ -1,39 +1,24 @@
-"""Logit-lens heatmap (layers x positions, top-1 probability, top token written in), the
-hidden state's norm per layer (the growth plot), and the traced position read at every layer in
-the model's own words (Patchscopes)."""
+"""Logit-lens heatmap (layers x positions, top-1 probability, top token written in) and the
+hidden state's norm per layer (the growth plot)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLineEdit,
-    QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from nokenviz.core.overlays import COLOURS
-from nokenviz.gui.plots import compact, plot_widget
-from nokenviz.state.controller import Controller
+from nokenviz.gui.plots import plot_widget
 from nokenviz.state.session import Part, Session
 
 HEAT_COLORMAP = "viridis"
 ROW_PX = 15  # height of one line of cell text
 TITLE = "logit lens: top-1 token and probability"
-READ_TIP = (
-    "Patchscopes: put the traced position's hidden state at layer L into the target prompt at "
-    "its last '?' (at layer L too) and let the model continue: what it reads the state as"
-)
 
 
 class LensPanel(QWidget):
-    def __init__(self, controller: Controller) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.controller = controller
         self.heat = plot_widget(TITLE, "layer", "position")
         self.heat.invertY(False)
         self.image = pg.ImageItem(axisOrder="row-major")
@@ -43,41 +28,12 @@ class LensPanel(QWidget):
         self.norms = plot_widget("norm per layer (traced position in colour)", "norm", "layer")
         self.norms.setLogMode(y=True)
         self.norms.showGrid(x=True, y=True, alpha=0.3)
-        self._build_readouts()
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.heat, 3)
         layout.addWidget(self.norms, 2)
-        layout.addLayout(self.readout_column, 2)
-
-    def _build_readouts(self) -> None:
-        self.read_button = QPushButton("Read each layer", toolTip=READ_TIP)
-        self.read_button.clicked.connect(self.controller.request_readouts)
-        self.target = QLineEdit(toolTip="The Patchscopes target prompt; '?' is where it reads")
-        self.target.editingFinished.connect(self._target_typed)
-        self.readouts = compact(QTableWidget(0, 2))
-        self.readouts.setHorizontalHeaderLabels(["layer", "reads as"])
-        self.readouts.setToolTip(READ_TIP)
-        self.readout_column = QVBoxLayout()
-        self.readout_column.addWidget(self.read_button)
-        self.readout_column.addWidget(self.target)
-        self.readout_column.addWidget(self.readouts)
-
-    def _target_typed(self) -> None:
-        part = self.controller.session.trace_settings
-        if self.target.text() != part.readout_target:
-            update = {"readout_target": self.target.text()}
-            self.controller.set_trace_settings(part.model_copy(update=update))
 
     def apply(self, session: Session, changed: frozenset[Part]) -> None:
-        if changed & {"trace_settings"}:
-            self.target.setText(session.trace_settings.readout_target)
-        if changed & {"model", "jobs", "trace"}:
-            reason = session.disabled("readout")
-            self.read_button.setEnabled(not reason and "readouts" not in session.running)
-            self.read_button.setToolTip(reason or READ_TIP)
-        if changed & {"model", "trace", "readout"}:
-            self._show_readouts(session)
         if not changed & {"model", "trace"}:
             return
         reason = session.disabled("trace")
@@ -122,11 +78,3 @@ class LensPanel(QWidget):
                 (150, 150, 150, 120) if faint else COLOURS["trajectory"], width=1 if faint else 2.5
             )
             self.norms.plot(np.arange(layers), trace.norms[:, pos], pen=pen)
-
-    def _show_readouts(self, session: Session) -> None:
-        """Last layer first, as the heatmap reads from the top."""
-        readouts = list(reversed(session.readouts or []))
-        self.readouts.setRowCount(len(readouts))
-        for row, readout in enumerate(readouts):
-            for column, text in enumerate((str(readout.layer), readout.text or "(nothing)")):
-                self.readouts.setItem(row, column, QTableWidgetItem(text))

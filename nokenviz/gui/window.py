@@ -34,6 +34,7 @@ from nokenviz.gui.inspector import Inspector
 from nokenviz.gui.length_panel import LengthPanel
 from nokenviz.gui.lens_panel import LensPanel
 from nokenviz.gui.norms_panel import NormHistogram
+from nokenviz.gui.readout_panel import ReadoutPanel
 from nokenviz.gui.scene_files import SceneFiles, autosave_path, examples
 from nokenviz.gui.sphere_layers import SphereLayers
 from nokenviz.gui.sphere_view import SphereView
@@ -108,6 +109,7 @@ class MainWindow(QMainWindow):
             self.lens_panel,
             self.attention_panel,
             self.length_panel,
+            self.readout_panel,
             self.composer,
             self.generate_panel,
             self.sweep_panel,
@@ -121,7 +123,8 @@ class MainWindow(QMainWindow):
         c = self.controller
         self.inspector = Inspector(c)
         self.histogram = NormHistogram(c)
-        self.lens_panel = LensPanel(c)
+        self.lens_panel = LensPanel()
+        self.readout_panel = ReadoutPanel(c)
         self.length_panel = LengthPanel(c)
         self.attention_panel = AttentionPanel(c)
         self.generate_panel = GeneratePanel(c)
@@ -139,9 +142,10 @@ class MainWindow(QMainWindow):
             ("Generate", _scrolling(self.generate_panel), right),
             ("Compose", _scrolling(self.composer), right),
             ("Sweeps", _scrolling(self.sweep_panel), right),
+            ("Length", self.length_panel, right),
+            ("Readouts", _scrolling(self.readout_panel), right),
             ("Logit lens", self.lens_panel, bottom),
             ("Attention", self.attention_panel, bottom),
-            ("Vector length", self.length_panel, bottom),
         ):
             docks[title] = QDockWidget(title, self, objectName=title)
             docks[title].setWidget(widget)
@@ -150,11 +154,11 @@ class MainWindow(QMainWindow):
             ("Norms", "Generate"),
             ("Generate", "Compose"),
             ("Compose", "Sweeps"),
-            ("Attention", "Vector length"),
+            ("Sweeps", "Length"),
+            ("Length", "Readouts"),
         ):
             self.tabifyDockWidget(docks[first], docks[second])
         docks["Norms"].raise_()
-        docks["Attention"].raise_()
         self.resizeDocks([docks["Inspector"]], [545], Qt.Orientation.Horizontal)
         eight_rows = self.inspector.height_for(8)
         self.resizeDocks([docks["Inspector"]], [eight_rows], Qt.Orientation.Vertical)

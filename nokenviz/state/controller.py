@@ -167,19 +167,21 @@ class Controller:
             s.neighbours = value
             return {"neighbours"}
         if job.kind == "trace":
-            s.trace, s.readouts = value, None
+            (s.trace, s.trace_length), s.readouts = value, None
             if not s.selection:  # start the inspector on the model's prediction
-                self.select([value.entries[-1].top[0][0]])
-            part = s.trace_settings
-            self._submit("length", "length sweep", work.length_final(part.prompt, part.position))
-            return {"trace", "readout"}
+                self.select([s.trace.entries[-1].top[0][0]])
+            return {"trace", "readout", "length"}
         if job.kind == "preview":
             s.preview = value
-            target = s.trace_settings.readout_target
-            self._submit("readout", "reading the noken", work.read_noken(value.vector, target))
+            self._request_noken_readout()
+            if s.trace_settings.length_of == "noken":  # the plot follows the noken
+                self.request_noken_length()
             return {"preview"}
         if job.kind == "length":
-            s.length = value
+            made_for, sweep = value
+            if made_for != (s.composer.prompt, self.composer_spec()):  # the noken changed since
+                return set()
+            s.noken_length = sweep
             return {"length"}
         if job.kind == "readout":
             read, readout = value
@@ -188,8 +190,11 @@ class Controller:
             s.noken_readout = readout
             return {"readout"}
         if job.kind == "readouts":
-            raw, s.readouts = value
-            return {"readout"} if s.trace is not None and raw is s.trace.raw else set()
+            raw, readouts = value
+            if s.trace is None or raw is not s.trace.raw:  # read for an older trace
+                return set()
+            s.readouts = readouts
+            return {"readout"}
         if job.kind == "invert":
             s.inversion = value
             if value.cancelled:
@@ -280,7 +285,7 @@ class Controller:
         s.generation, s.vocab, s.model_spec = job.target, vocab, vocab.info["model"]
         s.fitted = s.recall = s.faithfulness = None
         s.trace = s.neighbours = s.preview = s.output = None
-        s.length = s.noken_readout = s.readouts = s.inversion = None
+        s.trace_length = s.noken_length = s.noken_readout = s.readouts = s.inversion = None
         s.sweep_rows = []  # the history keeps every run, each naming its model
         s.selection = ()
         s.projection = s.projection.without_tokens()
@@ -482,21 +487,41 @@ class Controller:
     # ------------------------------------------------------------ trace
 
     def set_trace_settings(self, part: TracePart) -> None:
-        self.session.trace_settings = part
-        self._notify("trace_settings")
+        s = self.session
+        changed: set[Part] = {"trace_settings"}
+        if part.readout_target != s.trace_settings.readout_target:  # readouts of another target
+            s.readouts = s.noken_readout = None
+            changed.add("readout")
+        if part.length_of != s.trace_settings.length_of:
+            changed.add("length")
+        s.trace_settings = part
+        self._notify(*changed)
+        if "readout" in changed and s.preview is not None:
+            self._request_noken_readout()
+
+    def set_length_of(self, what: str) -> None:
+        """Plot the traced final residual's length sweep or the noken's (made if missing)."""
+        s = self.session
+        self.set_trace_settings(s.trace_settings.model_copy(update={"length_of": what}))
+        if what == "noken" and s.noken_length is None:
+            self.request_noken_length()
 
     def request_trace(self) -> None:
         s = self.session
         if s.disabled("trace"):
             return
         part = s.trace_settings
+        if "readouts" in s.running:  # they would be of the trace this one replaces
+            self._stop(s.running["readouts"])
         self._submit("trace", "trace", work.trace(part.prompt, part.position))
 
     # ------------------------------------------------------------ composer
 
     def set_composer(self, part: ComposerPart) -> None:
-        self.session.composer = part
-        self._notify("composer")
+        s = self.session
+        s.composer = part
+        s.noken_length = s.inversion = None  # both were for the noken before this change
+        self._notify("composer", "length", "inversion")
         self.request_preview()
 
     def add_anchor(self) -> None:
@@ -528,6 +553,12 @@ class Controller:
         if spec is None or s.disabled("preview"):
             return
         self._submit("preview", "preview", work.preview(s.composer.prompt, spec))
+
+    def _request_noken_readout(self) -> None:
+        s = self.session
+        target = s.trace_settings.readout_target
+        fn = work.read_noken(s.preview.vector, target)
+        self._submit("readout", "reading the noken", fn)
 
     def request_noken_length(self) -> None:
         """Scale the composer's noken in its prompt and plot the next-token distribution."""
@@ -577,6 +608,10 @@ class Controller:
         if s.disabled("generate"):
             return
         part = s.generate
+        if soft and (conflict := self._soft_conflict(part)):
+            s.error = conflict
+            self._notify("error")
+            return
         s.output = Output("soft" if soft else "generate", part.prompt)
         if soft:
             steps, temperature = part.decoding.max_new_tokens, part.decoding.temperature
@@ -585,6 +620,21 @@ class Controller:
             fn = work.generate(part)
         self._notify("output")
         self._submit("generate", "soft feedback" if soft else "generation", fn)
+
+    @staticmethod
+    def _soft_conflict(part: GeneratePart) -> str:
+        """Why soft feedback cannot run with the panel's settings ("" if it can); lines that
+        do not parse are left to the generation's own message."""
+        from nokenviz.core.decoding import DecodingSettings
+        from nokenviz.core.experiment import parse_experiment, soft_conflicts
+        from nokenviz.errors import NokenvizError
+
+        try:
+            settings = DecodingSettings(**part.decoding.model_dump())
+            experiment = parse_experiment(part.transform, part.rules, part.injections)
+        except NokenvizError as exc:
+            return str(exc)
+        return soft_conflicts(settings, experiment)
 
     def set_sweep(self, part: SweepPart) -> None:
         self.session.sweep = part
@@ -617,8 +667,8 @@ class Controller:
 
         output = self.session.output
         result = None if output is None else output.result
-        if not isinstance(result, work.GenerateResult):
-            return None
+        if not isinstance(result, work.GenerateResult) or result.part != self.session.generate:
+            return None  # a figure of the scene shows a run of the scene's own settings
         return generation_rows(
             result.prompt, result.text, result.marks, result.baseline_text, result.baseline_note
         )

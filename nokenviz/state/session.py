@@ -125,7 +125,9 @@ class Session:
     history: list[GenerateResult | SoftResult] = field(default_factory=list)
     sweep_rows: list[SweepRow] = field(default_factory=list)
     sweep_header: tuple[tuple[str, str], ...] = ()  # what the rows were made from
-    length: LengthSweep | str | None = None  # next-token distribution vs a vector's length
+    # next-token distribution vs the length of the traced final residual / composer's noken
+    trace_length: LengthSweep | str | None = None
+    noken_length: LengthSweep | None = None
     noken_readout: Readout | str | None = None  # what the model reads the previewed noken as
     readouts: list[Readout] | None = None  # the trace's position read at every layer
     inversion: Inversion | None = None  # the closest hard prompt to the composer's noken
@@ -141,6 +143,13 @@ class Session:
     @property
     def causal(self) -> bool:
         return self.vocab is not None and bool(self.vocab.info["causal"])
+
+    @property
+    def length(self) -> LengthSweep | str | None:
+        """The length sweep the scene asks for (`trace_settings.length_of`)."""
+        if self.trace_settings.length_of == "noken":
+            return self.noken_length
+        return self.trace_length
 
     @property
     def loading(self) -> str | None:

@@ -41,11 +41,16 @@ class GenerateResult:
     substituted: list[tuple[int, str]] = field(default_factory=list)  # (new token index, rule)
     marks: list[tuple[int, int, str]] = field(default_factory=list)  # their (start, end) in text
     baseline_note: str = ""  # what the baseline is
+    part: GeneratePart | None = None  # the settings it was made with
 
     def to_json(self) -> dict[str, Any]:
         """The run for the history's copy; the experiment's fields only when it had one."""
         optional = ("experiment", "substituted", "baseline_note")
-        return {k: v for k, v in vars(self).items() if k != "marks" and (v or k not in optional)}
+        return {
+            k: v
+            for k, v in vars(self).items()
+            if k not in ("marks", "part") and (v or k not in optional)
+        }
 
 
 @dataclass(frozen=True)
@@ -154,16 +159,24 @@ def recall(vectors: np.ndarray, fitted: Projection) -> JobFn:
 
 
 def trace(prompt: str, position: int) -> JobFn:
+    """The prompt's residual stream, lens and attention, and how the traced position's
+    next-token distribution changes as its final residual is scaled (or why it cannot)."""
+
     def job(state: dict[str, Any], _task: Task) -> Any:
         from nokenviz.core.lens import trace_prompt
         from nokenviz.core.prompts import prepare_prompt
+        from nokenviz.core.vector_length import scale_final
 
         loaded = _model(state)
         prepared = prepare_prompt(loaded, prompt)
         try:
-            return trace_prompt(loaded, prepared, position)
+            traced = trace_prompt(loaded, prepared, position)
         except IndexError as exc:
             raise NokenvizError(str(exc)) from exc
+        try:
+            return traced, scale_final(loaded, prepared, position=position)
+        except NokenvizError as exc:  # said in the length plot, not a dialog
+            return traced, str(exc)
 
     return job
 
@@ -175,7 +188,6 @@ def generate(part: GeneratePart) -> JobFn:
     def job(state: dict[str, Any], task: Task) -> GenerateResult:
         from nokenviz.core.decoding import DecodingSettings
         from nokenviz.core.experiment import parse_experiment, run_generation
-        from nokenviz.core.generation import token_spans
         from nokenviz.core.nokens import parse_assignments
 
         loaded = _model(state)
@@ -192,7 +204,6 @@ def generate(part: GeneratePart) -> JobFn:
             on_token=lambda _id, text: task.partial(text),
             cancel=task.cancel_event,
         )
-        spans = token_spans(loaded.tokenizer, run.result.token_ids)
         return GenerateResult(
             model=loaded.resolved.spec,
             prompt=part.prompt,
@@ -201,11 +212,12 @@ def generate(part: GeneratePart) -> JobFn:
             text=run.result.text,
             token_ids=run.result.token_ids,
             baseline_text=None if run.baseline is None else run.baseline.text,
-            stopped=run.result.cancelled,
+            stopped=run.stopped,
             experiment={} if experiment.empty else experiment.to_json(),
             substituted=run.result.substituted,
-            marks=[(*spans[i], rule) for i, rule in run.result.substituted],
+            marks=run.marks(loaded.tokenizer),
             baseline_note=run.baseline_note,
+            part=part,
         )
 
     return job
@@ -261,23 +273,6 @@ def preview(prompt: str, spec: dict[str, Any]) -> JobFn:
     return job
 
 
-def length_final(prompt: str, position: int) -> JobFn:
-    """How the traced position's next-token distribution sharpens as its final residual (what
-    the unembedding sees) is scaled."""
-
-    def job(state: dict[str, Any], _task: Task) -> Any:
-        from nokenviz.core.prompts import prepare_prompt
-        from nokenviz.core.vector_length import scale_final
-
-        loaded = _model(state)
-        try:
-            return scale_final(loaded, prepare_prompt(loaded, prompt), position=position)
-        except NokenvizError as exc:  # asked for by every trace: said in its plot, not a dialog
-            return str(exc)
-
-    return job
-
-
 def length_noken(prompt: str, spec: dict[str, Any]) -> JobFn:
     """The same for the composer's noken scaled in its {x} slot."""
 
@@ -285,7 +280,7 @@ def length_noken(prompt: str, spec: dict[str, Any]) -> JobFn:
         from nokenviz.core.nokens import parse_noken
         from nokenviz.core.vector_length import scale_noken
 
-        return scale_noken(_model(state), prompt, {"x": parse_noken(spec)}, "x")
+        return (prompt, spec), scale_noken(_model(state), prompt, {"x": parse_noken(spec)}, "x")
 
     return job
 
