@@ -189,19 +189,9 @@ def length_figure(sweep: LengthSweep, size: FigureSize, title: str = "") -> Figu
         lower.set_ylabel("probability")
         lower.set_ylim(0, 1.02)
         lower.legend(loc="best", frameon=False)
-        lower.set_xlabel("length factor (log scale)")
+        lower.set_xlabel("length factor (log scale; dotted: 1, the vector as it is)")
         for axes in (upper, lower):
             _factor_axis(axes, sweep.factors)
-        upper.text(
-            1.0,
-            1.0,
-            " ×1 (as is)",
-            transform=upper.get_xaxis_transform(),
-            ha="left",
-            va="top",
-            color="0.35",
-            fontsize=mpl.rcParams["legend.fontsize"],
-        )
         figure.suptitle(
             size.wrap(title or f"next-token distribution when scaling the {sweep.what}")
         )

@@ -685,6 +685,9 @@ class Controller:
             s.error = "export failed: nothing to export yet: the model is still loading"
             self._notify("error")
             return
+        if figure != s.figure and s.title:  # the scene's title names its own figure
+            s.title = ""
+            self._notify("title")
         s.figure = figure  # type: ignore[assignment]
         stats = s.vocab.stats[s.matrix]
         data = SceneData(
