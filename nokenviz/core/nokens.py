@@ -65,7 +65,7 @@ class NokenSpec:
 
 def parse_noken(spec: str | dict[str, Any]) -> NokenSpec:
     """Validate a noken spec given as JSON text or an already decoded object."""
-    data = _decode(spec)
+    data = decode_object(spec, "noken spec", '{"token": " cat"}')
     kind_keys = [k for k in data if k in _KIND_KEYS]
     if len(kind_keys) != 1:
         raise NokenSpecError(
@@ -103,18 +103,18 @@ def parse_assignments(items: list[str]) -> dict[str, NokenSpec]:
     return nokens
 
 
-def _decode(spec: str | dict[str, Any]) -> dict[str, Any]:
+def decode_object(spec: str | dict[str, Any], what: str, example: str) -> dict[str, Any]:
+    """A spec given as JSON text or an already decoded object, as an object; `what` and an
+    `example` of it name it in the message when it is not one."""
     if isinstance(spec, str):
         try:
             spec = json.loads(spec)
         except json.JSONDecodeError as exc:
             raise NokenSpecError(
-                f"noken spec is not valid JSON: {exc.msg} at column {exc.colno}"
+                f"{what} is not valid JSON: {exc.msg} at column {exc.colno}"
             ) from exc
     if not isinstance(spec, dict):
-        raise NokenSpecError(
-            f'a noken spec is a JSON object like {{"token": " cat"}}, not {spec!r}'
-        )
+        raise NokenSpecError(f"a {what} is a JSON object like {example}, not {spec!r}")
     return spec
 
 

@@ -16,14 +16,13 @@ the prompt's words.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
 
 from nokenviz.core.loading import LoadedModel
-from nokenviz.core.nokens import NokenSpec, build_noken, lerp
+from nokenviz.core.nokens import NokenSpec, build_noken, decode_object, lerp
 from nokenviz.core.prompts import PreparedInput
 from nokenviz.errors import NokenSpecError, PromptError
 
@@ -63,7 +62,7 @@ class TransformSpec:
 
 def parse_transform(spec: str | dict[str, Any]) -> TransformSpec:
     """Validate a transform spec given as JSON text or a decoded object (no model needed)."""
-    data = _decode(spec)
+    data = decode_object(spec, "transform", '{"neighbors": 5}')
     kinds = [k for k in data if k in _KINDS]
     if len(kinds) != 1:
         raise NokenSpecError(
@@ -91,19 +90,6 @@ def parse_transform(spec: str | dict[str, Any]) -> TransformSpec:
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise NokenSpecError(f"'seed' must be an integer >= 0, not {seed!r}")
     return TransformSpec(kind, float(amount), float(t), seed, _range(data.get("range")), data)
-
-
-def _decode(spec: str | dict[str, Any]) -> dict[str, Any]:
-    if isinstance(spec, str):
-        try:
-            spec = json.loads(spec)
-        except json.JSONDecodeError as exc:
-            raise NokenSpecError(
-                f"transform is not valid JSON: {exc.msg} at column {exc.colno}"
-            ) from exc
-    if not isinstance(spec, dict):
-        raise NokenSpecError(f'a transform is a JSON object like {{"neighbors": 5}}, not {spec!r}')
-    return spec
 
 
 def _is_number(value: Any) -> bool:
