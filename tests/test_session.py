@@ -84,11 +84,9 @@ class Fixture:
         if job.kind == "readouts":
             trace = self.session.trace
             return (None if trace is None else trace.raw), [tagged]
-        if job.kind == "length":  # (what it scaled, the sweep)
+        if job.kind in ("length", "invert"):  # (the noken it was made for, the result)
             s = self.session
             return (s.composer.prompt, self.controller.composer_spec()), tagged
-        if job.kind == "invert":
-            return tagged
         if job.kind == "trace":  # (the trace, its length sweep)
             value = fake_trace(len(self.session.vocab.tokens))
             value.made_for = job.generation
@@ -209,6 +207,24 @@ def test_a_new_model_leaves_a_local_view_and_the_old_title(app: Fixture) -> None
     c.load_model("B")
     app.settle()
     assert s.projection.kind == "pca" and s.projection.centre is None
+
+
+@pytest.mark.parametrize("kind", ["invert", "length"])
+def test_results_for_a_noken_since_changed_are_dropped(app: Fixture, kind: str) -> None:
+    c, s = app.controller, app.session
+    c.load_model("A")
+    app.settle()
+    c.set_composer(s.composer.model_copy(update={"kind": "random"}))
+    app.settle()
+    made_for = (s.composer.prompt, c.composer_spec())
+    c.request_inversion(2) if kind == "invert" else c.request_noken_length()
+    job = next(j for j in app.model.jobs if j.kind == kind)
+    c.set_composer(s.composer.model_copy(update={"seed": 9}))  # while it runs
+    app.model.jobs.remove(job)
+    app.start(job)
+    c.job_ended(job, Returned((made_for, app.result_for(job)[1])))
+    assert s.inversion is None and s.noken_length is None
+    assert kind == "length" or "before your last change" in s.message
 
 
 def test_results_for_an_older_model_are_dropped(app: Fixture) -> None:

@@ -196,9 +196,13 @@ class Controller:
             s.readouts = readouts
             return {"readout"}
         if job.kind == "invert":
-            s.inversion = value
-            if value.cancelled:
-                s.message = f"stopped the inversion: the best found so far (KL {value.kl:.3f})"
+            made_for, found = value
+            if made_for != (s.composer.prompt, self.composer_spec()):
+                s.message = "the inversion was of the noken before your last change: run it again"
+                return {"message"}
+            s.inversion = found
+            if found.cancelled:
+                s.message = f"stopped the inversion: the best found so far (KL {found.kl:.3f})"
                 return {"inversion", "message"}
             return {"inversion"}
         if job.kind == "generate" and s.output is not None:

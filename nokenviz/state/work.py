@@ -322,7 +322,8 @@ def invert(prompt: str, spec: dict[str, Any], length: int) -> JobFn:
         from nokenviz.core.nokens import parse_noken
 
         task.what = "the inversion"
-        return invert_noken(_model(state), prompt, {"x": parse_noken(spec)}, "x", length, task)
+        nokens = {"x": parse_noken(spec)}
+        return (prompt, spec), invert_noken(_model(state), prompt, nokens, "x", length, task)
 
     return job
 
