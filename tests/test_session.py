@@ -349,7 +349,7 @@ class Interleavings(RuleBasedStateMachine):
     def trace(self) -> None:
         self.app.controller.request_trace()
 
-    @rule(what=st.sampled_from(["readouts", "invert", "noken", "final"]))
+    @rule(what=st.sampled_from(["readouts", "invert", "noken", "final", "settled"]))
     def read_invert_or_scale(self, what: str) -> None:
         c = self.app.controller
         {
@@ -357,6 +357,7 @@ class Interleavings(RuleBasedStateMachine):
             "invert": lambda: c.request_inversion(2),
             "noken": lambda: c.set_length_of("noken"),
             "final": lambda: c.set_length_of("final"),
+            "settled": c.preview_settled,
         }[what]()
 
     @rule(soft=st.booleans())

@@ -13,7 +13,7 @@ import json
 from html import escape
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -48,6 +48,7 @@ EXTRAPOLATED = (
     "negative weights</span> · "
 )
 USE_TIP = "Put this noken and its prompt in the Generate panel"
+SETTLE_MS = 400  # a pause in a drag this long counts as the noken settled
 INVERT_TIP = (
     "Search the hard tokens (1-3) that, in the noken's place, give the closest next-token "
     "distribution (KL): what plain prompt says the same. Esc stops and keeps the best found"
@@ -72,6 +73,9 @@ class ComposerPanel(QWidget):
         super().__init__()
         self.controller, self.view = controller, view
         self._from_handle = False  # a drag is the source of the change: leave the handle be
+        # The readout and noken length sweep wait for a pause: each costs several previews.
+        self.settled = QTimer(self, singleShot=True, interval=SETTLE_MS)
+        self.settled.timeout.connect(controller.preview_settled)
         self._build()
         self._layout()
         view.handle.sigPositionChanged.connect(self._handle_moved)
@@ -195,6 +199,8 @@ class ComposerPanel(QWidget):
             self._show_readout(session)
         if changed & {"model", "inversion"}:
             self._show_inversion(session)
+        if "preview" in changed and session.preview is not None:
+            self.settled.start()
         if session.vocab is None or session.fitted is None:
             self.view.handle.setVisible(False)
             return

@@ -173,9 +173,6 @@ class Controller:
             return {"trace", "readout", "length"}
         if job.kind == "preview":
             s.preview = value
-            self._request_noken_readout()
-            if s.trace_settings.length_of == "noken":  # the plot follows the noken
-                self.request_noken_length()
             return {"preview"}
         if job.kind == "length":
             made_for, sweep = value
@@ -502,6 +499,16 @@ class Controller:
         self._notify(*changed)
         if "readout" in changed and s.preview is not None:
             self._request_noken_readout()
+
+    def preview_settled(self) -> None:
+        """The noken has stopped changing (the composer waits for a pause in a drag): what is
+        too slow for every drag step follows it now, the readout and, when plotted, the
+        length sweep. On the model worker they would hold up the next preview."""
+        if self.session.preview is None:
+            return
+        self._request_noken_readout()
+        if self.session.trace_settings.length_of == "noken":
+            self.request_noken_length()
 
     def set_length_of(self, what: str) -> None:
         """Plot the traced final residual's length sweep or the noken's (made if missing)."""
