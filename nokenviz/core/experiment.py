@@ -104,6 +104,8 @@ class Run:
 
     def marks(self, tokenizer: Any) -> list[tuple[int, int, str]]:
         """(start, end, rule) in the run's text of each token a rule followed with its noken."""
+        if not self.result.substituted:
+            return []
         spans = token_spans(tokenizer, self.result.token_ids)
         return [(*spans[i], rule) for i, rule in self.result.substituted]
 

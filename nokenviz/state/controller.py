@@ -531,8 +531,14 @@ class Controller:
     def set_composer(self, part: ComposerPart) -> None:
         s = self.session
         s.composer = part
-        s.noken_length = s.inversion = None  # both were for the noken before this change
-        self._notify("composer", "length", "inversion")
+        stale: set[Part] = {"composer"}  # a sweep or inversion of the noken before this change
+        if s.noken_length is not None:
+            s.noken_length = None
+            stale.add("length")
+        if s.inversion is not None:
+            s.inversion = None
+            stale.add("inversion")
+        self._notify(*stale)  # (only what changed: this runs at every step of a drag)
         self.request_preview()
 
     def add_anchor(self) -> None:
