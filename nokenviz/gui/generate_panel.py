@@ -78,7 +78,8 @@ class GeneratePanel(QWidget):
         self._build_experiment()
         self.compare = QCheckBox(
             "plain-token baseline",
-            toolTip="Also generate with each noken replaced by the token it names",
+            toolTip="Also generate with each noken replaced by the token it names (with a "
+            "transform, rules or injections, the baseline is the run without them instead)",
         )
         self.generate_button = QPushButton("Generate", toolTip=TIPS["generate"])
         self.generate_button.clicked.connect(lambda: controller.start_generate())

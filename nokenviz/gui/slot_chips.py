@@ -39,6 +39,7 @@ class SlotChips(QWidget):
 
     def show_slots(self, prompt: str, noken_lines: list[str]) -> None:
         for chip in self.chips:
+            chip.hide()  # at once: the deletion waits for the event loop
             chip.deleteLater()
         self.chips = []
         while self.row.count():
