@@ -106,7 +106,16 @@ print(json.dumps({"max_rss_kb": peak_rss_kb()}))
 )
 
 
-CACHE = tempfile.mkdtemp(prefix="nokenviz-bench-cache-")
+# Throw-away caches, removed when the run ends (each may hold the converted default model).
+_SCRATCH: list[tempfile.TemporaryDirectory] = []
+
+
+def _scratch(prefix: str) -> str:
+    _SCRATCH.append(tempfile.TemporaryDirectory(prefix=prefix))
+    return _SCRATCH[-1].name
+
+
+CACHE = _scratch("nokenviz-bench-cache-")
 
 
 def _launch(code: str, *args: str, cache: str = CACHE) -> tuple[float, dict]:
@@ -157,8 +166,7 @@ def run_startup() -> dict:
 
 def run_memory() -> dict:
     runs = [
-        _launch(APP, "switch", cache=tempfile.mkdtemp(prefix="nokenviz-bench-fresh-"))[1]
-        for _ in range(REPEATS)
+        _launch(APP, "switch", cache=_scratch("nokenviz-bench-fresh-"))[1] for _ in range(REPEATS)
     ]
     plain_gb = _launch(PLAIN_LOAD)[1]["max_rss_kb"] / 2**20
 

@@ -29,7 +29,8 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def run() -> dict:
-    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="nokenviz-bench-")
+    cache = tempfile.TemporaryDirectory(prefix="nokenviz-bench-")  # removed when run returns
+    os.environ["XDG_CACHE_HOME"] = cache.name
     from nokenviz.core.loading import load_model
     from nokenviz.core.projections import ProjectionSpec, fit_projection
     from nokenviz.core.task import Task

@@ -13,11 +13,13 @@ import tempfile
 
 import pytest
 
-# Caches (UMAP layouts) and state (the autosaved session) go to throw-away folders.
-os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="nokenviz-test-cache-")
-os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="nokenviz-test-state-")
-
 from tests.tiny_models import FAMILIES, build_encoder_dir, build_model_dir
+
+# Caches (UMAP layouts, the converted default model: 0.5 GB) and state (the autosaved session)
+# go to throw-away folders, removed when the run ends. (Read when used, not at import.)
+_CACHE = tempfile.TemporaryDirectory(prefix="nokenviz-test-cache-")
+_STATE = tempfile.TemporaryDirectory(prefix="nokenviz-test-state-")
+os.environ["XDG_CACHE_HOME"], os.environ["XDG_STATE_HOME"] = _CACHE.name, _STATE.name
 
 
 @pytest.fixture(scope="session")
