@@ -66,19 +66,7 @@ class NokenSpec:
 def parse_noken(spec: str | dict[str, Any]) -> NokenSpec:
     """Validate a noken spec given as JSON text or an already decoded object."""
     data = decode_object(spec, "noken spec", '{"token": " cat"}')
-    kind_keys = [k for k in data if k in _KIND_KEYS]
-    if len(kind_keys) != 1:
-        raise NokenSpecError(
-            "a noken spec needs exactly one of "
-            + ", ".join(repr(k) for k in _KIND_KEYS)
-            + f"; got keys {sorted(data)}"
-        )
-    key = kind_keys[0]
-    unknown = sorted(set(data) - set(_KIND_KEYS[key]))
-    if unknown:
-        raise NokenSpecError(
-            f"unknown key {unknown[0]!r} in a {key!r} noken; allowed: {', '.join(_KIND_KEYS[key])}"
-        )
+    key = spec_kind(data, _KIND_KEYS, "noken", "a noken spec")
     norm = _positive(data["norm"], "norm") if "norm" in data else None
     base = _PARSERS[key](data)
     return NokenSpec(**{**base, "norm": norm, "source": data})
@@ -116,6 +104,26 @@ def decode_object(spec: str | dict[str, Any], what: str, example: str) -> dict[s
     if not isinstance(spec, dict):
         raise NokenSpecError(f"a {what} is a JSON object like {example}, not {spec!r}")
     return spec
+
+
+def spec_kind(
+    data: dict[str, Any], kinds: dict[str, tuple[str, ...]], noun: str, what: str = ""
+) -> str:
+    """The one kind key a spec has (a key of `kinds`), its other keys among those the kind
+    allows, or one message naming what is wrong (`what` the spec: "a noken spec")."""
+    found = [key for key in data if key in kinds]
+    if len(found) != 1:
+        raise NokenSpecError(
+            f"{what or 'a ' + noun} needs exactly one of {', '.join(repr(k) for k in kinds)}; "
+            f"got keys {sorted(data)}"
+        )
+    kind = found[0]
+    unknown = sorted(set(data) - set(kinds[kind]))
+    if unknown:
+        raise NokenSpecError(
+            f"unknown key {unknown[0]!r} in a {kind!r} {noun}; allowed: {', '.join(kinds[kind])}"
+        )
+    return kind
 
 
 def _token_ref(value: Any, what: str) -> TokenRef:

@@ -22,11 +22,16 @@ from typing import Any
 import torch
 
 from nokenviz.core.loading import LoadedModel
-from nokenviz.core.nokens import NokenSpec, build_noken, decode_object, lerp
+from nokenviz.core.nokens import NokenSpec, build_noken, decode_object, lerp, spec_kind
 from nokenviz.core.prompts import PreparedInput
 from nokenviz.errors import NokenSpecError, PromptError
 
-_KINDS = {"neighbors": ("neighbors", "t"), "noise": ("noise", "seed"), "scale": ("scale",)}
+# Each kind's keys (every kind also takes "range").
+_KINDS = {
+    "neighbors": ("neighbors", "t", "range"),
+    "noise": ("noise", "seed", "range"),
+    "scale": ("scale", "range"),
+}
 
 
 @dataclass(frozen=True)
@@ -63,19 +68,7 @@ class TransformSpec:
 def parse_transform(spec: str | dict[str, Any]) -> TransformSpec:
     """Validate a transform spec given as JSON text or a decoded object (no model needed)."""
     data = decode_object(spec, "transform", '{"neighbors": 5}')
-    kinds = [k for k in data if k in _KINDS]
-    if len(kinds) != 1:
-        raise NokenSpecError(
-            'a transform needs exactly one of "neighbors", "noise", "scale", e.g. '
-            f'{{"neighbors": 5}}; got keys {sorted(data)}'
-        )
-    kind = kinds[0]
-    allowed = (*_KINDS[kind], "range")
-    unknown = sorted(set(data) - set(allowed))
-    if unknown:
-        raise NokenSpecError(
-            f"unknown key {unknown[0]!r} in a {kind!r} transform; allowed: {', '.join(allowed)}"
-        )
+    kind = spec_kind(data, _KINDS, "transform")
     amount = data[kind]
     if kind == "neighbors":
         if isinstance(amount, bool) or not isinstance(amount, int) or amount < 1:
