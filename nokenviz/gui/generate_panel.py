@@ -163,9 +163,9 @@ class GeneratePanel(QWidget):
         form.addRow("prompt", self.prompt)
         form.addRow("slots", self.chips)
         form.addRow("nokens", self.nokens)
-        decoding = QGridLayout()  # rows of four: keeps the dock narrow
+        decoding = QGridLayout()  # rows of three: keeps the dock narrow
         for index, (label, widget) in enumerate(self.decoding.items()):
-            row, column = divmod(index, 4)
+            row, column = divmod(index, 3)
             decoding.addWidget(QLabel(label), row, 2 * column)
             decoding.addWidget(widget, row, 2 * column + 1)
         form.addRow("decoding", decoding)
