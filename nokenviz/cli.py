@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -17,7 +19,13 @@ from nokenviz import __version__
 from nokenviz.errors import NokenvizError
 
 EXIT_ERROR = 1
+EXIT_USAGE = 2  # a malformed option value, as argparse exits for its own
 EXIT_INTERRUPTED = 130
+_MAX_MEMORY_ITEM = re.compile(r"(cpu|mps|disk|cuda:\d+)=(\d+|\d+(?:\.\d+)?[KMG]i?B)")
+
+
+class UsageError(NokenvizError):
+    """An option value the command line cannot read (exit code 2, still one line)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,6 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _quiet_libraries()
     try:
         return int(args.run(args) or 0)
+    except UsageError as exc:
+        print(f"nokenviz: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except NokenvizError as exc:
         print(f"nokenviz: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -38,6 +49,7 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("TQDM_DISABLE", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.getLogger("accelerate").setLevel(logging.ERROR)  # offload notes: we print the plan
 
 
 # ---------------------------------------------------------------- argument parsing
@@ -222,6 +234,23 @@ def _command(
     )
     sub.add_argument("--dtype", default="auto", help="auto, float32, float16 or bfloat16")
     sub.add_argument(
+        "--device-map",
+        choices=("auto",),
+        help="auto: spread the layers over every GPU, the CPU and the disk even when the model "
+        "fits one device (without it they are spread only when it does not)",
+    )
+    sub.add_argument(
+        "--max-memory",
+        metavar="DEVICE=SIZE,...",
+        help="cap what the weights may take per device, e.g. cpu=2GiB,cuda:0=10GiB "
+        "(devices cpu, mps, cuda:N, disk); layers beyond the caps go to the next device",
+    )
+    sub.add_argument(
+        "--offload-folder",
+        metavar="DIR",
+        help="where layers offloaded to disk are kept (default: in the nokenviz cache)",
+    )
+    sub.add_argument(
         "--trust-remote-code",
         action="store_true",
         help="allow a model's own Python code to run (only for sources you trust)",
@@ -276,16 +305,52 @@ def _load_options(args: argparse.Namespace) -> Any:
     return LoadOptions(
         device=getattr(args, "device", "auto"),
         dtype=getattr(args, "dtype", "auto"),
+        device_map=getattr(args, "device_map", None),
+        max_memory=_max_memory(getattr(args, "max_memory", None)),
+        offload_folder=getattr(args, "offload_folder", None),
         trust_remote_code=getattr(args, "trust_remote_code", False),
     )
+
+
+def _max_memory(text: str | None) -> dict[str, int] | None:
+    """`cpu=2GiB,cuda:0=10GiB` as bytes per device, sizes read by accelerate (a bare number
+    is bytes; units KiB, MiB, GiB, KB, MB, GB, with a capital B: accelerate reads `gb` as
+    gigabits)."""
+    from accelerate.utils import convert_file_size_to_int
+
+    if text is None:
+        return None
+    limits: dict[str, int] = {}
+    for item in (part.strip() for part in text.split(",")):
+        match = _MAX_MEMORY_ITEM.fullmatch(item)
+        if match is None:
+            raise UsageError(
+                f"--max-memory takes DEVICE=SIZE pairs separated by commas, e.g. "
+                f"cpu=2GiB,cuda:0=10GiB (devices cpu, mps, cuda:N, disk; sizes in bytes or "
+                f"KiB, MiB, GiB, KB, MB, GB), not {item!r}"
+            )
+        device, size = match.groups()
+        if device in limits:
+            raise UsageError(f"--max-memory names {device} twice")
+        limits[device] = convert_file_size_to_int(size if size.endswith("B") else int(size))
+    return limits
 
 
 def _load(args: argparse.Namespace, model: str | None = None) -> Any:
     from nokenviz.core.loading import load_model
 
-    loaded = load_model(model or args.model, _load_options(args), _task(args))
+    task = _task(args)
+    if not args.json:  # a spread load's plan is its only partial: shown before the weights load
+        task.on_partial = _print_plan
+    loaded = load_model(model or args.model, _load_options(args), task)
     _clear_progress(args)
     return loaded
+
+
+def _print_plan(plan: str) -> None:
+    """The plan as a line of its own, kept above the progress line (which it clears)."""
+    clear = "\r\033[K" if sys.stderr.isatty() else ""
+    print(f"{clear}nokenviz: device plan: {plan}", file=sys.stderr)
 
 
 def _task(args: argparse.Namespace) -> Any:

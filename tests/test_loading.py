@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from transformers import AutoModelForCausalLM
 
-from nokenviz.core import loading, model_spec
+from nokenviz.core import device_plan, loading, model_spec
 from nokenviz.core.cpu_linear import FewRowsLinear
 from nokenviz.core.loading import load_model
 from nokenviz.core.model_spec import resolve_model
@@ -89,8 +89,10 @@ def test_too_large_for_memory_is_refused_before_loading(
     class Tiny:
         available = 1000
 
-    monkeypatch.setattr(loading.psutil, "virtual_memory", lambda: Tiny())
-    with pytest.raises(ModelError, match=r"needs about .* GiB .* only 0.0 GiB of memory is free"):
+    monkeypatch.setattr(device_plan.psutil, "virtual_memory", lambda: Tiny())
+    with pytest.raises(
+        ModelError, match=r"does not fit even with offload: it needs .* available: cpu 0.9 KiB"
+    ):
         load_model(tiny_dirs["llama"])
 
 

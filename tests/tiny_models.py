@@ -7,6 +7,7 @@ loading path as a user's model. The tokenizer is a byte-level BPE trained on a f
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 import transformers
@@ -63,9 +64,10 @@ def build_model_dir(
     seed: int = 0,
     vocab_size: int = 400,
     dtype: torch.dtype = torch.float32,
+    **overrides: Any,
 ) -> Path:
     """Save a random tiny model of `family` with its tokenizer into `directory` (its weights
-    in `dtype`, as a checkpoint saved in that dtype)."""
+    in `dtype`, as a checkpoint saved in that dtype); `overrides` change its config."""
     tokenizer = build_tokenizer(vocab_size)
     config_name, kwargs = FAMILIES[family]
     config = getattr(transformers, config_name)(
@@ -73,7 +75,7 @@ def build_model_dir(
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.eos_token_id,
-        **kwargs,
+        **{**kwargs, **overrides},
     )
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config)

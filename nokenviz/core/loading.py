@@ -14,7 +14,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import psutil
 import torch
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
 from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
@@ -22,6 +21,7 @@ from transformers.utils import logging as hf_logging
 
 from nokenviz.core.adapter import ModelAdapter
 from nokenviz.core.cpu_linear import use_few_rows_linear
+from nokenviz.core.device_plan import DevicePlan, default_offload_folder, plan_devices
 from nokenviz.core.gguf_convert import ensure_converted
 from nokenviz.core.model_spec import (
     LoadOptions,
@@ -50,6 +50,7 @@ class LoadedModel:
     is_causal: bool
     options: LoadOptions = field(default_factory=LoadOptions)
     dtype_reason: str = ""  # why this dtype (core/precision.py)
+    device_plan: str = ""  # where the layers went when spread over devices (core/device_plan.py)
 
     @property
     def arch(self) -> str:
@@ -123,6 +124,7 @@ class LoadedModel:
             "device": str(self.device),
             "dtype": str(self.dtype).removeprefix("torch."),
             "dtype_reason": self.dtype_reason,
+            **({"device_plan": self.device_plan} if self.device_plan else {}),
         }
 
 
@@ -173,13 +175,16 @@ def load_resolved(resolved: ResolvedModel, options: LoadOptions, task: Task) -> 
     dtype = precision.dtype
     is_causal = _is_causal_lm(config)
     model_class = AutoModelForCausalLM if is_causal else AutoModel
-    device_map = _plan_memory(model_class, config, dtype, device, options)
+    plan = _plan_memory(model_class, config, dtype, device, options, resolved)
+    if plan.spread:  # shown before any weight is read; the CLI prints it as a note
+        task.report(0.06, f"device plan: {plan.describe()}")
+        task.partial(plan.describe())
 
     task.report(0.08, "loading the tokenizer")
     tokenizer = _from_pretrained(AutoTokenizer, resolved, common)
 
     task.report(0.15, "loading the weights")
-    weights_kwargs = {**common, "config": config, "dtype": dtype, "device_map": device_map}
+    weights_kwargs = {**common, "config": config, "dtype": dtype, **plan.load_kwargs}
     if resolved.gguf_file is None:
         weights_kwargs["use_safetensors"] = True
     previous = hf_logging.set_tqdm_hook(_progress_bar_factory(task, 0.15, 0.95))
@@ -190,7 +195,7 @@ def load_resolved(resolved: ResolvedModel, options: LoadOptions, task: Task) -> 
     model.eval()
     task.report(0.97, "wrapping the model")
     adapter = ModelAdapter.wrap(model)
-    if device_map == "cpu":  # one device, no accelerate hooks to keep
+    if plan.device_map == "cpu":  # one device, no accelerate hooks to keep
         use_few_rows_linear(adapter.layers)
     loaded = LoadedModel(
         resolved,
@@ -202,6 +207,7 @@ def load_resolved(resolved: ResolvedModel, options: LoadOptions, task: Task) -> 
         is_causal,
         options,
         precision.reason,
+        plan.describe() if plan.spread else "",
     )
     task.report(1.0, "ready")
     return loaded
@@ -263,33 +269,30 @@ def _explain_load_error(resolved: ResolvedModel, exc: Exception) -> ModelError:
 
 
 def _plan_memory(
-    model_class: Any, config: Any, dtype: torch.dtype, device: torch.device, options: LoadOptions
-) -> str | dict[str, str]:
-    """Estimate the weights' size from the config; spread over devices or refuse when too large."""
-    if options.device_map is not None:
-        return options.device_map
-    needed = _estimate_bytes(model_class, config, dtype, options.trust_remote_code)
-    if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        return "auto" if needed > 0.9 * free else str(device)
-    available = psutil.virtual_memory().available
-    if needed > 0.9 * available:
-        raise ModelError(
-            f"the model needs about {needed / 2**30:.1f} GiB as {dtype} "
-            f"but only {available / 2**30:.1f} GiB of memory is free; choose a smaller dtype "
-            "or model, or close other programs"
-        )
-    return str(device)
+    model_class: Any,
+    config: Any,
+    dtype: torch.dtype,
+    device: torch.device,
+    options: LoadOptions,
+    resolved: ResolvedModel,
+) -> DevicePlan:
+    """Place the weights from the config alone, before any is read: on one device when they
+    fit, else spread over GPUs, RAM and disk (core/device_plan.py), or refused with numbers."""
+    skeleton = _skeleton(model_class, config, options.trust_remote_code)
+    if skeleton is None:  # an estimate only: never block a load because the skeleton failed
+        return DevicePlan(str(device), 0)
+    folder = default_offload_folder(resolved.source, dtype)
+    # transformers dequantizes a GGUF file whole (here, converting it); its folder can offload
+    return plan_devices(skeleton, dtype, device, options, folder, resolved.gguf_file is not None)
 
 
-def _estimate_bytes(model_class: Any, config: Any, dtype: torch.dtype, remote: bool) -> int:
+def _skeleton(model_class: Any, config: Any, remote: bool) -> Any:
+    """The model built on the meta device (no memory, no weights), or None if that fails."""
     try:
         with torch.device("meta"):
-            skeleton = model_class.from_config(config, trust_remote_code=remote)
-    except Exception:  # an estimate only: never block a load because the skeleton failed
-        return 0
-    n_params = sum(p.numel() for p in skeleton.parameters())
-    return n_params * torch.finfo(dtype).bits // 8
+            return model_class.from_config(config, trust_remote_code=remote)
+    except Exception:
+        return None
 
 
 def _progress_bar_factory(task: Task, low: float, high: float) -> Any:

@@ -29,11 +29,18 @@ def same_model(a: str, b: str) -> bool:
 
 @dataclass(frozen=True)
 class LoadOptions:
-    """How to load: device (auto = CUDA > MPS > CPU), dtype, device_map, remote code."""
+    """How to load: device (auto = CUDA > MPS > CPU), dtype, device placement, remote code.
+
+    `device_map` None loads on the device alone unless the model does not fit there; "auto"
+    spreads the layers over every GPU, the CPU and the disk (core/device_plan.py), as does
+    `max_memory` (bytes per "cpu", "mps", "cuda:N" or "disk"), which caps each.
+    """
 
     device: str = "auto"
     dtype: str = "auto"
     device_map: str | None = None
+    max_memory: dict[str, int] | None = None
+    offload_folder: str | None = None  # default: a folder in the app's cache
     trust_remote_code: bool = False
 
 
