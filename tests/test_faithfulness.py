@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from nokenviz.core.faithfulness import (
     Faithfulness,
     faithfulness,
     knn_recall,
-    row_norms,
     sample_ids,
     token_recall,
 )
+from nokenviz.core.geometry import row_norms
 from nokenviz.core.task import Task
 from nokenviz.errors import Cancelled
 
@@ -163,15 +164,13 @@ def test_k_shrinks_to_the_vocabulary() -> None:
     assert score.describe(local=True).endswith("; 1.000 for the centre (radius = angle)")
 
 
-def test_half_precision_source_is_accepted() -> None:
+def test_a_bfloat16_weight_tensor_is_measured_as_its_float32_values() -> None:
+    """A bf16 model's W_E is passed as is (converted a block at a time, never copied whole)."""
     matrix, coords = random_case()
-    half = matrix.astype(np.float16)
+    weights = torch.from_numpy(matrix).bfloat16()
     ids = np.arange(len(matrix))
-    np.testing.assert_allclose(
-        knn_recall(half, coords, ids, 10),
-        brute_force_recall(half.astype(np.float32), coords, 10),
-        atol=1e-6,
-    )
+    expected = brute_force_recall(weights.float().numpy(), coords, 10)
+    np.testing.assert_allclose(knn_recall(weights, coords, ids, 10), expected, atol=1e-6)
 
 
 def test_read_only_inputs_are_left_alone() -> None:
@@ -192,7 +191,7 @@ def test_token_recall_equals_knn_recall_entry() -> None:
     assert len(set(everyone[tokens].tolist())) > 1  # so a constant answer could not pass
     for token in tokens:
         assert token_recall(matrix, coords, token, 10) == pytest.approx(float(everyone[token]))
-    norms = row_norms(matrix)
+    norms = row_norms(matrix).numpy()
     np.testing.assert_allclose(norms, np.linalg.norm(matrix, axis=1), rtol=1e-5)
     for token in tokens:
         cached = token_recall(matrix, coords, token, 10, norms=norms)

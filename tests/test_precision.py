@@ -72,3 +72,24 @@ def test_bf16_lens_and_generation_agree_with_float32(bf16_dir) -> None:
     settings = DecodingSettings(max_new_tokens=8)
     texts = [generate(m, prepare_prompt(m, prompt), settings).token_ids for m in (half, full)]
     assert texts[0] == texts[1]
+
+
+def test_a_bf16_vocabulary_is_the_model_s_own_weights_and_searches_like_float32(bf16_dir) -> None:
+    """No float32 copy of W_E is kept for the views or the preview (it would double a lab
+    model's embedding); their searches rank as float32 does."""
+    from nokenviz.core.geometry import neighbours
+    from nokenviz.core.preview import NokenPreview
+    from nokenviz.core.vocabulary import vocabulary
+
+    half = load_model(bf16_dir, LoadOptions(dtype="bfloat16"))
+    vocab = vocabulary(half)
+    w_e = half.adapter.W_E
+    assert vocab.matrices["W_E"].data_ptr() == w_e.data_ptr()
+    assert vocab.matrices["W_E"].dtype == torch.bfloat16
+    assert vocab.row("W_E", 5).tolist() == w_e[5].float().tolist()
+    preview = NokenPreview(half, "The {x}", "x")
+    vector = (w_e[10].float() + w_e[11].float()) / 2
+    expected = neighbours(w_e.float(), vector, k=10).top
+    shown = preview(vector, k=10).nearest
+    assert [n.id for n in shown][:5] == [n.id for n in expected][:5]
+    assert [n.score for n in shown] == pytest.approx([n.score for n in expected], abs=1e-2)

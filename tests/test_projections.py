@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -167,3 +168,58 @@ def test_local_view_centred_on_a_vector_and_bad_centres(anisotropic) -> None:
         fit_projection(anisotropic, spec, centre=np.zeros(16, np.float32))
     with pytest.raises(NokenvizError, match="16-vector"):
         fit_projection(anisotropic, spec, centre=np.ones(8, np.float32))
+
+
+def test_a_bfloat16_tensor_projects_as_its_float32_values_in_any_blocking(
+    anisotropic, monkeypatch
+) -> None:
+    """The model's own bf16 weights are read a float32 block at a time (never copied whole);
+    the map does not depend on the blocks' size."""
+    import torch
+
+    from nokenviz.core import geometry
+
+    weights = torch.from_numpy(anisotropic).bfloat16()
+    values = weights.float().numpy()
+    specs = [
+        ProjectionSpec("pca"),
+        ProjectionSpec("pca", centred=False),
+        ProjectionSpec("plane", plane_tokens=(3, 7)),
+        ProjectionSpec("local", centre=7, centre_name="x"),
+    ]
+    whole = [fit_projection(values, spec).coords for spec in specs]
+    monkeypatch.setattr(geometry, "_BLOCK_ELEMENTS", 16)  # 1024-row blocks: two of them
+    assert len(list(geometry.float_blocks(weights))) == 2
+    for spec, expected in zip(specs, whole, strict=True):
+        np.testing.assert_allclose(fit_projection(weights, spec).coords, expected, atol=2e-4)
+
+
+def test_a_large_vocabulary_gets_a_stratified_umap_sample_and_says_so(
+    anisotropic, monkeypatch
+) -> None:
+    from nokenviz.core import projections
+    from nokenviz.core.faithfulness import score_projection
+
+    monkeypatch.setattr(projections, "UMAP_SAMPLE", 500)
+    sampled = fit_projection(anisotropic, ProjectionSpec("umap", n_neighbors=10))
+    assert sampled.sampled and len(sampled._fitted) == 500
+    assert "approximate: fitted on 500 of 2,000 tokens (stratified by norm)" in sampled.describe()
+    norms = np.linalg.norm(anisotropic, axis=1)
+    ids = projections.stratified_sample(norms, 500, seed=0)
+    deciles = np.searchsorted(np.sort(norms)[199::200][:-1], norms[ids], side="left")
+    assert np.bincount(deciles, minlength=10).tolist() == [50] * 10  # every tenth by norm
+    # the fitted tokens keep their own place; new vectors land where their tokens are
+    placed = sampled.project(anisotropic[ids[:5]] * 1.01)
+    assert np.all(np.linalg.norm(placed - sampled.coords[ids[:5]], axis=1) < 0.05)
+    # on a vocabulary with neighbourhoods (40 clusters), the sample with the placed tokens keeps
+    # them as well as an exact fit does
+    rng = np.random.default_rng(2)
+    centres = rng.normal(size=(40, 16))[rng.integers(0, 40, 2000)]
+    clustered = (centres + 0.25 * rng.normal(size=(2000, 16))).astype(np.float32)
+    spec = ProjectionSpec("umap", n_neighbors=10, seed=3)
+    sampled = fit_projection(clustered, spec)
+    exact = fit_projection(clustered, replace(spec, exact=True))
+    assert sampled.sampled and not exact.sampled and "fitted on" not in exact.describe()
+    recall_sampled = score_projection(clustered, sampled.coords).mean
+    recall_exact = score_projection(clustered, exact.coords).mean
+    assert recall_sampled >= 0.8 * recall_exact > 0.15, (recall_sampled, recall_exact)

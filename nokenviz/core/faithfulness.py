@@ -20,16 +20,16 @@ Conventions, so that no NaN ever reaches the view:
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from nokenviz.core.geometry import Rows, as_rows, float_blocks, row_norms
 from nokenviz.core.task import Task
 
 BLOCK_ROWS = 256  # query rows per block: 3 x 256 x V x 4 bytes is ~0.8 GB at V = 256,000
-_NORM_BLOCK_ROWS = 8192  # rows per block when taking norms: no V x d temporary
+_ROWS_PER_PASS = 16384  # vocabulary rows converted to float32 at once (150 MB at d = 2304)
 
 
 @dataclass(frozen=True)
@@ -63,29 +63,7 @@ def sample_ids(vocab_size: int, n: int = 2000, seed: int = 0) -> np.ndarray:
     return np.sort(chosen).astype(np.int64)
 
 
-def _as_tensor(array: np.ndarray) -> torch.Tensor:
-    """A float32 tensor sharing memory with `array` when it already is float32 (no 2.4 GB copy);
-    float16 / bfloat16-sourced arrays are converted once, since CPU matmul wants float32."""
-    array = np.asarray(array, dtype=np.float32)
-    with warnings.catch_warnings():  # read-only arrays (memory maps): we never write to them
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.from_numpy(array)
-
-
-def _row_norms(matrix: torch.Tensor) -> torch.Tensor:
-    """Euclidean norm of every row, a block at a time so no V x d temporary is made."""
-    blocks = matrix.split(_NORM_BLOCK_ROWS)
-    return torch.cat([torch.linalg.vector_norm(block, dim=1) for block in blocks])
-
-
-def row_norms(matrix: np.ndarray) -> np.ndarray:
-    """Norms of the matrix's rows (float32 [V]), for a caller to keep and pass as `norms=`: at
-    V = 256,000, d = 2304 taking them is a pass over 2.4 GB, half of a `token_recall`."""
-    with torch.inference_mode():
-        return _row_norms(_as_tensor(np.asarray(matrix))).numpy()
-
-
-def _check(matrix: np.ndarray, coords: np.ndarray, ids: np.ndarray, k: int) -> None:
+def _check(matrix: torch.Tensor, coords: np.ndarray, ids: np.ndarray, k: int) -> None:
     """Fail early with a clear message on shapes that would give a silently wrong score."""
     if matrix.ndim != 2:
         raise ValueError(f"matrix must be [V, d], got shape {matrix.shape}")
@@ -107,12 +85,14 @@ def _top_true(
     """Ids of the k rows of highest cosine with each query row of `block`.
 
     Cosine is (q @ M.T) / (|q| |m|); |q| is the same along a query's row, so it cannot change
-    the ranking and is skipped. Zero rows get -inf so they are never chosen.
+    the ranking and is skipped. Zero rows get -inf so they are never chosen. A bfloat16 matrix
+    is converted to float32 a block of rows at a time, never whole.
     """
-    scores = matrix[block] @ matrix.T
+    query = matrix[block].float()
+    scores = torch.cat([query @ rows.T for rows in float_blocks(matrix, _ROWS_PER_PASS)], dim=1)
     scores *= inv_norms
     scores[:, dead_ids] = -torch.inf
-    scores[torch.arange(len(block)), block] = -torch.inf
+    scores[torch.arange(len(block), device=block.device), block] = -torch.inf
     return torch.topk(scores, k, dim=1, sorted=False).indices
 
 
@@ -128,20 +108,20 @@ def _top_screen(
     dist = (coords[:, 0] - query[:, :1]).square_()
     dist += (coords[:, 1] - query[:, 1:]).square_()
     dist[:, dead_ids] = torch.inf
-    dist[torch.arange(len(block)), block] = torch.inf
+    dist[torch.arange(len(block), device=block.device), block] = torch.inf
     return torch.topk(dist, k, dim=1, largest=False, sorted=False).indices
 
 
 def _overlap(true_ids: torch.Tensor, screen_ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
     """Per row, how many of `screen_ids` are in `true_ids`, via a [block, V] mask: O(k) per row
     where comparing every pair would be O(k^2)."""
-    mask = torch.zeros((len(true_ids), vocab_size), dtype=torch.bool)
+    mask = torch.zeros((len(true_ids), vocab_size), dtype=torch.bool, device=true_ids.device)
     mask.scatter_(1, true_ids, True)
     return mask.gather(1, screen_ids).sum(dim=1)
 
 
 def knn_recall(
-    matrix: np.ndarray,
+    matrix: Rows,
     coords: np.ndarray,
     ids: np.ndarray,
     k: int = 10,
@@ -161,7 +141,7 @@ def knn_recall(
 
 @torch.inference_mode()
 def _recall(
-    matrix: np.ndarray,
+    matrix: Rows,
     coords: np.ndarray,
     ids: np.ndarray,
     k: int,
@@ -170,14 +150,14 @@ def _recall(
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """`knn_recall`, plus which of `ids` have a direction (so the mean can leave the rest out)
     and the k used (fewer when the vocabulary has fewer other directions)."""
-    matrix_np, coords_np = np.asarray(matrix), np.asarray(coords)
+    mat, coords_np = as_rows(matrix), np.asarray(coords)
     ids_np = np.asarray(ids, dtype=np.int64).reshape(-1)
-    _check(matrix_np, coords_np, ids_np, k)
-    mat, xy = _as_tensor(matrix_np), _as_tensor(coords_np)
+    _check(mat, coords_np, ids_np, k)
+    xy = as_rows(coords_np.astype(np.float32, copy=False)).to(mat.device)
     if norms_np is None:
-        norms = _row_norms(mat)
+        norms = row_norms(mat)
     elif np.shape(norms_np) == (mat.shape[0],):
-        norms = _as_tensor(norms_np)
+        norms = as_rows(np.asarray(norms_np, dtype=np.float32)).to(mat.device)
     else:
         raise ValueError(f"norms must be [{mat.shape[0]}], got shape {np.shape(norms_np)}")
     dead = norms == 0
@@ -185,7 +165,7 @@ def _recall(
     dead_ids = torch.nonzero(dead).flatten()
     k = min(k, len(norms) - len(dead_ids) - 1)
     recall = np.zeros(len(ids_np), dtype=np.float32)
-    query_ids = torch.from_numpy(ids_np)
+    query_ids = torch.from_numpy(ids_np).to(mat.device)
     for start in range(0, len(ids_np), BLOCK_ROWS):
         if task is not None:
             task.report(start / len(ids_np), f"kNN recall: {start:,} of {len(ids_np):,} tokens")
@@ -195,14 +175,14 @@ def _recall(
         true_ids = _top_true(mat, inv_norms, dead_ids, block, k)
         screen_ids = _top_screen(xy, dead_ids, block, k)
         hits = _overlap(true_ids, screen_ids, mat.shape[0]).float() / k
-        recall[start : start + len(block)] = torch.where(dead[block], 0.0, hits).numpy()
+        recall[start : start + len(block)] = torch.where(dead[block], 0.0, hits).cpu().numpy()
     if task is not None:
         task.report(1.0, f"kNN recall: {len(ids_np):,} tokens")
-    return recall, ~dead[query_ids].numpy(), max(k, 0)
+    return recall, ~dead[query_ids].cpu().numpy(), max(k, 0)
 
 
 def token_recall(
-    matrix: np.ndarray,
+    matrix: Rows,
     coords: np.ndarray,
     token: int,
     k: int = 10,
@@ -217,7 +197,7 @@ def token_recall(
 
 
 def faithfulness(
-    matrix: np.ndarray,
+    matrix: Rows,
     coords: np.ndarray,
     k: int = 10,
     n: int = 2000,
@@ -230,7 +210,7 @@ def faithfulness(
     The mean leaves out zero rows (no direction, so no neighbourhood to keep); it is 0.0 when
     no sampled token has a direction.
     """
-    vocab_size = int(np.asarray(matrix).shape[0])
+    vocab_size = int(matrix.shape[0])
     ids = sample_ids(vocab_size, n, seed)
     values, alive, used_k = _recall(matrix, coords, ids, k, task)
     mean = float(values[alive].mean()) if alive.any() else 0.0
@@ -246,8 +226,8 @@ def sample_size(vocab_size: int, d: int, budget: float = 3e10) -> int:
 
 
 def score_projection(
-    matrix: np.ndarray, coords: np.ndarray, task: Task | None = None, k: int = 10
+    matrix: Rows, coords: np.ndarray, task: Task | None = None, k: int = 10
 ) -> Faithfulness:
     """The projection's kNN recall@k over a fixed sample sized to the vocabulary."""
-    rows, d = np.asarray(matrix).shape
+    rows, d = matrix.shape
     return faithfulness(matrix, coords, k, sample_size(rows, d), task=task)[0]

@@ -6,6 +6,8 @@ about); the dot product adds the norm and, against W_U, is the logit (seed 004).
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -14,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 Metric = Literal["cosine", "dot"]
-_BLOCK_ROWS = 4096
+_BLOCK_ELEMENTS = 2**25  # float32 elements per block: 128 MB
 
 
 @dataclass(frozen=True)
@@ -45,19 +47,46 @@ class Neighbours:
     recall: float | None = None  # how many of them are also nearest on screen (kNN recall@10)
 
 
-def row_norms(matrix: torch.Tensor) -> torch.Tensor:
-    """Euclidean norm of every row, in float32."""
-    return torch.linalg.vector_norm(matrix.detach().float(), dim=1)
+Rows = np.ndarray | torch.Tensor  # a [V, d] matrix: float32 array, or a model's own weights
 
 
-def unit_rows(matrix: torch.Tensor) -> torch.Tensor:
-    """Every row scaled to norm 1 (zero rows stay zero)."""
-    return F.normalize(matrix.detach().float(), dim=1)
+def as_rows(matrix: Rows) -> torch.Tensor:
+    """The matrix as a tensor without copying it: the model's weights stay in their own dtype
+    (a float32 copy of a 256k x 2304 bfloat16 matrix would add 2.4 GB)."""
+    if isinstance(matrix, torch.Tensor):
+        return matrix.detach()
+    with warnings.catch_warnings():  # read-only arrays (memory maps): never written to
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(np.asarray(matrix))
 
 
-def norm_stats(matrix: torch.Tensor) -> NormStats:
-    norms = row_norms(matrix).cpu().numpy()
-    mean_dir = unit_rows(matrix).mean(dim=0)
+def float_blocks(matrix: Rows, rows: int | None = None) -> Iterator[torch.Tensor]:
+    """The rows in float32 blocks (of about 128 MB unless `rows` is given): what every pass
+    over a vocabulary computes on, so no V x d float32 temporary is ever made."""
+    matrix = as_rows(matrix)
+    for block in matrix.split(rows or max(1024, _BLOCK_ELEMENTS // max(matrix.shape[1], 1))):
+        yield block.float()
+
+
+def row_norms(matrix: Rows) -> torch.Tensor:
+    """Euclidean norm of every row, in float32 (a block at a time)."""
+    return torch.cat([torch.linalg.vector_norm(b, dim=1) for b in float_blocks(matrix)])
+
+
+@torch.inference_mode()
+def norms_and_mean(matrix: Rows) -> tuple[np.ndarray, np.ndarray]:
+    """One pass over the rows: their norms (float32 [V]) and their mean direction (the mean of
+    the unit rows, float32 [d]; zero rows count as zero)."""
+    norms, direction_sum = [], 0.0
+    for block in float_blocks(matrix):
+        block_norms = torch.linalg.vector_norm(block, dim=1)
+        norms.append(block_norms)
+        direction_sum = direction_sum + (1.0 / block_norms.clamp_min(1e-12)) @ block
+    mean_direction = direction_sum / max(sum(len(n) for n in norms), 1)
+    return torch.cat(norms).cpu().numpy(), mean_direction.cpu().numpy()
+
+
+def summarise_norms(norms: np.ndarray, mean_direction: np.ndarray) -> NormStats:
     p01, p99 = np.percentile(norms, [1, 99])
     return NormStats(
         mean=float(norms.mean()),
@@ -67,8 +96,12 @@ def norm_stats(matrix: torch.Tensor) -> NormStats:
         max=float(norms.max()),
         p01=float(p01),
         p99=float(p99),
-        mean_direction_norm=float(torch.linalg.vector_norm(mean_dir)),
+        mean_direction_norm=float(np.linalg.norm(mean_direction)),
     )
+
+
+def norm_stats(matrix: Rows) -> NormStats:
+    return summarise_norms(*norms_and_mean(matrix))
 
 
 @torch.inference_mode()
@@ -84,13 +117,12 @@ def neighbours(
     Cosine uses `F.cosine_similarity`, the hand computation of seed 000, so results match it
     exactly. With `metric="dot"` against W_U, the scores are the logits of `query`.
     """
-    matrix = matrix.detach().float()
-    query = query.detach().float().to(matrix.device)
-    if metric == "cosine":  # in blocks: one V x d temporary would add 113 MB to the app's peak
-        blocks = matrix.split(_BLOCK_ROWS)
+    query = query.detach().float().to(as_rows(matrix).device)
+    if metric == "cosine":  # in float32 blocks: no V x d temporary, whatever the model's dtype
+        blocks = float_blocks(matrix)
         scores = torch.cat([F.cosine_similarity(query.unsqueeze(0), b, dim=1) for b in blocks])
     else:
-        scores = matrix @ query
+        scores = torch.cat([b @ query for b in float_blocks(matrix)])
     k = max(0, min(k, scores.numel() - len(exclude)))
     top_scores = scores.clone()
     if exclude:

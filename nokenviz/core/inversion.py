@@ -182,7 +182,7 @@ class _Search:
     ) -> None:
         self.loaded = loaded
         self.length = length
-        self.w_e = loaded.adapter.W_E.detach().float()
+        self.w_e = loaded.adapter.W_E.detach()  # the model's own weights: no float32 copy
         embeds = prepared.embeds
         out = loaded.model(inputs_embeds=embeds, use_cache=False, logits_to_keep=1)
         self.target = F.log_softmax(out.logits[0, -1].float(), dim=-1)
@@ -273,11 +273,11 @@ class _Search:
         """First-order change of the KL for putting each token at each slot position, up to a
         per-position constant: grad_e(KL) . W_E[v], with e the slot's vectors in W_E units."""
         with torch.enable_grad():
-            vectors = self.w_e[ids.to(self.w_e.device)].clone().requires_grad_()
+            vectors = self.w_e[ids.to(self.w_e.device)].float().requires_grad_()
             slot_inputs = self.loaded.adapter.to_input(vectors)[None]
             kl = self._kl(self._log_probs(slot_inputs))[0]
             (grad,) = torch.autograd.grad(kl, vectors)
-        return grad @ self.w_e.T
+        return (grad.to(self.w_e.dtype) @ self.w_e.T).float()
 
 
 def _proposable_tokens(loaded: LoadedModel) -> torch.Tensor:

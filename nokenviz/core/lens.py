@@ -8,13 +8,17 @@ does, so its top-1 is the model's own prediction.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 import torch
 
 from nokenviz.core.loading import LoadedModel
 from nokenviz.core.prompts import PreparedInput
+
+_LOGITS_PER_CHUNK = 2**25  # float32 logits per chunk of unembedded rows: 128 MB
 
 
 @dataclass
@@ -104,28 +108,29 @@ def lens_space(loaded: LoadedModel, stream: ResidualStream, position: int) -> to
 
 
 @torch.no_grad()
-def _layer_logits(
-    loaded: LoadedModel, stream: ResidualStream, layer: int, rows: int | slice = slice(None)
-) -> torch.Tensor:
-    """Logits of one entry at the positions `rows` (only those are unembedded); the last entry
-    uses the model's own logits."""
-    if layer == stream.n_entries - 1:
-        return stream.final_logits[rows]
-    hidden = stream.raw[layer, rows].to(device=loaded.device, dtype=loaded.dtype)
+def _lens_logits(loaded: LoadedModel, entries: torch.Tensor) -> Iterator[torch.Tensor]:
+    """Logits of raw entries [n, d] (final norm and unembedding applied), in float32 chunks of
+    rows: each chunk is one pass over W_U, which dominates at a lab model's vocabulary (a 256k
+    x 2304 unembedding is 1.2 GB read per pass, whatever the number of rows)."""
+    rows = max(1, _LOGITS_PER_CHUNK // loaded.vocab_size)
     adapter = loaded.adapter
-    return adapter.unembed(adapter.to_lens_space(hidden)).float().cpu()
+    for chunk in entries.split(rows):
+        hidden = chunk.to(device=loaded.device, dtype=loaded.dtype)
+        yield adapter.unembed(adapter.to_lens_space(hidden)).float().cpu()
 
 
 def logit_lens(
     loaded: LoadedModel, stream: ResidualStream, position: int = -1, k: int = 5
 ) -> list[LensEntry]:
-    """Top-k tokens with probabilities at every layer for one position, and the final's rank."""
+    """Top-k tokens with probabilities at every layer for one position, and the final's rank;
+    the last entry uses the model's own logits."""
     index = stream.position_index(position)
     norms = stream.norms()[:, index]
-    prediction = int(stream.final_logits[index].argmax())
+    final = stream.final_logits[index]
+    prediction = int(final.argmax())
+    layers = [*_lens_logits(loaded, stream.raw[:-1, index]), final[None]]
     entries = []
-    for layer in range(stream.n_entries):
-        logits = _layer_logits(loaded, stream, layer, index)
+    for layer, logits in enumerate(torch.cat(layers)):
         probs = torch.softmax(logits, dim=-1)
         values, ids = torch.topk(probs, k)
         rank = int((logits > logits[prediction]).sum())
@@ -136,13 +141,12 @@ def logit_lens(
 
 def lens_heatmap(loaded: LoadedModel, stream: ResidualStream) -> tuple[np.ndarray, np.ndarray]:
     """Top-1 token id and its probability at every (layer, position): two [L+1, T] arrays."""
-    ids = np.zeros(stream.raw.shape[:2], dtype=np.int64)
-    probs = np.zeros(stream.raw.shape[:2], dtype=np.float32)
-    for layer in range(stream.n_entries):
-        p = torch.softmax(_layer_logits(loaded, stream, layer), dim=-1)
-        values, top = p.max(dim=-1)
-        ids[layer], probs[layer] = top.numpy(), values.numpy()
-    return ids, probs
+    layers, length, d = stream.raw.shape
+    chunks = chain(_lens_logits(loaded, stream.raw[:-1].reshape(-1, d)), [stream.final_logits])
+    best = [torch.softmax(logits, dim=-1).max(dim=-1) for logits in chunks]  # one chunk at a time
+    probs = torch.cat([b.values for b in best]).reshape(layers, length)
+    ids = torch.cat([b.indices for b in best]).reshape(layers, length)
+    return ids.numpy().astype(np.int64), probs.numpy().astype(np.float32)
 
 
 def attention(loaded: LoadedModel, prepared: PreparedInput) -> np.ndarray:

@@ -13,10 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from transformers import DynamicCache
 
-from nokenviz.core.geometry import Neighbour
+from nokenviz.core.geometry import Neighbour, row_norms
 from nokenviz.core.loading import LoadedModel
 from nokenviz.core.nokens import NokenSpec
 from nokenviz.core.prompts import prepare_prompt
@@ -56,7 +55,8 @@ class NokenPreview:
         if self.prefix_length:
             prefix = prepared.embeds[:, : self.prefix_length]
             loaded.forward_cached(prefix, self.cache)
-        self.unit_vocabulary = F.normalize(loaded.adapter.W_E.detach().float(), dim=1)
+        self.w_e = loaded.adapter.W_E.detach()  # the model's own weights: no copy
+        self.inverse_norms = 1.0 / row_norms(self.w_e).clamp_min(1e-12)
         self._span: tuple[tuple[int, ...], torch.Tensor, torch.Tensor] | None = None
 
     @torch.no_grad()
@@ -83,20 +83,25 @@ class NokenPreview:
     def _cosines(self, vector: torch.Tensor, span: tuple[int, ...]) -> torch.Tensor:
         """Cosine of every token with `vector`; through the anchors' cosines when it is in their
         span (checked: a vector off the span falls back to the full product)."""
-        vector = vector.to(self.unit_vocabulary.device)
+        vector = vector.to(self.w_e.device)
         length = torch.linalg.vector_norm(vector)
         if length == 0:
-            return torch.zeros(self.unit_vocabulary.shape[0], device=vector.device)
+            return torch.zeros(self.w_e.shape[0], device=vector.device)
         if span:
             if self._span is None or self._span[0] != span:
-                basis = self.loaded.adapter.W_E.detach()[list(span)].float()
-                self._span = (span, basis, self.unit_vocabulary @ basis.T)
+                basis = self.w_e[list(span)].float()
+                self._span = (span, basis, self._unit_products(basis.T))
             _, basis, anchor_cosines = self._span
             coefficients = torch.linalg.lstsq(basis.T, vector[:, None]).solution
             off_span = torch.linalg.vector_norm(basis.T @ coefficients - vector[:, None])
             if off_span <= 1e-5 * length:
                 return (anchor_cosines @ coefficients)[:, 0] / length
-        return self.unit_vocabulary @ (vector / length)
+        return self._unit_products(vector[:, None] / length)[:, 0]
+
+    def _unit_products(self, columns: torch.Tensor) -> torch.Tensor:
+        """Every token's unit direction times `columns` [d, n], in the weights' own dtype."""
+        products = self.w_e @ columns.to(self.w_e.dtype)
+        return products.float() * self.inverse_norms[:, None]
 
 
 def span_of(spec: NokenSpec, loaded: LoadedModel) -> tuple[int, ...]:

@@ -91,7 +91,7 @@ def sphere_layers(scene: Scene, data: SceneData, title: str) -> SphereLayers:
 
 def scene_figure(scene: Scene, data: SceneData, size: FigureSize = SIZES["screen"]) -> Figure:
     """The figure a scene names (`scene.figure`), at a printed size."""
-    title = scene.title or f"{scene.projection.matrix}: {data.projection.spec.describe()}"
+    title = scene.title or f"{scene.projection.matrix}: {data.projection.describe()}"
     if scene.figure == "sphere":
         return sphere_figure(sphere_layers(scene, data, title), size)
     if scene.figure == "sweep":

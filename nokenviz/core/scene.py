@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import (
     BaseModel,
@@ -24,8 +24,10 @@ from pydantic import (
 )
 
 from nokenviz.core.files import write_text_atomic
-from nokenviz.core.projections import ProjectionSpec
 from nokenviz.errors import NokenvizError
+
+if TYPE_CHECKING:  # the fitting module imports torch; the GUI's first paint does not wait for it
+    from nokenviz.core.projections import ProjectionSpec
 
 VERSION = 1
 VERSION_KEY = "nokenviz_scene"
@@ -47,25 +49,33 @@ class ProjectionPart(_Part):
     plane_tokens: tuple[int, int] | None = None  # token plane: the two tokens spanning it
     centre: int | Literal["noken"] | None = None  # local view: a token id, or the noken
     colour: Literal["norm", "recall"] = "norm"  # what the points' colour shows
+    exact: bool = False  # UMAP: fit every token of a large vocabulary, not a sample
 
     def without_tokens(self) -> ProjectionPart:
         """The same projection for another vocabulary: a token plane or a local view (centred
         on a token or a noken of the old model) becomes the PCA sphere."""
         kind = "pca" if self.kind in ("plane", "local") else self.kind
         return ProjectionPart(
-            kind=kind, centred=self.centred, matrix=self.matrix, colour=self.colour
+            kind=kind,
+            centred=self.centred,
+            matrix=self.matrix,
+            colour=self.colour,
+            exact=self.exact,
         )
 
     def spec(self, labels: list[str]) -> ProjectionSpec:
         """What to fit; a local view's centre is named by its token label."""
         centre = self.centre if isinstance(self.centre, int) else None
         name = labels[centre] if centre is not None else "the noken" if self.centre else ""
+        from nokenviz.core.projections import ProjectionSpec
+
         return ProjectionSpec(
             kind=self.kind,
             centred=self.centred,
             plane_tokens=self.plane_tokens,
             centre=centre,
             centre_name=name,
+            exact=self.exact,
         )
 
     @model_validator(mode="after")

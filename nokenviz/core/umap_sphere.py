@@ -2,9 +2,9 @@
 
 Two choices made here rather than taking umap-learn's defaults whole, both for P5 (first run
 <= 90 s on 2 cores, cancellable):
-- the k nearest neighbours are computed exactly by chunked matrix products on the top 64
-  principal axes of the directions and handed to UMAP as `precomputed_knn`; this is faster than
-  NN-descent on the full vectors, and cancel is checked between chunks;
+- the points are the directions on their top principal axes (`projections.Reducer`); their k
+  nearest neighbours are computed exactly by chunked matrix products and handed to UMAP as
+  `precomputed_knn`; this is faster than NN-descent, and cancel is checked between chunks;
 - umap-learn has no callback; its epoch loop iterates `umap.layouts.tqdm(range(n_epochs))`, so
   for the duration of our fit that name is bound to a generator that reports progress and
   raises `Cancelled` between epochs (raising from tqdm's own output would leave tqdm's global
@@ -25,7 +25,7 @@ import platformdirs
 
 from nokenviz.core.task import Task
 
-KNN_DIMS = 64
+UMAP_SAMPLE = 60_000  # larger vocabularies are fitted on a sample this size unless asked
 N_EPOCHS = 120  # umap's default for > 10k points is 200; the sphere settles well before
 _CHUNK = 2048
 
@@ -34,15 +34,15 @@ def cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("nokenviz")) / "umap"
 
 
-def umap_sphere(units: np.ndarray, seed: int, n_neighbors: int, task: Task) -> np.ndarray:
-    """Unit directions [V, d] -> points on the unit 2-sphere [V, 3], cached by content."""
-    key = hashlib.blake2b(np.ascontiguousarray(units).tobytes(), digest_size=16)
-    key.update(f"seed={seed};k={n_neighbors};dims={KNN_DIMS};epochs={N_EPOCHS};v1".encode())
+def umap_sphere(points: np.ndarray, seed: int, n_neighbors: int, task: Task) -> np.ndarray:
+    """Reduced directions [n, k] -> points on the unit 2-sphere [n, 3], cached by content."""
+    key = hashlib.blake2b(np.ascontiguousarray(points).tobytes(), digest_size=16)
+    key.update(f"seed={seed};k={n_neighbors};epochs={N_EPOCHS};v2".encode())
     path = cache_dir() / f"{key.hexdigest()}.npy"
     if path.is_file():
         task.report(1.0, "UMAP sphere from cache")
         return np.load(path)
-    xyz = _fit(units, seed, n_neighbors, task)
+    xyz = _fit(points, seed, n_neighbors, task)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp.npy")
     np.save(temporary, xyz)
@@ -50,10 +50,15 @@ def umap_sphere(units: np.ndarray, seed: int, n_neighbors: int, task: Task) -> n
     return xyz
 
 
-def _fit(units: np.ndarray, seed: int, n_neighbors: int, task: Task) -> np.ndarray:
-    task.report(0.02, "UMAP: reducing dimensions")
-    reduced = _principal_components(units, KNN_DIMS)
-    indices, distances = _exact_knn(reduced, n_neighbors, task)
+def umap_seconds(count: int, exact: bool = True) -> float:
+    """About how long a first UMAP fit of `count` tokens takes on this kind of machine (2 cores):
+    exact nearest neighbours grow with count², the layout with count."""
+    fitted = count if exact else min(count, UMAP_SAMPLE)
+    return 12.0 + 2.5e-9 * fitted**2 + 5.5e-4 * fitted + 2e-5 * (count - fitted)
+
+
+def _fit(points: np.ndarray, seed: int, n_neighbors: int, task: Task) -> np.ndarray:
+    indices, distances = _exact_knn(points, n_neighbors, task)
     task.report(0.3, "UMAP: importing umap-learn")
     import umap  # imported here: numba compiles on first use and takes seconds
 
@@ -68,21 +73,13 @@ def _fit(units: np.ndarray, seed: int, n_neighbors: int, task: Task) -> np.ndarr
     )
     with warnings.catch_warnings(), _epoch_progress(task, 0.35, 0.99):
         warnings.simplefilter("ignore", UserWarning)  # "n_jobs overridden by random_state"
-        embedding = mapper.fit_transform(reduced)
+        embedding = mapper.fit_transform(points)
     theta, phi = embedding[:, 0], embedding[:, 1]  # polar angle and azimuth (umap's convention)
     xyz = np.stack(
         [np.sin(theta) * np.cos(phi), np.sin(theta) * np.sin(phi), np.cos(theta)], axis=1
     )
     task.report(1.0, "UMAP: done")
     return xyz.astype(np.float32)
-
-
-def _principal_components(units: np.ndarray, k: int) -> np.ndarray:
-    centred = units - units.mean(axis=0)
-    if centred.shape[1] <= k:
-        return centred.astype(np.float32)
-    _, vectors = np.linalg.eigh((centred.T @ centred).astype(np.float64))
-    return (centred @ vectors[:, ::-1][:, :k]).astype(np.float32)
 
 
 def _exact_knn(points: np.ndarray, k: int, task: Task) -> tuple[np.ndarray, np.ndarray]:

@@ -87,10 +87,10 @@ class Inspector(QWidget):
 
 def _input_output_line(session: Session, token: int) -> str:
     """For untied models: how the token's input and output vectors differ (H5)."""
-    matrices = session.vocab.matrices
-    if "W_U" not in matrices:
+    vocab = session.vocab
+    if "W_U" not in vocab.matrices:
         return ""
-    e, u = matrices["W_E"][token], matrices["W_U"][token]
+    e, u = vocab.row("W_E", token), vocab.row("W_U", token)
     cosine = float(e @ u / max(np.linalg.norm(e) * np.linalg.norm(u), 1e-12))
     angle = float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))))
     return (

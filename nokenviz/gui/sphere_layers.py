@@ -116,7 +116,7 @@ class SphereLayers:
         levels = (0.0, 1.0) if by_recall else (stats.p01, stats.p99)
         label, colour_map = POINT_COLOURS["recall" if by_recall else "norm"]
         self.view.set_values(values, levels, label, colour_map)
-        title = f"{session.matrix}: {fitted.spec.describe()}"
+        title = f"{session.matrix}: {fitted.describe()}"
         score = session.faithfulness
         unknown = "measuring…" if measuring else "not measured"
         local = fitted.shape == "local"

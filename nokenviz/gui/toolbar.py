@@ -7,11 +7,13 @@ from PySide6.QtWidgets import (
     QComboBox,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QSpinBox,
     QToolBar,
 )
 
+from nokenviz.core.umap_sphere import UMAP_SAMPLE, umap_seconds
 from nokenviz.state.controller import Controller
 from nokenviz.state.session import Part, Session
 
@@ -35,6 +37,11 @@ class ControlsBar(QToolBar):
         self.centred_box = QCheckBox(
             "centred", toolTip="Subtract the mean token direction before projecting"
         )
+        self.exact_box = QCheckBox(
+            "exact",
+            toolTip=f"Fit UMAP on every token (vocabularies past {UMAP_SAMPLE:,} tokens are "
+            "otherwise fitted on a sample and the rest placed by neighbours)",
+        )
         self.matrix_box = QComboBox(
             toolTip="Input embeddings (W_E) or output vectors (W_U, untied models)"
         )
@@ -55,6 +62,7 @@ class ControlsBar(QToolBar):
         self.editors = (
             self.projection_box,
             self.centred_box,
+            self.exact_box,
             self.matrix_box,
             self.prompt,
             self.position,
@@ -66,6 +74,7 @@ class ControlsBar(QToolBar):
             QLabel(" projection "),
             self.projection_box,
             self.centred_box,
+            self.exact_box,
             QLabel("  "),
             self.matrix_box,
             QLabel("  "),
@@ -79,6 +88,10 @@ class ControlsBar(QToolBar):
             self.trace_button,
         ):
             self.addWidget(widget)
+        self.exact_action = next(
+            a for a in self.actions() if self.widgetForAction(a) is self.exact_box
+        )
+        self.exact_action.setVisible(False)  # only for UMAP of a large vocabulary
 
     def _connect(self) -> None:
         c = self.controller
@@ -86,6 +99,7 @@ class ControlsBar(QToolBar):
             lambda _: c.set_projection(kind=self.projection_box.currentData())
         )
         self.centred_box.toggled.connect(lambda on: c.set_projection(centred=on))
+        self.exact_box.toggled.connect(self._exact_toggled)
         self.matrix_box.currentIndexChanged.connect(
             lambda _: c.set_projection(matrix=self.matrix_box.currentData())
         )
@@ -96,6 +110,26 @@ class ControlsBar(QToolBar):
         self.position.valueChanged.connect(self._trace_edited)
         self.trajectory_box.toggled.connect(self._trace_edited)
         self.lens_box.toggled.connect(self._trace_edited)
+
+    def _exact_toggled(self, on: bool) -> None:
+        """An exact fit of a large vocabulary takes minutes: say how many before it starts."""
+        vocab = self.controller.session.vocab
+        if on and vocab is not None:
+            count = len(vocab.tokens)
+            exact, sampled = umap_seconds(count) / 60, umap_seconds(count, exact=False) / 60
+            answer = QMessageBox.question(
+                self,
+                "Exact UMAP",
+                f"An exact UMAP of {count:,} tokens takes about {exact:.0f} min on a 2-core "
+                f"machine (the sampled one about {sampled:.0f} min). It runs in the "
+                "background and can be cancelled. Fit every token?",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                self.exact_box.blockSignals(True)
+                self.exact_box.setChecked(False)
+                self.exact_box.blockSignals(False)
+                return
+        self.controller.set_projection(exact=on)
 
     def _trace_edited(self, *_: object) -> None:
         part = self.controller.session.trace_settings
@@ -130,6 +164,9 @@ class ControlsBar(QToolBar):
         part = session.projection
         self.projection_box.setCurrentIndex(self.projection_box.findData(part.kind))
         self.centred_box.setChecked(part.centred)
+        self.exact_box.setChecked(part.exact)
+        large = session.vocab is not None and len(session.vocab.tokens) > UMAP_SAMPLE
+        self.exact_action.setVisible(part.kind == "umap" and large)
         names = list(session.vocab.matrices) if session.vocab is not None else ["W_E"]
         if [self.matrix_box.itemData(i) for i in range(self.matrix_box.count())] != names:
             self.matrix_box.clear()

@@ -12,6 +12,7 @@ Views subscribe with `listen` and get the set of session parts that changed.
 
 from __future__ import annotations
 
+import gc
 import itertools
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -128,6 +129,11 @@ class Controller:
             changed |= self._keep_drawn_projection()
         if job.kind == "recall" and not isinstance(outcome, Returned):
             changed |= self._colour_by_norm_unless_measuring()
+        if job.kind == "load":
+            # The replaced (or a cancelled, half-built) model may sit in reference cycles: free
+            # its memory now, and here on the GUI thread: a collection on the worker would run
+            # the finalizers of dead Qt objects there and can deadlock with painting.
+            gc.collect()
         self._notify(*changed)
 
     def _keep_drawn_projection(self) -> set[Part]:
@@ -352,9 +358,11 @@ class Controller:
         centred: bool | None = None,
         matrix: str | None = None,
         centre: int | str | None = None,
+        exact: bool | None = None,
     ) -> None:
         """Change the projection; a token plane spans the last two selected tokens, a local
-        view is centred on `centre` (a token id or "noken"), by default the selected token."""
+        view is centred on `centre` (a token id or "noken"), by default the selected token;
+        `exact` fits UMAP on every token of a large vocabulary."""
         s = self.session
         part = s.projection
         kind = part.kind if kind is None else kind
@@ -378,6 +386,7 @@ class Controller:
             plane_tokens=plane,
             centre=centre if kind == "local" else None,
             colour=part.colour,
+            exact=part.exact if exact is None else exact,
         )
         changed: set[Part] = {"projection"}
         if s.projection.kind != part.kind and s.title:

@@ -7,7 +7,6 @@ results are dataclasses.
 
 from __future__ import annotations
 
-import gc
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -91,7 +90,6 @@ def load(spec: str, options: LoadOptions, generation: int) -> JobFn:
         task.check()  # only now: a failed or cancelled load keeps the previous model
         state.clear()
         state.update(model=loaded, generation=generation)
-        gc.collect()
         return snapshot
 
     return job
