@@ -25,6 +25,7 @@ from benchmarks import (
     preview_speed,
     projection_speed,
     render_speed,
+    scale,
 )
 
 BENCHMARKS: dict[str, Callable[[], dict]] = {
@@ -35,6 +36,7 @@ BENCHMARKS: dict[str, Callable[[], dict]] = {
     "P5": projection_speed.run,
     "P6": app_launch.run_memory,
     "N7": inversion_speed.run,
+    "S": scale.run,
 }
 
 

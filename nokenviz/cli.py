@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from nokenviz import __version__
+from nokenviz.core.heap import return_large_frees
 from nokenviz.errors import NokenvizError
 
 EXIT_ERROR = 1
@@ -31,6 +32,7 @@ class UsageError(NokenvizError):
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _quiet_libraries()
+    return_large_frees()
     try:
         return int(args.run(args) or 0)
     except UsageError as exc:

@@ -213,3 +213,14 @@ def test_atomic_writes_leave_the_old_file_on_failure(tmp_path, monkeypatch) -> N
         write_text_atomic(target, "new")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]  # no temporary left behind
+
+
+def test_text_a_tokenizer_drops_entirely_gets_one_message(llama, monkeypatch) -> None:
+    """A byte-level tokenizer rebuilt from a word list can turn text into nothing at all."""
+    from nokenviz.core import prompts
+    from nokenviz.errors import PromptError
+
+    monkeypatch.setattr(prompts, "special_prefix", lambda _tokenizer: [])
+    monkeypatch.setattr(llama.tokenizer, "encode", lambda *_args, **_kwargs: [])
+    with pytest.raises(PromptError, match="turns 'The sun' into no tokens"):
+        prepare_prompt(llama, "The sun")

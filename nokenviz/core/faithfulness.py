@@ -28,8 +28,7 @@ import torch
 from nokenviz.core.geometry import Rows, as_rows, float_blocks, row_norms
 from nokenviz.core.task import Task
 
-BLOCK_ROWS = 256  # query rows per block: 3 x 256 x V x 4 bytes is ~0.8 GB at V = 256,000
-_ROWS_PER_PASS = 16384  # vocabulary rows converted to float32 at once (150 MB at d = 2304)
+BLOCK_ROWS = 64  # query rows per block: a few 64 x V float32 arrays, 65 MB each at V = 256,000
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ def _top_true(
     is converted to float32 a block of rows at a time, never whole.
     """
     query = matrix[block].float()
-    scores = torch.cat([query @ rows.T for rows in float_blocks(matrix, _ROWS_PER_PASS)], dim=1)
+    scores = torch.cat([query @ rows.T for rows in float_blocks(matrix)], dim=1)
     scores *= inv_norms
     scores[:, dead_ids] = -torch.inf
     scores[torch.arange(len(block), device=block.device), block] = -torch.inf

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 Metric = Literal["cosine", "dot"]
-_BLOCK_ELEMENTS = 2**25  # float32 elements per block: 128 MB
+_BLOCK_ELEMENTS = 2**23  # float32 elements per block: 32 MB, a few temporaries of it at once
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def as_rows(matrix: Rows) -> torch.Tensor:
 
 
 def float_blocks(matrix: Rows, rows: int | None = None) -> Iterator[torch.Tensor]:
-    """The rows in float32 blocks (of about 128 MB unless `rows` is given): what every pass
+    """The rows in float32 blocks (of about 32 MB unless `rows` is given): what every pass
     over a vocabulary computes on, so no V x d float32 temporary is ever made."""
     matrix = as_rows(matrix)
     for block in matrix.split(rows or max(1024, _BLOCK_ELEMENTS // max(matrix.shape[1], 1))):

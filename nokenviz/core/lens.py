@@ -18,7 +18,7 @@ import torch
 from nokenviz.core.loading import LoadedModel
 from nokenviz.core.prompts import PreparedInput
 
-_LOGITS_PER_CHUNK = 2**25  # float32 logits per chunk of unembedded rows: 128 MB
+_LOGITS_PER_CHUNK = 2**24  # float32 logits per chunk of unembedded rows: 64 MB
 
 
 @dataclass

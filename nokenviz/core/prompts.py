@@ -109,6 +109,8 @@ def prepare_prompt(
             labels.append("{" + segment.name + "}")
         else:
             add_tokens(loaded.tokenizer.encode(segment, add_special_tokens=False))
+    if not pieces:
+        raise PromptError(f"the tokenizer turns {prompt!r} into no tokens; try other text")
     _check_context(loaded, len(labels))
     embeds = torch.cat(pieces, dim=0)[None]
     return PreparedInput(embeds, token_ids, labels, slots)
