@@ -97,6 +97,37 @@ def test_switching_models_releases_the_previous_one(qtbot, window, tiny_dirs) ->
     assert old() is None and set(window.model_worker.runner.state) == {"model", "generation"}
 
 
+def test_a_job_of_the_old_model_ending_after_a_switch_frees_its_weights(
+    qtbot, window, tiny_dirs, monkeypatch
+) -> None:
+    """The views read the model's own W_E (no copy), so a job of the old model that ends after
+    the switch must let go of it at once, not at some later garbage collection."""
+    from nokenviz.core import projections
+
+    load(qtbot, window, tiny_dirs["llama"])
+    old = weakref.ref(window.session.vocab.matrices["W_E"])
+    entered, release, fit = threading.Event(), threading.Event(), projections.fit_projection
+
+    def held(*args: object) -> object:
+        entered.set()
+        release.wait(30)
+        return fit(*args)
+
+    monkeypatch.setattr(projections, "fit_projection", held)
+    window.controller.set_projection(kind="umap")  # held until the new model is in
+    assert entered.wait(30)
+    gc.disable()  # only the collections the app asks for
+    try:
+        window.load_model(tiny_dirs["gpt2"])
+        qtbot.waitUntil(lambda: window.session.vocab.info["arch"] == "gpt2", timeout=LOAD_TIMEOUT)
+        assert old() is not None  # the held job still has it
+        release.set()
+        wait_idle(qtbot, window)
+        assert old() is None
+    finally:
+        gc.enable()
+
+
 def test_a_scene_opened_while_its_model_loads_loads_it_once(
     qtbot, window, tiny_dirs, tmp_path
 ) -> None:

@@ -145,3 +145,39 @@ def test_labels_on_screen_overlap_neither_each_other_nor_the_marks(qtbot, loaded
     for x, y in view.marks():
         point = vb.mapViewToScene(QPointF(float(x), float(y)))
         assert not any(rect.contains(point) for rect in clear)
+
+
+def test_a_large_vocabulary_gets_a_sampled_umap_and_an_exact_one_after_an_estimate(
+    qtbot, loaded, monkeypatch
+) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    from nokenviz.core import projections
+    from nokenviz.gui import toolbar
+
+    monkeypatch.setattr(projections, "UMAP_SAMPLE", 100)  # the tiny vocabulary counts as large
+    monkeypatch.setattr(toolbar, "UMAP_SAMPLE", 100)
+    s, bar = loaded.session, loaded.toolbar
+    count = len(s.vocab.tokens)
+    assert not bar.exact_action.isVisible()
+    bar.projection_box.setCurrentIndex(bar.projection_box.findData("umap"))
+    wait_idle(qtbot, loaded)
+    assert f"approximate: fitted on 100 of {count:,} tokens" in loaded.view.title_text()
+    assert bar.exact_action.isVisible()
+    asked: list[str] = []
+
+    def answer(button: QMessageBox.StandardButton):
+        return lambda _parent, _title, text: asked.append(text) or button
+
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
+    bar.exact_box.click()
+    assert not bar.exact_box.isChecked() and not s.projection.exact and not s.running
+    assert re.search(rf"exact UMAP of {count:,} tokens takes about \d+ min", asked[0])
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
+    bar.exact_box.click()
+    wait_idle(qtbot, loaded)
+    assert s.projection.exact and not s.fitted.sampled
+    assert "fitted on" not in loaded.view.title_text()
+    bar.projection_box.setCurrentIndex(bar.projection_box.findData("pca"))
+    wait_idle(qtbot, loaded)
+    assert not bar.exact_action.isVisible()

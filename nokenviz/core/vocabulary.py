@@ -14,6 +14,7 @@ import numpy as np
 
 from nokenviz.core.geometry import NormStats, Rows, as_rows, norms_and_mean, summarise_norms
 from nokenviz.core.loading import LoadedModel
+from nokenviz.core.task import Task
 
 
 @dataclass
@@ -30,15 +31,26 @@ class Vocabulary:
         return as_rows(self.matrices[matrix])[token].float().cpu().numpy()
 
 
-def vocabulary(loaded: LoadedModel) -> Vocabulary:
+def vocabulary(loaded: LoadedModel, task: Task | None = None) -> Vocabulary:
+    """The snapshot, in steps of a few seconds at most at 256k tokens, each reported to `task`
+    (which may cancel between them)."""
+    task = task or Task(what="the vocabulary")
     adapter = loaded.adapter
     matrices = {"W_E": adapter.W_E.detach()}
     if adapter.W_U is not None and not adapter.tied:
         matrices["W_U"] = adapter.W_U.detach()
-    measured = {name: norms_and_mean(m) for name, m in matrices.items()}
+    measured = {}
+    for step, (name, matrix) in enumerate(matrices.items()):
+        task.report(0.5 * step / len(matrices), f"norms of {len(matrix):,} token vectors")
+        measured[name] = norms_and_mean(matrix)
+    task.report(0.5, f"decoding {loaded.vocab_size:,} tokens")
+    tokens = loaded.token_strings
+    task.report(0.75, f"labelling {loaded.vocab_size:,} tokens")
+    labels = loaded.token_labels
+    task.report(1.0, "vocabulary ready")
     return Vocabulary(
-        tokens=loaded.token_strings,
-        labels=loaded.token_labels,
+        tokens=tokens,
+        labels=labels,
         matrices=matrices,
         norms={name: norms for name, (norms, _) in measured.items()},
         stats={name: summarise_norms(*m) for name, m in measured.items()},

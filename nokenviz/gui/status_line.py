@@ -33,7 +33,12 @@ class StatusLine:
         self.status = status
         self.model_label = QLabel("no model")
         self.hover_label = QLabel("")
-        self.progress = QProgressBar(maximum=1000, maximumWidth=260, textVisible=True)
+        # The model line can be long (dtype reason, device plan): it is clipped, with the
+        # whole of it as its tooltip, rather than squeezing the progress text unreadable.
+        self.model_label.setMinimumWidth(1)
+        self.progress = QProgressBar(
+            maximum=1000, minimumWidth=260, maximumWidth=320, textVisible=True
+        )
         self.cancel_button = QPushButton("Cancel", toolTip="Cancel the running jobs (Esc)")
         self.cancel_button.clicked.connect(controller.cancel_all)
         status.addWidget(self.model_label)
@@ -49,7 +54,9 @@ class StatusLine:
     def apply(self, session: Session, changed: frozenset[Part]) -> None:
         if changed & {"model", "jobs"}:
             loading = session.loading
-            self.model_label.setText(f"loading {loading}…" if loading else model_summary(session))
+            line = f"loading {loading}…" if loading else model_summary(session)
+            self.model_label.setText(line)
+            self.model_label.setToolTip(line)
         if changed & {"jobs", "progress"}:
             self.busy = bool(session.running)
             if not self.busy:

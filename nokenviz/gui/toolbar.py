@@ -115,8 +115,9 @@ class ControlsBar(QToolBar):
         """An exact fit of a large vocabulary takes minutes: say how many before it starts."""
         vocab = self.controller.session.vocab
         if on and vocab is not None:
-            count = len(vocab.tokens)
-            exact, sampled = umap_seconds(count) / 60, umap_seconds(count, exact=False) / 60
+            count, dims = len(vocab.tokens), int(vocab.info["d_model"])
+            exact = umap_seconds(count, dims) / 60
+            sampled = umap_seconds(count, dims, exact=False) / 60
             answer = QMessageBox.question(
                 self,
                 "Exact UMAP",

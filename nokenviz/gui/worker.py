@@ -37,7 +37,13 @@ class _Runner(QObject):
     def run(self, job: Job) -> None:
         job.task.progress = lambda fraction, message: self.progress.emit(job, fraction, message)
         job.task.on_partial = lambda value: self.partial.emit(job, value)
-        self.ended.emit(job, execute(job, self.state, lambda: self.started.emit(job)))
+        try:
+            outcome = execute(job, self.state, lambda: self.started.emit(job))
+        finally:
+            # Both refer to the job: left in place, the job (and what its function holds, a
+            # model's weights) would wait for a garbage collection instead of going at once.
+            job.task.progress = job.task.on_partial = None
+        self.ended.emit(job, outcome)
 
 
 class Worker(QObject):

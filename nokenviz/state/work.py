@@ -85,8 +85,8 @@ def load(spec: str, options: LoadOptions, generation: int) -> JobFn:
         from nokenviz.core.vocabulary import vocabulary
 
         task.what = f"loading {spec}"
-        loaded = load_model(spec, options, task=task)
-        snapshot = vocabulary(loaded)
+        loaded = load_model(spec, options, task=task.scaled(0.0, 0.85))
+        snapshot = vocabulary(loaded, task.scaled(0.85, 1.0))
         task.check()  # only now: a failed or cancelled load keeps the previous model
         state.clear()
         state.update(model=loaded, generation=generation)
