@@ -89,7 +89,8 @@ def test_a_bf16_vocabulary_is_the_model_s_own_weights_and_searches_like_float32(
     assert vocab.row("W_E", 5).tolist() == w_e[5].float().tolist()
     preview = NokenPreview(half, "The {x}", "x")
     vector = (w_e[10].float() + w_e[11].float()) / 2
-    expected = neighbours(w_e.float(), vector, k=10).top
-    shown = preview(vector, k=10).nearest
-    assert [n.id for n in shown][:5] == [n.id for n in expected][:5]
-    assert [n.score for n in shown] == pytest.approx([n.score for n in expected], abs=1e-2)
+    for noken in (vector, w_e[12].float(), 3 * w_e[40].float() - w_e[41].float()):
+        expected = neighbours(w_e.float(), noken, k=10).top
+        shown = preview(noken, k=10).nearest
+        assert [n.id for n in shown] == [n.id for n in expected]
+        assert [n.score for n in shown] == pytest.approx([n.score for n in expected], abs=1e-6)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from transformers import DynamicCache
 
 from nokenviz.core.geometry import Neighbour, row_norms
@@ -21,6 +22,7 @@ from nokenviz.core.nokens import NokenSpec
 from nokenviz.core.prompts import prepare_prompt
 from nokenviz.core.tokens import resolve_token
 
+_RESCORED = 32  # candidates beyond k rescored in float32 when the weights are not float32
 # Kinds whose vector is a combination of the tokens they name (a norm only rescales it).
 _SPANNED_KINDS = ("token", "mix", "lerp", "slerp")
 
@@ -72,13 +74,28 @@ class NokenPreview:
             self.cache.crop(-suffix.shape[1])  # back to the prefix for the next preview
         probs = torch.softmax(out.logits[0, -1].float(), dim=-1)
         values, ids = torch.topk(probs, k)
-        near_values, near_ids = torch.topk(self._cosines(vector.float(), span), k)
+        near_values, near_ids = self._nearest(vector.float(), span, k)
         return Preview(
             nearest=[
                 Neighbour(int(i), float(v)) for v, i in zip(near_values, near_ids, strict=True)
             ],
             next_tokens=[(int(i), float(v)) for v, i in zip(values, ids, strict=True)],
         )
+
+    def _nearest(
+        self, vector: torch.Tensor, span: tuple[int, ...], k: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The k tokens of highest cosine. Products in bfloat16 are rounded (about 1e-3), so
+        there a wider top is rescored in float32: the same tokens and scores as the inspector's
+        float32 search."""
+        cosines = self._cosines(vector, span)
+        if self.w_e.dtype == torch.float32:
+            return torch.topk(cosines, k)
+        _, candidates = torch.topk(cosines, min(k + _RESCORED, len(cosines)))
+        rows = self.w_e[candidates].float()
+        exact = F.cosine_similarity(rows, vector.to(rows.device)[None], dim=1)
+        values, order = torch.topk(exact, k)
+        return values, candidates[order]
 
     def _cosines(self, vector: torch.Tensor, span: tuple[int, ...]) -> torch.Tensor:
         """Cosine of every token with `vector`; through the anchors' cosines when it is in their

@@ -45,7 +45,7 @@ LOCAL_NEIGHBOURS = 50  # the neighbours whose tangents orient the local view
 UMAP_DIMS = 64  # principal axes UMAP works on
 NORM_STRATA = 10  # the sample takes each tenth of the tokens by norm in proportion
 PLACE_NEIGHBOURS = 8  # fitted neighbours a placed vector is interpolated among
-_PLACE_ROWS = 2048  # rows placed at once: a [2048, sample] float32 similarity is 490 MB
+_PLACE_ROWS = 512  # rows placed at once: a [512, sample] float32 similarity is 123 MB
 SQRT2 = np.sqrt(2.0)
 
 
@@ -258,7 +258,7 @@ def plane_axes(matrix: Rows, spec: ProjectionSpec) -> np.ndarray:
     if spec.plane_tokens is None:
         raise NokenvizError("the token plane needs two tokens")
     rows = as_rows(matrix)
-    a, b = (rows[i].double().cpu().numpy() for i in spec.plane_tokens)
+    a, b = (rows[i].float().cpu().numpy().astype(np.float64) for i in spec.plane_tokens)
     e1 = a / np.linalg.norm(a)
     rest = b - (b @ e1) * e1
     if np.linalg.norm(rest) < 1e-9 * np.linalg.norm(b):

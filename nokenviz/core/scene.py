@@ -53,14 +53,11 @@ class ProjectionPart(_Part):
 
     def without_tokens(self) -> ProjectionPart:
         """The same projection for another vocabulary: a token plane or a local view (centred
-        on a token or a noken of the old model) becomes the PCA sphere."""
+        on a token or a noken of the old model) becomes the PCA sphere, and an exact UMAP is
+        asked for again (its time depends on the vocabulary)."""
         kind = "pca" if self.kind in ("plane", "local") else self.kind
         return ProjectionPart(
-            kind=kind,
-            centred=self.centred,
-            matrix=self.matrix,
-            colour=self.colour,
-            exact=self.exact,
+            kind=kind, centred=self.centred, matrix=self.matrix, colour=self.colour
         )
 
     def spec(self, labels: list[str]) -> ProjectionSpec:

@@ -2,7 +2,8 @@
 
 The matrices are the model's own weight tensors, not copies: a 256k x 2304 vocabulary is
 1.2 GB in bfloat16 and would be 2.4 GB more as a float32 copy. Views only read them (a row for
-the inspector, blocks for projections and kNN recall), so sharing them across threads is safe.
+the inspector, blocks for projections and kNN recall), which CPU and CUDA tensors allow from
+several threads; on MPS the views get a CPU copy in the weights' dtype.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from nokenviz.core.geometry import NormStats, Rows, as_rows, norms_and_mean, summarise_norms
 from nokenviz.core.loading import LoadedModel
@@ -36,9 +38,9 @@ def vocabulary(loaded: LoadedModel, task: Task | None = None) -> Vocabulary:
     (which may cancel between them)."""
     task = task or Task(what="the vocabulary")
     adapter = loaded.adapter
-    matrices = {"W_E": adapter.W_E.detach()}
+    matrices = {"W_E": _shareable(adapter.W_E)}
     if adapter.W_U is not None and not adapter.tied:
-        matrices["W_U"] = adapter.W_U.detach()
+        matrices["W_U"] = _shareable(adapter.W_U)
     measured = {}
     for step, (name, matrix) in enumerate(matrices.items()):
         task.report(0.5 * step / len(matrices), f"norms of {len(matrix):,} token vectors")
@@ -56,3 +58,10 @@ def vocabulary(loaded: LoadedModel, task: Task | None = None) -> Vocabulary:
         stats={name: summarise_norms(*m) for name, m in measured.items()},
         info=loaded.info(),
     )
+
+
+def _shareable(weights: torch.Tensor) -> torch.Tensor:
+    """The weights for the views' threads: themselves on CPU and CUDA; on MPS, where tensor work
+    from two threads at once can abort the process, a CPU copy in their own dtype."""
+    weights = weights.detach()
+    return weights.cpu() if weights.device.type == "mps" else weights

@@ -131,8 +131,9 @@ class Controller:
             changed |= self._colour_by_norm_unless_measuring()
         if job.kind == "load":
             # The replaced (or a cancelled, half-built) model may sit in reference cycles: free
-            # its memory now, and here on the GUI thread: a collection on the worker would run
-            # the finalizers of dead Qt objects there and can deadlock with painting.
+            # its memory now, and here on the GUI thread. This collection used to run on the
+            # worker, where it finalized dead Qt objects and deadlocked with painting (Python's
+            # own automatic collections can still start on any thread, far less often).
             gc.collect()
         self._notify(*changed)
 
