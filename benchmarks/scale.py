@@ -39,7 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks import scale_models
-from benchmarks.app_launch import PEAK_RSS
+from benchmarks.app_launch import PEAK_RSS, WINDOW_MARKS
 from benchmarks.preview_speed import PROMPT as PREVIEW_PROMPT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,26 +75,8 @@ print(json.dumps({"max_rss_kb": peak_rss_kb()}))
 )
 
 GUI = (
-    PEAK_RSS
+    WINDOW_MARKS
     + r"""
-import gc, json, sys, time
-from PySide6.QtCore import QEvent, QObject
-from PySide6.QtWidgets import QApplication
-from nokenviz.core.heap import return_large_frees
-from nokenviz.gui.window import MainWindow
-
-return_large_frees()  # as the app's entry point does
-marks = {}
-class FirstPaint(QObject):
-    def eventFilter(self, obj, event):
-        if event.type() == QEvent.Type.Paint:
-            marks.setdefault("paint", time.time())
-        return False
-
-def rss_kb():
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
-
 app = QApplication([])
 window = MainWindow()
 session = window.session
