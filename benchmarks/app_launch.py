@@ -108,7 +108,7 @@ PLAIN_LOAD = (
     + r"""
 import json
 from transformers import AutoModelForCausalLM
-from nokenviz.core.model_spec import default_model_path
+from nokenviz.core.models.model_spec import default_model_path
 path = default_model_path()
 AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name)
 print(json.dumps({"max_rss_kb": peak_rss_kb()}))

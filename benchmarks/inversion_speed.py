@@ -27,9 +27,9 @@ BASELINE_PROMPTS = 32
 def run() -> dict:
     import torch
 
-    from nokenviz.core.inversion import invert_noken
-    from nokenviz.core.loading import load_model
-    from nokenviz.core.nokens import parse_noken
+    from nokenviz.core.models.loading import load_model
+    from nokenviz.core.nokens.inversion import invert_noken
+    from nokenviz.core.nokens.specs import parse_noken
 
     loaded = load_model("default")
     vocabulary = len(loaded.token_labels)  # the labels are built when the app loads a model

@@ -41,7 +41,7 @@ def _wait(app: Any, done: Any) -> None:
 
 def _window(app: Any, dtype: str) -> Any:
     """The app's window with the default model loaded and the composer set up."""
-    from nokenviz.core.model_spec import LoadOptions
+    from nokenviz.core.models.model_spec import LoadOptions
     from nokenviz.gui.window import MainWindow
 
     window = MainWindow(LoadOptions(dtype=dtype))
@@ -87,8 +87,8 @@ def _full_forward_ms(app: Any, window: Any) -> list[float]:
     def forward(state: dict[str, Any], _task: Any) -> None:
         import torch
 
-        from nokenviz.core.nokens import parse_noken
-        from nokenviz.core.prompts import prepare_prompt
+        from nokenviz.core.nokens.prompts import prepare_prompt
+        from nokenviz.core.nokens.specs import parse_noken
 
         loaded = state["model"]
         full = prepare_prompt(loaded, PROMPT, {"x": parse_noken('{"token": " White"}')})

@@ -31,8 +31,8 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 def run() -> dict:
     cache = tempfile.TemporaryDirectory(prefix="nokenviz-bench-")  # removed when run returns
     os.environ["XDG_CACHE_HOME"] = cache.name
-    from nokenviz.core.loading import load_model
-    from nokenviz.core.projections import ProjectionSpec, fit_projection
+    from nokenviz.core.maps.projections import ProjectionSpec, fit_projection
+    from nokenviz.core.models.loading import load_model
     from nokenviz.core.task import Task
 
     w_e = load_model("default").adapter.W_E.detach().numpy()
@@ -44,7 +44,7 @@ def run() -> dict:
     spec = ProjectionSpec("umap", seed=0)
     first, _ = _timed(lambda: fit_projection(w_e, spec, task))
     cached, _ = _timed(lambda: fit_projection(w_e, spec))
-    from nokenviz.core.faithfulness import score_projection
+    from nokenviz.core.maps.faithfulness import score_projection
 
     fitted = fit_projection(w_e, ProjectionSpec("pca"))
     measure, score = _timed(lambda: score_projection(w_e, fitted.coords))

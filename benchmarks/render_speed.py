@@ -39,11 +39,11 @@ class _Queue:
 
 def _session(n: int, seed: int = 0):
     """A session showing `n` tokens with the overlays a user has on screen."""
-    from nokenviz.core.geometry import NormStats
-    from nokenviz.core.lens import LensEntry, Trace
-    from nokenviz.core.projections import ProjectionSpec, fit_projection
-    from nokenviz.core.scene import ComposerPart
-    from nokenviz.core.vocabulary import Vocabulary
+    from nokenviz.core.maps.geometry import NormStats
+    from nokenviz.core.maps.projections import ProjectionSpec, fit_projection
+    from nokenviz.core.maps.vocabulary import Vocabulary
+    from nokenviz.core.residual.lens import LensEntry, Trace
+    from nokenviz.core.scenes.scene import ComposerPart
     from nokenviz.state.session import Session
 
     rng = np.random.default_rng(seed)

@@ -19,7 +19,7 @@ empty nokenviz cache:
    empty cache (its peak RSS from a VmHWM reset just before) vs plain umap-learn on the unit
    rows of the same tokens the app fitted (its norm-stratified sample past UMAP_SAMPLE).
    The plain calls run on the model `load_model` returned, as preview_speed.py does: the same
-   weights, with the app's CPU linear swap for few rows (core/cpu_linear.py), so the plain
+   weights, with the app's CPU linear swap for few rows (core/models/cpu_linear.py), so the plain
    forwards are if anything faster than stock transformers.
 
     python -m benchmarks.scale [--table]   # NOKENVIZ_SCALE_MODELS_ONLY=name,name to restrict
@@ -110,14 +110,19 @@ CORE = (
     + r"""
 import gc, json, statistics, sys, time
 import numpy as np, torch
-from nokenviz.core.decoding import DecodingSettings
-from nokenviz.core.experiment import run_generation
-from nokenviz.core.geometry import norms_and_mean
-from nokenviz.core.lens import trace_prompt
-from nokenviz.core.loading import load_model
-from nokenviz.core.preview import NokenPreview
-from nokenviz.core.projections import UMAP_SAMPLE, ProjectionSpec, fit_projection, stratified_sample
-from nokenviz.core.prompts import prepare_prompt
+from nokenviz.core.generation.settings import DecodingSettings
+from nokenviz.core.generation.experiment import run_generation
+from nokenviz.core.maps.geometry import norms_and_mean
+from nokenviz.core.residual.lens import trace_prompt
+from nokenviz.core.models.loading import load_model
+from nokenviz.core.nokens.preview import NokenPreview
+from nokenviz.core.maps.projections import (
+    UMAP_SAMPLE,
+    ProjectionSpec,
+    fit_projection,
+    stratified_sample,
+)
+from nokenviz.core.nokens.prompts import prepare_prompt
 from nokenviz.core.heap import return_large_frees
 
 return_large_frees()  # as the app's entry point does
@@ -257,7 +262,7 @@ def _load(folder: Path, cache: str) -> dict:
 
 
 def _measure(name: str) -> dict:
-    from nokenviz.core.scene import TracePart
+    from nokenviz.core.scenes.scene import TracePart
 
     folder = _model_folder(name)
     trace_prompt = TracePart().prompt

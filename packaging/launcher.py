@@ -1,7 +1,7 @@
 """Entry point of the packaged app (PyInstaller): the `nokenviz` command line and GUI.
 
 A frozen app has no Python interpreter to start child processes with, so `sys.executable` is
-this program. nokenviz starts one child, `sys.executable -m nokenviz.core.gguf_convert ...`
+this program. nokenviz starts one child, `sys.executable -m nokenviz.core.models.gguf_child ...`
 (the one-time GGUF conversion), so that form is handled here by running the module.
 """
 

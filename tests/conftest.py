@@ -42,7 +42,7 @@ def small_vocab_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="session")
 def tiny_models(tiny_dirs: dict[str, str]) -> dict:
-    from nokenviz.core.loading import load_model
+    from nokenviz.core.models.loading import load_model
 
     return {family: load_model(path) for family, path in tiny_dirs.items()}
 
@@ -61,7 +61,7 @@ def llama(tiny_models: dict):
 @pytest.fixture(scope="session")
 def smol():
     """The real default model (SmolLM2-135M-Instruct), loaded once per pytest run."""
-    from nokenviz.core.loading import load_model
+    from nokenviz.core.models.loading import load_model
 
     return load_model("default")
 

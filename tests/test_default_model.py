@@ -1,7 +1,7 @@
 """End-to-end truth on the real default model (SmolLM2-135M-Instruct), loaded once per run.
 
-Each test is one of the foundation issue's "must show" checks: the CLI's answer compared with
-a hand computation in plain torch/transformers.
+Each test compares the Python API's answer (the one the command line prints) with a hand
+computation in plain torch/transformers.
 """
 
 from __future__ import annotations
@@ -15,22 +15,16 @@ import torch
 import torch.nn.functional as F
 
 from nokenviz import cli
+from nokenviz.api import Model
+from nokenviz.cli import commands
 
 pytestmark = pytest.mark.real_model
 
 
 @pytest.fixture
-def cli_json(smol, monkeypatch, capsys):
-    """Run a CLI command in-process on the already loaded default model; return its JSON."""
-    monkeypatch.setattr(cli, "_load", lambda _args: smol)
-
-    def run(*argv: str) -> dict:
-        code = cli.main([*argv, "--json"])
-        out, err = capsys.readouterr()
-        assert code == 0, err
-        return json.loads(out)
-
-    return run
+def api(smol) -> Model:
+    """The already loaded default model, as the Python API's `Model`."""
+    return Model(smol)
 
 
 def test_info_through_the_installed_command() -> None:
@@ -53,8 +47,8 @@ def test_info_through_the_installed_command() -> None:
     assert info["embedding_norms"]["mean_direction_norm"] == pytest.approx(0.67, abs=0.01)
 
 
-def test_neighbors_of_question_match_a_hand_computation(smol, cli_json) -> None:
-    doc = cli_json("neighbors", " question", "-k", "5")
+def test_neighbors_of_question_match_a_hand_computation(smol, api) -> None:
+    doc = api.neighbors(" question", k=5).to_json()
     w = smol.model.get_input_embeddings().weight.detach()
     query = smol.tokenizer.encode(" question", add_special_tokens=False)[0]
     sims = F.cosine_similarity(w[query].unsqueeze(0), w, dim=1)
@@ -64,8 +58,8 @@ def test_neighbors_of_question_match_a_hand_computation(smol, cli_json) -> None:
     assert [row["token"] for row in doc["top"][:3]] == [" questions", "question", " Question"]
 
 
-def test_lens_last_layer_predicts_what_generate_produces(smol, cli_json) -> None:
-    doc = cli_json("lens", "The sun rises in the")
+def test_lens_last_layer_predicts_what_generate_produces(smol, api) -> None:
+    doc = api.lens("The sun rises in the").to_json()
     assert len(doc["layers"]) == 31
     ids = smol.tokenizer("The sun rises in the", return_tensors="pt").input_ids
     with torch.no_grad():
@@ -75,15 +69,9 @@ def test_lens_last_layer_predicts_what_generate_produces(smol, cli_json) -> None
     assert norms[-1] > 50 * norms[0]  # seed 004: the residual stream grows through the layers
 
 
-def test_generate_with_a_mix_noken_equals_hand_written_generate(smol, cli_json) -> None:
-    doc = cli_json(
-        "generate",
-        "{x} whippets are",
-        "--noken",
-        'x={"mix": {"White": 0.5, "Black": 0.5}}',
-        "--max-new-tokens",
-        "20",
-    )
+def test_generate_with_a_mix_noken_equals_hand_written_generate(smol, api) -> None:
+    mix = {"mix": {"White": 0.5, "Black": 0.5}}
+    doc = api.generate("{x} whippets are", {"x": mix}, max_new_tokens=20).to_json()
     tok, w = smol.tokenizer, smol.model.get_input_embeddings().weight.detach()
     white, black = (tok.encode(t, add_special_tokens=False)[0] for t in ("White", "Black"))
     rest = tok(" whippets are", return_tensors="pt", add_special_tokens=False).input_ids[0]
@@ -100,8 +88,8 @@ def test_generate_with_a_mix_noken_equals_hand_written_generate(smol, cli_json) 
     assert doc["token_ids"] == out[0].tolist()
 
 
-def test_lerp_sweep_ends_are_the_plain_continuations(smol, cli_json) -> None:
-    doc = cli_json("sweep", "lerp", "White whippets are", "Black whippets are", "--steps", "11")
+def test_lerp_sweep_ends_are_the_plain_continuations(smol, api) -> None:
+    doc = api.sweep("lerp", "White whippets are", "Black whippets are", steps=11).to_json()
     assert [row["t"] for row in doc["rows"]] == [i / 10 for i in range(11)]
     for prompt, row in (
         ("White whippets are", doc["rows"][0]),
@@ -116,7 +104,7 @@ def test_lerp_sweep_ends_are_the_plain_continuations(smol, cli_json) -> None:
 
 
 def test_a_multi_token_word_shows_how_it_splits(smol, monkeypatch, capsys) -> None:
-    monkeypatch.setattr(cli, "_load", lambda _args: smol)
+    monkeypatch.setattr(commands, "open_model", lambda _args, _spec=None: smol)
     code = cli.main(["generate", "{x} are fast", "--noken", 'x={"token": " whippets"}'])
     err = capsys.readouterr().err
     assert code == 1
@@ -129,9 +117,9 @@ def test_a_multi_token_word_shows_how_it_splits(smol, monkeypatch, capsys) -> No
 
 def test_the_converted_cache_equals_loading_the_gguf_file(smol) -> None:
     """The safetensors folder the app loads gives the same weights and logits as the GGUF."""
-    from nokenviz.core.gguf_cache import gguf_read_once
-    from nokenviz.core.loading import LoadOptions, load_resolved
-    from nokenviz.core.model_spec import resolve_model
+    from nokenviz.core.models.gguf_cache import gguf_read_once
+    from nokenviz.core.models.loading import LoadOptions, load_resolved
+    from nokenviz.core.models.model_spec import resolve_model
     from nokenviz.core.task import Task
 
     with gguf_read_once():
@@ -151,8 +139,8 @@ def test_the_converted_cache_equals_loading_the_gguf_file(smol) -> None:
 
 
 def test_cancelling_the_first_use_conversion_leaves_no_files(tmp_path, monkeypatch) -> None:
-    from nokenviz.core import gguf_convert
-    from nokenviz.core.model_spec import resolve_model
+    from nokenviz.core.models import gguf_convert
+    from nokenviz.core.models.model_spec import resolve_model
     from nokenviz.core.task import Task
     from nokenviz.errors import Cancelled
 

@@ -7,12 +7,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nokenviz.core.decoding import DecodingSettings
-from nokenviz.core.experiment import parse_experiment, run_generation
-from nokenviz.core.nokens import parse_noken
-from nokenviz.core.prompts import prepare_prompt
-from nokenviz.core.rules import parse_rule
-from nokenviz.core.transforms import apply_transform, parse_transform
+from nokenviz.core.generation.experiment import parse_experiment, run_generation
+from nokenviz.core.generation.rules import parse_rule
+from nokenviz.core.generation.settings import DecodingSettings
+from nokenviz.core.generation.transforms import apply_transform, parse_transform
+from nokenviz.core.nokens.prompts import prepare_prompt
+from nokenviz.core.nokens.specs import parse_noken
 from nokenviz.errors import NokenvizError
 
 PROMPT = "White whippets are fast dogs"

@@ -1,4 +1,4 @@
-"""kNN recall of a projection (nokenviz.core.faithfulness) against a brute-force reference.
+"""kNN recall of a projection (nokenviz.core.maps.faithfulness) against a brute-force reference.
 
 The timing tests at the real models' shapes take tens of seconds, so they only run with
 NOKENVIZ_TIMING=1 (and `-s` to see what they print); they print timings and assert results.
@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from nokenviz.core.faithfulness import (
+from nokenviz.core.maps.faithfulness import (
     Faithfulness,
     faithfulness,
     knn_recall,
     sample_ids,
     token_recall,
 )
-from nokenviz.core.geometry import row_norms
+from nokenviz.core.maps.geometry import row_norms
 from nokenviz.core.task import Task
 from nokenviz.errors import Cancelled
 

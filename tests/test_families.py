@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from nokenviz.core.decoding import DecodingSettings
-from nokenviz.core.generation import generate
-from nokenviz.core.lens import attention, lens_space, logit_lens, residual_stream
-from nokenviz.core.nokens import parse_noken
-from nokenviz.core.prompts import prepare_prompt, prepare_token_ids
+from nokenviz.core.generation.generate import generate
+from nokenviz.core.generation.settings import DecodingSettings
+from nokenviz.core.nokens.prompts import prepare_prompt, prepare_token_ids
+from nokenviz.core.nokens.specs import parse_noken
+from nokenviz.core.residual.lens import attention, lens_space, logit_lens, residual_stream
 
 PROMPT = "The sun rises in the"
 

@@ -12,7 +12,8 @@ import pytest
 from matplotlib.text import Text
 from PIL import Image
 
-from nokenviz.core.figures import (
+from nokenviz.core.figures.overlays import NAMES, Label
+from nokenviz.core.figures.plots import (
     SIZES,
     SphereLayers,
     lens_figure,
@@ -21,7 +22,6 @@ from nokenviz.core.figures import (
     sphere_figure,
     table_figure,
 )
-from nokenviz.core.overlays import NAMES, Label
 from nokenviz.errors import NokenvizError
 
 
@@ -150,8 +150,9 @@ def test_the_frame_fits_the_points_and_marks_of_the_view_with_an_inset() -> None
 
 
 def test_a_scene_coloured_by_recall_has_its_own_scale_and_caption(llama) -> None:
-    from nokenviz.core.render import compute_scene, scene_figure
-    from nokenviz.core.scene import ProjectionPart, Scene
+    from nokenviz.api.render import compute_scene
+    from nokenviz.core.figures.render import scene_figure
+    from nokenviz.core.scenes.scene import ProjectionPart, Scene
     from nokenviz.core.task import Task
 
     scene = Scene(projection=ProjectionPart(colour="recall"))
@@ -166,8 +167,9 @@ def test_a_scene_coloured_by_recall_has_its_own_scale_and_caption(llama) -> None
 
 
 def test_a_local_view_scene_centred_on_its_noken(llama) -> None:
-    from nokenviz.core.render import compute_scene, scene_figure
-    from nokenviz.core.scene import ComposerPart, ProjectionPart, Scene
+    from nokenviz.api.render import compute_scene
+    from nokenviz.core.figures.render import scene_figure
+    from nokenviz.core.scenes.scene import ComposerPart, ProjectionPart, Scene
     from nokenviz.core.task import Task
 
     local = ProjectionPart(kind="local", centre="noken")

@@ -19,9 +19,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nokenviz.core.figures import save_figure
-from nokenviz.core.render import compute_scene, scene_figure
-from nokenviz.core.scene import load_scene
+from nokenviz.api.render import compute_scene
+from nokenviz.core.figures.plots import save_figure
+from nokenviz.core.figures.render import scene_figure
+from nokenviz.core.scenes.scene import load_scene
 from nokenviz.core.task import Task
 
 ROOT = Path(__file__).parent.parent

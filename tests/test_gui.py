@@ -40,7 +40,7 @@ def test_window_paints_and_loads_on_the_worker(loaded) -> None:
     )
     assert loaded.view.coords.shape == (len(loaded.session.vocab.tokens), 2)
     assert not loaded.status.progress.isVisible()  # the progress bar goes away when work is done
-    assert loaded.model_worker.thread.isRunning()
+    assert loaded.model_worker.qthread.isRunning()
 
 
 def test_search_selects_and_inspects_a_token(qtbot, loaded) -> None:
@@ -138,7 +138,7 @@ def test_closing_while_busy_neither_crashes_nor_hangs(qtbot, qt_settings, tiny_d
     win.show()
     win.load_model(tiny_dirs["gemma"])
     win.close()
-    assert win.model_worker.thread.isFinished() and win.projection_worker.thread.isFinished()
+    assert win.model_worker.qthread.isFinished() and win.projection_worker.qthread.isFinished()
 
 
 def test_the_window_module_does_not_import_torch() -> None:
@@ -448,9 +448,9 @@ def test_a_sweep_table_equals_the_command_line_rows(
 
 
 def test_soft_feedback_shows_the_shadow_and_draws_its_path(qtbot, loaded) -> None:
-    from nokenviz.core.generation import soft_feedback
-    from nokenviz.core.nokens import parse_assignments
-    from nokenviz.core.prompts import prepare_prompt
+    from nokenviz.core.generation.generate import soft_feedback
+    from nokenviz.core.nokens.prompts import prepare_prompt
+    from nokenviz.core.nokens.specs import parse_assignments
 
     panel = loaded.generate_panel
     panel.prompt.setText("{x} cat sat")
@@ -483,7 +483,7 @@ def _wait_for_scene(qtbot, window) -> None:
 
 
 def test_a_saved_scene_reopens_identically(qtbot, loaded, qt_settings, tmp_path) -> None:
-    from nokenviz.core.scene import load_scene
+    from nokenviz.core.scenes.scene import load_scene
 
     cat, dog = _add_anchors(loaded, " cat", " dog")
     loaded.composer.weights.item(0, 1).setText("3")  # [3, 1] -> [0.75, 0.25]
@@ -554,7 +554,7 @@ def test_bad_and_foreign_scenes(qtbot, loaded, tmp_path, tiny_dirs, monkeypatch)
 
 
 def test_examples_are_in_the_help_menu_and_the_session_is_autosaved(qtbot, qt_settings) -> None:
-    from nokenviz.core.scene import load_scene
+    from nokenviz.core.scenes.scene import load_scene
     from nokenviz.gui.scene_files import autosave_path, examples
 
     win = MainWindow()

@@ -40,7 +40,7 @@ def test_rules_are_marked_in_the_output_beside_the_baseline(
     assert main(argv) == 0
     cli = json.loads(capsys.readouterr().out)
     assert (run.text, run.baseline_text) == (cli["text"], cli["baseline_text"])
-    assert [i for i, _ in run.substituted] == [1]
+    assert [s.index for s in run.substituted] == [1]
     assert panel.baseline_label.text() == cli["baseline_note"]
     start, end, _ = run.marks[0]
     cursor = QTextCursor(panel.output.document())

@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QPushButton, QWidget
 
-from nokenviz.core.scene import Scene, save_scene
+from nokenviz.core.scenes.scene import Scene, save_scene
 from nokenviz.gui.window import MainWindow
 from nokenviz.state.job import Job
 from tests.test_gui import LOAD_TIMEOUT, wait_idle, when
@@ -102,7 +102,7 @@ def test_a_job_of_the_old_model_ending_after_a_switch_frees_its_weights(
 ) -> None:
     """The views read the model's own W_E (no copy), so a job of the old model that ends after
     the switch must let go of it at once, not at some later garbage collection."""
-    from nokenviz.core import projections
+    from nokenviz.core.maps import projections
 
     load(qtbot, window, tiny_dirs["llama"])
     old = weakref.ref(window.session.vocab.matrices["W_E"])

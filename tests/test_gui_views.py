@@ -118,7 +118,7 @@ def test_export_at_a_print_size_keeps_text_as_truetype(qtbot, loaded, tmp_path) 
 
 @pytest.mark.parametrize("title", ["Token Alchemy, local"])
 def test_the_scene_title_is_the_window_title(qtbot, loaded, tmp_path, title: str) -> None:
-    from nokenviz.core.scene import save_scene
+    from nokenviz.core.scenes.scene import save_scene
 
     scene = loaded.session.to_scene().model_copy(update={"title": title})
     save_scene(scene, tmp_path / "s.json")
@@ -152,7 +152,7 @@ def test_a_large_vocabulary_gets_a_sampled_umap_and_an_exact_one_after_an_estima
 ) -> None:
     from PySide6.QtWidgets import QMessageBox
 
-    from nokenviz.core import projections
+    from nokenviz.core.maps import projections
     from nokenviz.gui import toolbar
 
     monkeypatch.setattr(projections, "UMAP_SAMPLE", 100)  # the tiny vocabulary counts as large

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import torch
 
-from nokenviz.core.injection import (
+from nokenviz.core.generation.injection import (
     Injection,
     InjectionSpec,
     _PositionHook,
@@ -17,9 +17,9 @@ from nokenviz.core.injection import (
     parse_injection,
     resolve_injections,
 )
-from nokenviz.core.lens import residual_stream
-from nokenviz.core.nokens import parse_noken
-from nokenviz.core.prompts import prepare_prompt, prepare_token_ids
+from nokenviz.core.nokens.prompts import prepare_prompt, prepare_token_ids
+from nokenviz.core.nokens.specs import parse_noken
+from nokenviz.core.residual.lens import residual_stream
 from nokenviz.errors import NokenvizError
 
 PROMPT = "The cat sat on the mat"

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nokenviz.core.inversion import WIDEST, Inversion, _Search, invert_noken
-from nokenviz.core.loading import load_model
-from nokenviz.core.nokens import parse_noken
-from nokenviz.core.prompts import prepare_prompt, special_prefix
+from nokenviz.core.models.loading import load_model
+from nokenviz.core.nokens.inversion import WIDEST, Inversion, _Search, invert_noken
+from nokenviz.core.nokens.prompts import prepare_prompt, special_prefix
+from nokenviz.core.nokens.specs import parse_noken
 from nokenviz.core.task import Task
 from nokenviz.errors import ModelError, NokenvizError, PromptError
 

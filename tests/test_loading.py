@@ -11,11 +11,11 @@ import torch
 from torch import nn
 from transformers import AutoModelForCausalLM
 
-from nokenviz.core import device_plan, loading, model_spec
-from nokenviz.core.cpu_linear import FewRowsLinear
-from nokenviz.core.loading import load_model
-from nokenviz.core.model_spec import resolve_model
-from nokenviz.core.precision import pick_precision
+from nokenviz.core.models import device_plan, loading, model_spec
+from nokenviz.core.models.cpu_linear import FewRowsLinear
+from nokenviz.core.models.loading import load_model
+from nokenviz.core.models.model_spec import resolve_model
+from nokenviz.core.models.precision import pick_precision
 from nokenviz.core.task import Task
 from nokenviz.errors import Cancelled, ModelError, NokenvizError
 from tests.tiny_models import build_tokenizer

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nokenviz.core.nokens import build_noken, parse_noken, slerp, typical_norm
+from nokenviz.core.nokens.specs import build_noken, parse_noken, slerp, typical_norm
 from nokenviz.errors import NokenSpecError
 
 

@@ -1,6 +1,7 @@
-"""Big-model inference (core/device_plan.py): a tiny model with decoder layers offloaded to disk
-gives the same results as the plain load in every feature that reads or writes the residual
-stream; a model that fits nowhere is refused, with the numbers, before any weight is read."""
+"""Big-model inference (core/models/device_plan.py): a tiny model with decoder layers
+offloaded to disk gives the same results as the plain load in every feature that reads or
+writes the residual stream; a model that fits nowhere is refused, with the numbers, before
+any weight is read."""
 
 from __future__ import annotations
 
@@ -16,17 +17,18 @@ import torch
 from accelerate.utils import compute_module_sizes
 from transformers import AutoModelForCausalLM
 
-from nokenviz.cli import _max_memory, main
-from nokenviz.core.decoding import DecodingSettings
-from nokenviz.core.device_plan import DevicePlan, plan_devices
-from nokenviz.core.experiment import parse_experiment, run_generation
-from nokenviz.core.generation import soft_feedback
-from nokenviz.core.lens import trace_prompt
-from nokenviz.core.loading import LoadedModel, load_model
-from nokenviz.core.model_spec import LoadOptions
-from nokenviz.core.nokens import build_noken, parse_noken
-from nokenviz.core.preview import NokenPreview
-from nokenviz.core.prompts import prepare_prompt
+from nokenviz.cli import main
+from nokenviz.cli.options import max_memory
+from nokenviz.core.generation.experiment import parse_experiment, run_generation
+from nokenviz.core.generation.generate import soft_feedback
+from nokenviz.core.generation.settings import DecodingSettings
+from nokenviz.core.models.device_plan import DevicePlan, plan_devices
+from nokenviz.core.models.loading import LoadedModel, load_model
+from nokenviz.core.models.model_spec import LoadOptions
+from nokenviz.core.nokens.preview import NokenPreview
+from nokenviz.core.nokens.prompts import prepare_prompt
+from nokenviz.core.nokens.specs import build_noken, parse_noken
+from nokenviz.core.residual.lens import trace_prompt
 from nokenviz.core.task import Task
 from nokenviz.errors import ModelError
 from nokenviz.gui.status_line import model_summary
@@ -170,7 +172,7 @@ def test_too_large_even_for_the_disk_is_refused_before_any_weight_is_read(
         AutoModelForCausalLM, "from_pretrained", lambda *a, **k: read.append("weights")
     )
     monkeypatch.setattr(
-        "nokenviz.core.device_plan.shutil.disk_usage", lambda _p: SimpleNamespace(free=1000)
+        "nokenviz.core.models.device_plan.shutil.disk_usage", lambda _p: SimpleNamespace(free=1000)
     )
     options = LoadOptions(
         max_memory={"cpu": _budget(pair.plain, 2.5)}, offload_folder=str(tmp_path / "off")
@@ -187,7 +189,8 @@ def test_too_large_even_for_the_disk_is_refused_before_any_weight_is_read(
 
 def test_a_gguf_file_to_convert_must_fit_memory_whole(pair, monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setattr(
-        "nokenviz.core.device_plan.psutil.virtual_memory", lambda: SimpleNamespace(available=1000)
+        "nokenviz.core.models.device_plan.psutil.virtual_memory",
+        lambda: SimpleNamespace(available=1000),
     )
     with torch.device("meta"):
         skeleton = AutoModelForCausalLM.from_config(pair.plain.model.config)
@@ -239,7 +242,7 @@ def test_malformed_max_memory_is_one_line_and_exit_code_2(capsys, value: str, sh
 
 
 def test_max_memory_sizes() -> None:
-    parsed = _max_memory("cpu=1.5GiB, cuda:1=10GB ,disk=512MiB,mps=1000")
+    parsed = max_memory("cpu=1.5GiB, cuda:1=10GB ,disk=512MiB,mps=1000")
     assert parsed == {"cpu": 3 * 2**29, "cuda:1": 10**10, "disk": 2**29, "mps": 1000}
 
 

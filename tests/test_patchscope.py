@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from nokenviz.core.lens import trace_prompt
-from nokenviz.core.patchscope import (
+from nokenviz.core.generation.patchscope import (
     DEFAULT_TARGET,
     prepare_target,
     read_noken,
     read_trajectory,
     read_vector,
 )
-from nokenviz.core.prompts import prepare_prompt
+from nokenviz.core.nokens.prompts import prepare_prompt
+from nokenviz.core.residual.lens import trace_prompt
 from nokenviz.core.task import Task
 from nokenviz.errors import Cancelled, NokenvizError, PromptError
 from tests.test_injection import edit_hook, greedy

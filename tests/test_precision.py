@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nokenviz.core import precision
-from nokenviz.core.lens import logit_lens, residual_stream
-from nokenviz.core.loading import load_model
-from nokenviz.core.model_spec import LoadOptions
-from nokenviz.core.precision import pick_precision
-from nokenviz.core.prompts import prepare_prompt
+from nokenviz.core.models import precision
+from nokenviz.core.models.loading import load_model
+from nokenviz.core.models.model_spec import LoadOptions
+from nokenviz.core.models.precision import pick_precision
+from nokenviz.core.nokens.prompts import prepare_prompt
+from nokenviz.core.residual.lens import logit_lens, residual_stream
 from tests.tiny_models import build_model_dir
 
 CPU = torch.device("cpu")
@@ -55,8 +55,8 @@ def test_a_bf16_checkpoint_loads_by_the_cpu_it_is_on(bf16_dir, monkeypatch, nati
 def test_bf16_lens_and_generation_agree_with_float32(bf16_dir) -> None:
     """The tolerance the README states: lens probabilities within 0.02, the same top-1 token
     wherever float32's top-1 leads by more than 0.05, the same greedy tokens."""
-    from nokenviz.core.decoding import DecodingSettings
-    from nokenviz.core.generation import generate
+    from nokenviz.core.generation.generate import generate
+    from nokenviz.core.generation.settings import DecodingSettings
 
     half = load_model(bf16_dir, LoadOptions(dtype="bfloat16"))
     full = load_model(bf16_dir, LoadOptions(dtype="float32"))
@@ -77,9 +77,9 @@ def test_bf16_lens_and_generation_agree_with_float32(bf16_dir) -> None:
 def test_a_bf16_vocabulary_is_the_model_s_own_weights_and_searches_like_float32(bf16_dir) -> None:
     """No float32 copy of W_E is kept for the views or the preview (it would double a lab
     model's embedding); their searches rank as float32 does."""
-    from nokenviz.core.geometry import neighbours
-    from nokenviz.core.preview import NokenPreview
-    from nokenviz.core.vocabulary import vocabulary
+    from nokenviz.core.maps.geometry import neighbours
+    from nokenviz.core.maps.vocabulary import vocabulary
+    from nokenviz.core.nokens.preview import NokenPreview
 
     half = load_model(bf16_dir, LoadOptions(dtype="bfloat16"))
     vocab = vocabulary(half)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nokenviz.core.nokens import build_noken, parse_noken
-from nokenviz.core.preview import NokenPreview, span_of
-from nokenviz.core.prompts import prepare_prompt
+from nokenviz.core.nokens.preview import NokenPreview, span_of
+from nokenviz.core.nokens.prompts import prepare_prompt
+from nokenviz.core.nokens.specs import build_noken, parse_noken
 from nokenviz.errors import PromptError
 
 

@@ -8,12 +8,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from nokenviz.core import umap_sphere
-from nokenviz.core.density import bin_points, visible
-from nokenviz.core.labels import arrange_labels, mark_boxes
-from nokenviz.core.projections import ProjectionSpec, fit_projection
+from nokenviz.core.figures.labels import arrange_labels, mark_boxes
+from nokenviz.core.maps import umap_sphere
+from nokenviz.core.maps.density import bin_points, visible
+from nokenviz.core.maps.projections import ProjectionSpec, fit_projection
+from nokenviz.core.models.tokens import find_tokens
 from nokenviz.core.task import Task
-from nokenviz.core.tokens import find_tokens
 from nokenviz.errors import Cancelled, NokenvizError
 
 
@@ -134,7 +134,7 @@ def test_find_tokens_orders_exact_before_loose_before_substring() -> None:
 
 
 def test_local_view_keeps_the_centres_neighbours_nearest(anisotropic) -> None:
-    from nokenviz.core.faithfulness import score_projection, token_recall
+    from nokenviz.core.maps.faithfulness import score_projection, token_recall
 
     centre = 7
     projection = fit_projection(
@@ -177,7 +177,7 @@ def test_a_bfloat16_tensor_projects_as_its_float32_values_in_any_blocking(
     the map does not depend on the blocks' size."""
     import torch
 
-    from nokenviz.core import geometry
+    from nokenviz.core.maps import geometry
 
     weights = torch.from_numpy(anisotropic).bfloat16()
     values = weights.float().numpy()
@@ -197,8 +197,8 @@ def test_a_bfloat16_tensor_projects_as_its_float32_values_in_any_blocking(
 def test_a_large_vocabulary_gets_a_stratified_umap_sample_and_says_so(
     anisotropic, monkeypatch
 ) -> None:
-    from nokenviz.core import projections
-    from nokenviz.core.faithfulness import score_projection
+    from nokenviz.core.maps import projections
+    from nokenviz.core.maps.faithfulness import score_projection
 
     monkeypatch.setattr(projections, "UMAP_SAMPLE", 500)
     sampled = fit_projection(anisotropic, ProjectionSpec("umap", n_neighbors=10))

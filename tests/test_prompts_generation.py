@@ -7,12 +7,12 @@ import threading
 import pytest
 import torch
 
-from nokenviz.core.decoding import DecodingSettings
-from nokenviz.core.generation import generate, soft_feedback
-from nokenviz.core.nokens import parse_noken
-from nokenviz.core.prompts import prepare_prompt
-from nokenviz.core.sweeps import lerp_sweep, parse_seed_range, seed_sweep, sweep_values
-from nokenviz.core.template import Slot, parse_template
+from nokenviz.core.generation.generate import generate, soft_feedback
+from nokenviz.core.generation.settings import DecodingSettings
+from nokenviz.core.generation.sweeps import lerp_sweep, parse_seed_range, seed_sweep, sweep_values
+from nokenviz.core.nokens.prompts import prepare_prompt
+from nokenviz.core.nokens.specs import parse_noken
+from nokenviz.core.nokens.template import Slot, parse_template
 from nokenviz.errors import NokenvizError, PromptError
 
 CAT = {"x": parse_noken('{"token": " cat"}')}
@@ -162,7 +162,7 @@ def test_soft_feedback_first_step_is_the_greedy_token(llama) -> None:
 
 
 def test_sweep_tables_as_csv_and_markdown() -> None:
-    from nokenviz.core.sweeps import SweepRow, rows_as_text
+    from nokenviz.core.generation.sweeps import SweepRow, rows_as_text
 
     rows = [SweepRow("t", 0.0, ' a "quoted" | piped'), SweepRow("t", 1.0, "two\nlines")]
     assert rows_as_text(rows, "csv") == 't,text\n0.0," a ""quoted"" | piped"\n1.0,"two\nlines"\n'
@@ -178,8 +178,8 @@ def test_a_sweep_file_says_what_made_it() -> None:
     import csv
     from datetime import datetime, timezone
 
-    from nokenviz import __version__
-    from nokenviz.core.sweeps import SweepRow, rows_as_text, sweep_header
+    from nokenviz.core.generation.sweeps import SweepRow, rows_as_text, sweep_header
+    from nokenviz.version import __version__
 
     when = datetime(2026, 11, 26, 3, 0, tzinfo=timezone.utc)
     header = sweep_header("seeds", ("The {x} cat", ""), 11, "0-9", 20, "tiny (dir)", when)
@@ -217,7 +217,7 @@ def test_atomic_writes_leave_the_old_file_on_failure(tmp_path, monkeypatch) -> N
 
 def test_text_a_tokenizer_drops_entirely_gets_one_message(llama, monkeypatch) -> None:
     """A byte-level tokenizer rebuilt from a word list can turn text into nothing at all."""
-    from nokenviz.core import prompts
+    from nokenviz.core.generation.generate import prompts
     from nokenviz.errors import PromptError
 
     monkeypatch.setattr(prompts, "special_prefix", lambda _tokenizer: [])

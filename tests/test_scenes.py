@@ -12,9 +12,9 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from nokenviz.cli import main
-from nokenviz.core.figures import save_figure
+from nokenviz.core.figures.plots import save_figure
 from nokenviz.core.files import write_atomic
-from nokenviz.core.scene import Scene, SceneError, load_scene, parse_scene, save_scene
+from nokenviz.core.scenes.scene import Scene, SceneError, load_scene, parse_scene, save_scene
 from nokenviz.errors import NokenvizError
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "resources" / "examples").glob("*.json"))

@@ -9,11 +9,11 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from nokenviz.core.geometry import NormStats
-from nokenviz.core.lens import LensEntry, Trace
-from nokenviz.core.projections import ProjectionSpec, fit_projection
-from nokenviz.core.scene import ComposerPart, Scene, parse_scene
-from nokenviz.core.vocabulary import Vocabulary
+from nokenviz.core.maps.geometry import NormStats
+from nokenviz.core.maps.projections import ProjectionSpec, fit_projection
+from nokenviz.core.maps.vocabulary import Vocabulary
+from nokenviz.core.residual.lens import LensEntry, Trace
+from nokenviz.core.scenes.scene import ComposerPart, Scene, parse_scene
 from nokenviz.state.controller import Controller
 from nokenviz.state.job import Errored, Job, Returned, Stopped, execute
 from nokenviz.state.session import Session

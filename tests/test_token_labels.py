@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nokenviz.core.token_labels import legend_line, show_bytes, show_text, token_label
-from nokenviz.core.tokens import find_tokens
+from nokenviz.core.models.token_labels import legend_line, show_bytes, show_text, token_label
+from nokenviz.core.models.tokens import find_tokens
 
 
 @pytest.mark.parametrize(
@@ -75,7 +75,7 @@ def test_the_default_vocabulary_labels_are_distinct_and_keep_spaces(smol) -> Non
 
 
 def test_invisible_characters_and_colliding_labels() -> None:
-    from nokenviz.core.token_labels import unique_labels
+    from nokenviz.core.models.token_labels import unique_labels
 
     assert show_text("\u200b") == "<U+200B>"  # zero-width space
     assert show_text("\u00a0x") == "<U+00A0>x"  # no-break space

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import torch
 
-from nokenviz.core.figure_sizes import SIZES
-from nokenviz.core.figures import save_figure
-from nokenviz.core.nokens import parse_noken
-from nokenviz.core.prompts import prepare_prompt
-from nokenviz.core.vector_length import (
+from nokenviz.core.figures.length import length_figure
+from nokenviz.core.figures.plots import save_figure
+from nokenviz.core.figures.sizes import SIZES
+from nokenviz.core.nokens.prompts import prepare_prompt
+from nokenviz.core.nokens.specs import parse_noken
+from nokenviz.core.residual.vector_length import (
     DEFAULT_FACTORS,
-    length_figure,
     scale_final,
     scale_noken,
 )

@@ -68,6 +68,18 @@ def build_model_dir(
 ) -> Path:
     """Save a random tiny model of `family` with its tokenizer into `directory` (its weights
     in `dtype`, as a checkpoint saved in that dtype); `overrides` change its config."""
+    model, tokenizer = build_model(family, seed, vocab_size, **overrides)
+    model.to(dtype)
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def build_model(
+    family: str, seed: int = 0, vocab_size: int = 400, **overrides: Any
+) -> tuple[Any, PreTrainedTokenizerFast]:
+    """A random tiny model of `family` and its tokenizer, in memory (float32)."""
     tokenizer = build_tokenizer(vocab_size)
     config_name, kwargs = FAMILIES[family]
     config = getattr(transformers, config_name)(
@@ -80,11 +92,7 @@ def build_model_dir(
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config)
     _spread_weights(model)
-    model.to(dtype)
-    directory.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
+    return model, tokenizer
 
 
 def build_encoder_dir(directory: Path) -> Path:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from nokenviz.core.model_spec import LoadOptions
+from nokenviz.core.models.model_spec import LoadOptions
+
+if TYPE_CHECKING:
+    from nokenviz.gui.window import MainWindow
 
 
 def run_app(
@@ -24,7 +28,8 @@ def run_app(
 
     from nokenviz.gui.window import MainWindow
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName("nokenviz")
     app.setOrganizationName("nokenviz")
     app.setWindowIcon(QIcon(str(resources.files("nokenviz.resources") / "nokenviz.png")))
@@ -41,7 +46,7 @@ def run_app(
     return app.exec()
 
 
-def _finish_when_drawn(window: object, screenshot: str | None) -> None:
+def _finish_when_drawn(window: MainWindow, screenshot: str | None) -> None:
     """Once a model is loaded and everything asked of it is drawn (nothing left running),
     save the window, print what was loaded and quit with 0; a failure before that quits with
     1 and its message."""
@@ -51,7 +56,7 @@ def _finish_when_drawn(window: object, screenshot: str | None) -> None:
     from nokenviz.gui.status_line import model_summary
 
     session = window.session
-    finished = []
+    finished: list[int] = []
 
     def changed(parts: frozenset[str]) -> None:
         if finished:
@@ -73,9 +78,9 @@ def _finish_when_drawn(window: object, screenshot: str | None) -> None:
         quit_with(code)
 
     def quit_with(code: int) -> None:
-        app = QApplication.instance()
-        app.setQuitOnLastWindowClosed(False)  # its quit would replace our exit code with 0
+        # Both static: they act on the running application.
+        QApplication.setQuitOnLastWindowClosed(False)  # its quit would replace our exit code with 0
         window.close()
-        app.exit(code)
+        QApplication.exit(code)
 
     window.controller.listen(changed)

@@ -3,6 +3,8 @@ guide the traced position."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
@@ -10,6 +12,10 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLay
 from nokenviz.gui.plots import plot_widget
 from nokenviz.state.controller import Controller
 from nokenviz.state.session import Part, Session
+
+if TYPE_CHECKING:
+    from nokenviz.core.residual.lens import Trace
+    from nokenviz.core.scenes.scene import TracePart
 
 TITLE = "attention (row: query, column: key)"
 
@@ -63,12 +69,11 @@ class AttentionPanel(QWidget):
             for side in ("bottom", "left"):
                 self.plot.getAxis(side).setTicks(None)
         else:
-            self._show(session)
+            self._show(trace, session.trace_settings)
         for control in controls:
             control.blockSignals(False)
 
-    def _show(self, session: Session) -> None:
-        trace, part = session.trace, session.trace_settings
+    def _show(self, trace: Trace, part: TracePart) -> None:
         weights, labels = trace.attention, trace.labels
         guiding = trace.guiding()
         best = np.argsort(-guiding)[:3]
@@ -88,7 +93,7 @@ class AttentionPanel(QWidget):
         ticks = [[(i, label[:10]) for i, label in enumerate(labels)]]
         self.plot.getAxis("bottom").setTicks(ticks)
         self.plot.getAxis("left").setTicks(ticks)
-        matrix = self.current(session)
+        matrix = _chosen_matrix(trace, part)
         self.image.setImage(matrix, levels=(0.0, float(matrix.max()) or 1.0), autoLevels=False)
         self.image.setRect(-0.5, -0.5, matrix.shape[1], matrix.shape[0])
 
@@ -97,7 +102,12 @@ class AttentionPanel(QWidget):
         """The matrix shown: the chosen layer's head, or the mean of its heads."""
         if session.trace is None:
             return None
-        weights, part = session.trace.attention, session.trace_settings
-        layer = weights[part.attention_layer % weights.shape[0]]
-        head = part.attention_head
-        return layer.mean(axis=0) if head is None else layer[min(head, layer.shape[0] - 1)]
+        return _chosen_matrix(session.trace, session.trace_settings)
+
+
+def _chosen_matrix(trace: Trace, part: TracePart) -> np.ndarray:
+    """The chosen layer's head of `trace`'s attention, or the mean of its heads."""
+    weights = trace.attention
+    layer = weights[part.attention_layer % weights.shape[0]]
+    head = part.attention_head
+    return layer.mean(axis=0) if head is None else layer[min(head, layer.shape[0] - 1)]

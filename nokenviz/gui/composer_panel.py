@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from html import escape
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
@@ -29,13 +30,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from nokenviz.core.composer import blend_weights, mix_spec
-from nokenviz.core.scene import ComposerPart
+from nokenviz.core.nokens.composer import blend_weights, mix_spec
+from nokenviz.core.scenes.scene import ComposerPart
 from nokenviz.errors import NokenvizError
 from nokenviz.gui.plots import compact, show_rows
 from nokenviz.gui.sphere_view import SphereView
 from nokenviz.state.controller import Controller
 from nokenviz.state.session import Part, Session
+
+if TYPE_CHECKING:
+    from nokenviz.core.maps.projections import Projection
 
 NORMS = {"mixture": "mixture norm", "typical": "typical token norm", "custom": "custom norm"}
 KINDS = {
@@ -201,13 +205,14 @@ class ComposerPanel(QWidget):
             self._show_inversion(session)
         if "preview" in changed and session.preview is not None:
             self.settled.start()
-        if session.vocab is None or session.fitted is None:
+        vocab = session.vocab
+        if vocab is None or session.fitted is None:
             self.view.handle.setVisible(False)
             return
         if changed & {"model", "fitted", "composer"}:
             self._show_anchors(session)
         if changed & {"model", "fitted", "preview"}:
-            self._show_preview(session)
+            self._show_preview(session, vocab.labels)
 
     def _show_controls(self, part: ComposerPart) -> None:
         for control in self.controls:
@@ -232,17 +237,20 @@ class ComposerPanel(QWidget):
     def _show_anchors(self, session: Session) -> None:
         """The weight table, and the handle where the weights put it (unless it is the handle
         that moved)."""
+        fitted, vocab = session.fitted, session.vocab
+        if fitted is None or vocab is None:
+            return
         part = session.composer
-        xy = self._anchor_xy(session)
+        xy = self._anchor_xy(fitted, part.anchors)
         self.view.handle.setVisible(len(xy) > 0)
-        tokens = session.vocab.labels
+        tokens = vocab.labels
         rows = [(tokens[t], f"{w:.4f}") for t, w in zip(part.anchors, part.weights, strict=True)]
         self._show_rows(self.weights, rows)
         if len(xy) and not self._from_handle:
             self._move_handle(np.asarray(part.weights) @ xy)
 
-    def _show_preview(self, session: Session) -> None:
-        shown, tokens = session.preview, session.vocab.labels
+    def _show_preview(self, session: Session, tokens: list[str]) -> None:
+        shown = session.preview
         if shown is None:
             self._show_rows(self.nearest, [])
             self._show_rows(self.next_tokens, [])
@@ -293,8 +301,8 @@ class ComposerPanel(QWidget):
         table.blockSignals(False)
 
     @staticmethod
-    def _anchor_xy(session: Session) -> np.ndarray:
-        return session.fitted.coords[list(session.composer.anchors)].astype(np.float64)
+    def _anchor_xy(fitted: Projection, anchors: tuple[int, ...]) -> np.ndarray:
+        return fitted.coords[list(anchors)].astype(np.float64)
 
     def _move_handle(self, xy: np.ndarray) -> None:
         handle = self.view.handle
@@ -324,26 +332,32 @@ class ComposerPanel(QWidget):
 
     def _handle_moved(self) -> None:
         session = self.controller.session
-        if not session.composer.anchors or session.fitted is None:
+        anchors, fitted = session.composer.anchors, session.fitted
+        if not anchors or fitted is None:
             return
         handle = self.view.handle
         position = np.array([handle.pos().x(), handle.pos().y()])
-        weights = blend_weights(position, self._anchor_xy(session), handle.extrapolating)
+        weights = blend_weights(position, self._anchor_xy(fitted, anchors), handle.extrapolating)
         self._set_weights(weights, from_handle=True)
 
     def _weights_typed(self, _item: QTableWidgetItem) -> None:
         part = self.controller.session.composer
         try:
             # imported here: nokens imports torch, loaded by the worker long before anyone types
-            from nokenviz.core.nokens import parse_noken
+            from nokenviz.core.nokens.specs import parse_noken
 
-            typed = [float(self.weights.item(r, 1).text()) for r in range(len(part.anchors))]
+            typed = self._typed_weights(len(part.anchors))
             weights = np.asarray(parse_noken(mix_spec(part.anchors, typed)).weights)
         except (ValueError, NokenvizError) as exc:
             self.message.setText(f"<span style='color:#b01c1c'>{exc}</span>")
             self._show_anchors(self.controller.session)  # back to the weights in force
             return
         self._set_weights(weights, from_handle=False)
+
+    def _typed_weights(self, count: int) -> list[float]:
+        """The weight column as typed (a missing cell reads as empty: no number)."""
+        items = [self.weights.item(row, 1) for row in range(count)]
+        return [float("" if item is None else item.text()) for item in items]
 
     def _set_weights(self, weights: np.ndarray, from_handle: bool) -> None:
         part = self.controller.session.composer

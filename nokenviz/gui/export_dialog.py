@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from nokenviz.core.figure_sizes import SIZES
+from nokenviz.core.figures.sizes import SIZES
 
 FIGURES = {
     "sphere": "Sphere (tokens, trajectory, selection, noken)",

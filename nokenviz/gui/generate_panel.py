@@ -10,7 +10,7 @@ controller as they are typed.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtGui import (
     QColor,
@@ -37,13 +37,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from nokenviz.core.overlays import OKABE_ITO
-from nokenviz.core.scene import DecodingPart, GeneratePart
+from nokenviz.core.figures.overlays import OKABE_ITO
+from nokenviz.core.generation.settings import DecodingSettings
+from nokenviz.core.scenes.scene import GeneratePart
 from nokenviz.gui.plots import show_lines
 from nokenviz.gui.slot_chips import SlotChips
 from nokenviz.state.controller import Controller
 from nokenviz.state.session import Part, Session
-from nokenviz.state.work import GenerateResult, SoftResult
+
+if TYPE_CHECKING:
+    from nokenviz.api.results import GenerationResult
 
 TIPS = {
     "generate": "Generate (Ctrl+Return)",
@@ -131,7 +134,7 @@ class GeneratePanel(QWidget):
             toolTip="repetition penalty: > 1 discourages tokens already in the prompt or the "
             "output (1 = off)",
         )
-        self.decoding = {
+        self.decoding: dict[str, QSpinBox | QDoubleSpinBox] = {
             "max": self.max_new,
             "min": self.min_new,
             "seed": self.seed,
@@ -191,7 +194,7 @@ class GeneratePanel(QWidget):
     def part(self) -> GeneratePart:
         """The panel's controls as the session's generate part."""
         lines = _lines(self.nokens)
-        decoding = DecodingPart(
+        decoding = DecodingSettings(
             max_new_tokens=self.max_new.value(),
             min_new_tokens=min(self.min_new.value(), self.max_new.value()),
             temperature=self.temperature.value(),
@@ -269,7 +272,7 @@ class GeneratePanel(QWidget):
             self.output.setPlainText(text)
         self.output.ensureCursorVisible()
         result = None if output is None else output.result
-        if isinstance(result, GenerateResult) and result.marks:
+        if output is not None and result is not None and result.marks:
             self._mark(len(output.prompt), result.marks)
         baseline = getattr(result, "baseline_text", None)
         self.baseline.setPlainText(baseline or "")
@@ -303,22 +306,9 @@ def _lines(box: QPlainTextEdit) -> tuple[str, ...]:
     return tuple(line for line in box.toPlainText().splitlines() if line.strip())
 
 
-def _history_item(run: GenerateResult | SoftResult) -> QListWidgetItem:
-    """One run in the history list; its tooltip is the run as JSON."""
-    record: dict[str, Any]
-    if isinstance(run, SoftResult):
-        label = f"{run.prompt} [soft] → {run.shadow_text[:60]!r}"
-        record = {
-            "model": run.model,
-            "prompt": run.prompt,
-            "nokens": run.nokens,
-            "mode": "soft",
-            "shadow_text": run.shadow_text,
-            "top_probs": [round(p, 4) for p in run.top_probs],
-        }
-    else:
-        label = f"{run.prompt}{' (stopped)' if run.stopped else ''} → {run.text[:60]!r}"
-        record = run.to_json()
-    item = QListWidgetItem(label)
-    item.setToolTip(json.dumps(record, ensure_ascii=False, indent=1))
+def _history_item(run: GenerationResult) -> QListWidgetItem:
+    """One run in the history list; its tooltip is the run as JSON (as `--json` prints it)."""
+    tags = (" [soft]" if run.soft else "") + (" (stopped)" if run.stopped else "")
+    item = QListWidgetItem(f"{run.prompt}{tags} → {run.text[:60]!r}")
+    item.setToolTip(json.dumps(run.to_json(), ensure_ascii=False, indent=1))
     return item

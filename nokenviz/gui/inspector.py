@@ -3,6 +3,8 @@ farthest tokens by cosine."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
@@ -10,6 +12,9 @@ from PySide6.QtWidgets import QLabel, QTableWidget, QTableWidgetItem, QVBoxLayou
 from nokenviz.gui.plots import compact, rows_height, show_rows
 from nokenviz.state.controller import Controller
 from nokenviz.state.session import Part, Session
+
+if TYPE_CHECKING:
+    from nokenviz.core.maps.vocabulary import Vocabulary
 
 PARTS: frozenset[Part] = frozenset({"model", "selection", "projection", "neighbours"})
 
@@ -30,43 +35,43 @@ class Inspector(QWidget):
         )
         self.table.cellDoubleClicked.connect(self._chosen)
         show_rows(self.table, 4)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.title)
-        layout.addWidget(self.table)
+        self.column = QVBoxLayout(self)
+        self.column.addWidget(self.title)
+        self.column.addWidget(self.table)
 
     def height_for(self, rows: int) -> int:
         """The dock height that shows the token's lines and `rows` neighbours."""
-        margins = self.layout().contentsMargins()
-        text = 5 * self.title.fontMetrics().lineSpacing() + self.layout().spacing()
+        margins = self.column.contentsMargins()
+        text = 5 * self.title.fontMetrics().lineSpacing() + self.column.spacing()
         return text + rows_height(self.table, rows) + margins.top() + margins.bottom()
 
     def apply(self, session: Session, changed: frozenset[Part]) -> None:
         if not changed & (PARTS | {"jobs"}):
             return
-        if session.vocab is None or not session.selection:
+        vocab = session.vocab
+        if vocab is None or not session.selection:
             self.title.setText("Click a token or search for one.")
             self.table.setRowCount(0)
             return
-        self._show_token(session, session.selection[-1])  # its recall: once measured
+        self._show_token(session, vocab, session.selection[-1])  # its recall: once measured
         if changed & PARTS:
-            self._show_neighbours(session)
+            self._show_neighbours(session, vocab.labels)
 
-    def _show_token(self, session: Session, token: int) -> None:
+    def _show_token(self, session: Session, vocab: Vocabulary, token: int) -> None:
         norms = session.norms
         rank = float((norms < norms[token]).mean())
         self.title.setText(
-            f"<b>{_escape(session.vocab.labels[token])}</b> &nbsp; #{token}<br>"
+            f"<b>{_escape(vocab.labels[token])}</b> &nbsp; #{token}<br>"
             f"norm in {session.matrix}: <b>{norms[token]:.3f}</b> "
-            f"(larger than {rank:.0%} of tokens){_input_output_line(session, token)}"
-            f"{_recall_line(session)}"
+            f"(larger than {rank:.0%} of tokens){_input_output_line(vocab, token)}"
+            f"{_recall_line(session, vocab)}"
         )
 
-    def _show_neighbours(self, session: Session) -> None:
+    def _show_neighbours(self, session: Session, tokens: list[str]) -> None:
         found = session.neighbours
         if found is None:
             self.table.setRowCount(0)
             return
-        tokens = session.vocab.labels
         rows = [("top", n) for n in found.top] + [("bottom", n) for n in found.bottom]
         self.table.setRowCount(len(rows))
         for row, (part, n) in enumerate(rows):
@@ -85,9 +90,8 @@ class Inspector(QWidget):
             self.controller.select([int(item.data(Qt.ItemDataRole.UserRole))])
 
 
-def _input_output_line(session: Session, token: int) -> str:
+def _input_output_line(vocab: Vocabulary, token: int) -> str:
     """For untied models: how the token's input and output vectors differ (H5)."""
-    vocab = session.vocab
     if "W_U" not in vocab.matrices:
         return ""
     e, u = vocab.row("W_E", token), vocab.row("W_U", token)
@@ -103,13 +107,13 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _recall_line(session: Session) -> str:
+def _recall_line(session: Session, vocab: Vocabulary) -> str:
     """How many of the token's nearest tokens are nearest on screen ('' while measured again
     for a new map)."""
     recall = None if session.neighbours is None else session.neighbours.recall
     if recall is None or "neighbours" in session.running:
         return ""
-    k = min(10, len(session.vocab.tokens) - 1)
+    k = min(10, len(vocab.tokens) - 1)
     return (
         f"<br>of its {k} nearest tokens, <b>{round(recall * k)}</b> are among its {k} nearest "
         "on screen (kNN recall)"

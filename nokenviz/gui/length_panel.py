@@ -5,16 +5,20 @@ is scaled by a factor."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QRadioButton, QVBoxLayout, QWidget
 
-from nokenviz.core.overlays import OKABE_ITO
+from nokenviz.core.figures.overlays import OKABE_ITO
 from nokenviz.gui.plots import plot_widget
 from nokenviz.state.controller import Controller
 from nokenviz.state.session import Part, Session
+
+if TYPE_CHECKING:
+    from nokenviz.core.residual.vector_length import LengthSweep
 
 FINAL_TIP = "Scale the traced position's final residual (after the final norm): new with each trace"
 NOKEN_TIP = "Scale the composer's noken in its preview prompt's {x} slot"
@@ -68,7 +72,7 @@ class LengthPanel(QWidget):
             self.final_button.setChecked(not noken)
             self._show(session.length, session.trace_settings.length_of)
 
-    def _show(self, sweep: object, length_of: str) -> None:
+    def _show(self, sweep: LengthSweep | str | None, length_of: str) -> None:
         for curve in self.curves:
             curve.getViewBox().removeItem(curve)
         self.curves = []

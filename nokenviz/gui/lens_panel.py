@@ -3,13 +3,18 @@ hidden state's norm per layer (the growth plot)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
-from nokenviz.core.overlays import COLOURS
+from nokenviz.core.figures.overlays import COLOURS
 from nokenviz.gui.plots import plot_widget
 from nokenviz.state.session import Part, Session
+
+if TYPE_CHECKING:
+    from nokenviz.core.residual.lens import Trace
 
 HEAT_COLORMAP = "viridis"
 ROW_PX = 15  # height of one line of cell text
@@ -40,8 +45,9 @@ class LensPanel(QWidget):
         self.setToolTip(reason)
         self.heat.setTitle(f"logit lens: {reason}" if reason else TITLE, color="k", size="10pt")
         self._clear()
-        if session.trace is not None:
-            self._show(session)
+        trace, vocab = session.trace, session.vocab
+        if trace is not None and vocab is not None:
+            self._show(trace, vocab.labels)
 
     def _clear(self) -> None:
         self.image.clear()
@@ -51,8 +57,7 @@ class LensPanel(QWidget):
         self.norms.clear()
         self.heat.getAxis("bottom").setTicks(None)
 
-    def _show(self, session: Session) -> None:
-        trace, tokens = session.trace, session.vocab.labels
+    def _show(self, trace: Trace, tokens: list[str]) -> None:
         layers, length = trace.heat_probs.shape
         self.image.setImage(trace.heat_probs, levels=(0.0, 1.0), autoLevels=False)
         self.image.setRect(-0.5, -0.5, length, layers)

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
-from nokenviz.core.scene import SceneError, load_scene, save_scene
+from nokenviz.core.scenes.scene import SceneError, load_scene, save_scene
 from nokenviz.errors import NokenvizError
 from nokenviz.gui import settings
 from nokenviz.gui.export_dialog import ExportDialog
@@ -41,7 +41,7 @@ def autosave_path() -> Path:
 class SceneFiles:
     def __init__(
         self,
-        parent: QWidget,
+        parent: QMainWindow,
         controller: Controller,
         show_error: Callable[[str, str], None],
         recent_changed: Callable[[], None],
@@ -76,7 +76,7 @@ class SceneFiles:
 
     @staticmethod
     def _model_available(spec: str) -> bool:
-        from nokenviz.core.model_spec import resolve_model
+        from nokenviz.core.models.model_spec import resolve_model
 
         try:
             resolve_model(spec)
@@ -109,7 +109,7 @@ class SceneFiles:
                 self.parent, "Choose a GGUF model", "", "GGUF (*.gguf)"
             )
             return path or None
-        if current is not None and clicked is current:
+        if vocab is not None and clicked is current:  # `current` exists when `vocab` does
             return vocab.info["model"]
         return None
 

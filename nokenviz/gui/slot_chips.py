@@ -11,7 +11,7 @@ import json
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
 
-from nokenviz.core.template import slot_names
+from nokenviz.core.nokens.template import slot_names
 from nokenviz.errors import PromptError
 
 STYLES = {

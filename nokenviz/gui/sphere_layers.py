@@ -5,16 +5,21 @@ or hover text. (The composer's handle is an input: its panel moves it.)"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLabel
 
-from nokenviz.core.composer import polygon_order
-from nokenviz.core.overlays import COLOURS, POINT_COLOURS, overlay_labels
+from nokenviz.core.figures.overlays import COLOURS, POINT_COLOURS, overlay_labels
+from nokenviz.core.nokens.composer import polygon_order
 from nokenviz.gui.sphere_view import SphereView
 from nokenviz.state.controller import Controller
 from nokenviz.state.session import Part, Session
-from nokenviz.state.work import SoftResult
+
+if TYPE_CHECKING:
+    from nokenviz.core.maps.projections import Projection
+    from nokenviz.core.maps.vocabulary import Vocabulary
 
 # What something on screen was drawn from: objects compared by identity, values by equality.
 Drawing = tuple[tuple[object, ...], tuple[object, ...]]
@@ -24,7 +29,7 @@ SEAM = 2.0 * np.sqrt(2.0)  # a step longer than this on the map wraps round its 
 class SphereLayers:
     def __init__(self, view: SphereView, controller: Controller, hover: QLabel) -> None:
         self.view, self.controller, self.hover = view, controller, hover
-        self.drawn: object = None  # the fitted projection on screen
+        self.drawn: Projection | None = None  # the fitted projection on screen
         # what the labels and the trajectory on screen were drawn from: (objects, values)
         self.labelled: Drawing | None = None
         self.traced: Drawing | None = None
@@ -41,34 +46,35 @@ class SphereLayers:
     def apply(self, session: Session, changed: frozenset[Part]) -> None:
         if changed & {"model", "fitted"}:
             self._draw_vocabulary(session)
-        if session.fitted is None or session.vocab is None:
+        fitted, vocab = session.fitted, session.vocab
+        if fitted is None or vocab is None:
             return
         if changed & {"model", "fitted", "recall", "projection", "jobs"}:
-            self._colour(session)
+            self._colour(session, fitted, vocab)
         if changed & {"model", "fitted", "band"}:
             self.view.set_highlight(session.highlight)
         if changed & {"model", "fitted", "trace", "trace_settings"}:
-            self._draw_trajectory(session)
+            self._draw_trajectory(session, fitted)
         if changed & {"model", "fitted", "output"}:
-            self._draw_soft_path(session)
+            self._draw_soft_path(session, fitted)
         if changed & {"model", "fitted", "composer"}:
-            self._draw_anchors(session)
+            self._draw_anchors(session, fitted)
         if changed & {"model", "fitted", "preview"}:
             preview = session.preview
-            marker = None if preview is None else session.fitted.project(preview.vector)[0]
+            marker = None if preview is None else fitted.project(preview.vector)[0]
             self.view.set_noken_marker(marker)
         if changed & {"model", "fitted", "selection", "trace", "trace_settings", "composer"}:
             self.draw_labels(session)
         self.view.update_legend()
 
-    def _draw_anchors(self, session: Session) -> None:
+    def _draw_anchors(self, session: Session, fitted: Projection) -> None:
         """The anchors as a closed polygon, in the order the blend weights use."""
-        xy = session.fitted.coords[list(session.composer.anchors)].astype(np.float64)
+        xy = fitted.coords[list(session.composer.anchors)].astype(np.float64)
         self.view.set_anchors(xy[polygon_order(xy)] if len(xy) > 2 else xy)
 
     def _draw_vocabulary(self, session: Session) -> None:
-        fitted = session.fitted
-        if fitted is None or session.vocab is None:
+        fitted, vocab = session.fitted, session.vocab
+        if fitted is None or vocab is None:
             if self.drawn is not None:
                 self.view.clear_vocabulary()
                 self.view.set_trajectory(None)
@@ -85,11 +91,11 @@ class SphereLayers:
         same_kind = self.drawn is not None and self.drawn.spec.kind == fitted.spec.kind
         keep = same_kind and not session.restore_view  # a scene's frame replaces the user's
         restore = session.view if session.restore_view else None  # drawing moves the view
-        stats = session.vocab.stats[session.matrix]
+        stats = vocab.stats[session.matrix]
         self.view.set_vocabulary(
             fitted.coords,
             session.norms,
-            session.vocab.labels,
+            vocab.labels,
             (stats.p01, stats.p99),
             keep_range=keep,
             shape=fitted.shape,
@@ -102,12 +108,13 @@ class SphereLayers:
         self.view.set_mean_marker(fitted.mean_marker())
         self.coloured = None
 
-    def _colour(self, session: Session) -> None:
+    def _colour(self, session: Session, fitted: Projection, vocab: Vocabulary) -> None:
         """Points coloured by norm, or by each token's kNN recall once it is measured; the title
         says what is drawn and how faithful the map is."""
-        fitted, stats = session.fitted, session.vocab.stats[session.matrix]
-        by_recall = session.projection.colour == "recall" and session.recall is not None
-        values = session.recall if by_recall else session.norms
+        stats = vocab.stats[session.matrix]
+        recall = session.recall if session.projection.colour == "recall" else None
+        by_recall = recall is not None
+        values = session.norms if recall is None else recall
         measuring = "faithfulness" in session.running
         drawing = ((values, session.faithfulness), (measuring,))
         if self.coloured is not None and _same(self.coloured, drawing):
@@ -125,34 +132,36 @@ class SphereLayers:
             title += f" · ★ mean direction (norm {stats.mean_direction_norm:.2f})"
         self.view.setTitle(title, color="k", size="10pt")
 
-    def _draw_trajectory(self, session: Session) -> None:
+    def _draw_trajectory(self, session: Session, fitted: Projection) -> None:
         """The traced position's path, drawn again only when it changed (typing a prompt
         changes the trace settings, not the path)."""
         part = session.trace_settings
-        drawing = ((session.fitted, session.trace), (part.trajectory, part.lens_space))
+        drawing = ((fitted, session.trace), (part.trajectory, part.lens_space))
         if self.traced is not None and _same(self.traced, drawing):
             return
         self.traced = drawing
         self.hover.setText("")  # a hover text would describe the previous trace
         xy = None
         if session.trace is not None and part.trajectory:
-            xy = session.fitted.project(
-                session.trace.lens if part.lens_space else session.trace.raw
-            )
-        on_map = session.fitted.shape == "map"
+            xy = fitted.project(session.trace.lens if part.lens_space else session.trace.raw)
+        on_map = fitted.shape == "map"
         self.view.set_trajectory(xy, seam=SEAM if on_map else None)
 
-    def _draw_soft_path(self, session: Session) -> None:
+    def _draw_soft_path(self, session: Session, fitted: Projection) -> None:
         result = None if session.output is None else session.output.result
-        soft = isinstance(result, SoftResult) and len(result.vectors)
-        vectors = result.vectors if soft else None
-        usable = vectors is not None and vectors.shape[1] == session.fitted.mean_direction.shape[0]
-        self.view.set_soft_path(session.fitted.project(vectors) if usable else None)
+        vectors = None if result is None else result.vectors
+        if vectors is None or vectors.shape[1] != fitted.mean_direction.shape[0]:
+            self.view.set_soft_path(None)  # none, or from a model of another width
+            return
+        self.view.set_soft_path(fitted.project(vectors))
 
     def draw_labels(self, session: Session) -> None:
         """Selected tokens, anchors and trajectory nodes, best first, never piled up (laid
         out again only when one of them changed: a drag changes weights, not labels)."""
-        drawn_from = (session.fitted, session.trace, self.view.trajectory_nodes)
+        fitted, vocab = session.fitted, session.vocab
+        if fitted is None or vocab is None:
+            return
+        drawn_from = (fitted, session.trace, self.view.trajectory_nodes)
         tokens_of = (session.selection, session.composer.anchors)
         if self.labelled is not None and _same(self.labelled, (drawn_from, tokens_of)):
             return
@@ -161,8 +170,8 @@ class SphereLayers:
         nodes = self.view.trajectory_nodes
         entries = session.trace.entries if session.trace is not None and len(nodes) else ()
         labels = overlay_labels(
-            session.fitted.coords,
-            session.vocab.labels,
+            fitted.coords,
+            vocab.labels,
             session.selection,
             session.composer.anchors,
             entries,
@@ -184,7 +193,7 @@ class SphereLayers:
 
     def _node_hovered(self, layer: int) -> None:
         s = self.session
-        if s.trace is None or layer >= len(s.trace.entries):
+        if s.trace is None or s.vocab is None or layer >= len(s.trace.entries):
             return
         entry, tokens = s.trace.entries[layer], s.vocab.labels
         top = ", ".join(f"{tokens[i]} {p:.2f}" for i, p in entry.top)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from pyqtgraph.GraphicsScene.mouseEvents import MouseDragEvent
+from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent, MouseDragEvent
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 
-from nokenviz.core.density import bin_points, visible
-from nokenviz.core.labels import arrange_labels, leader_end, mark_boxes
-from nokenviz.core.overlays import COLOURS, NAMES
+from nokenviz.core.figures.labels import arrange_labels, leader_end, mark_boxes
+from nokenviz.core.figures.overlays import COLOURS, NAMES, Role
+from nokenviz.core.maps.density import bin_points, visible
 
 POINT_LIMIT = 3000
 CELL_PX = 2
@@ -151,7 +151,7 @@ class SphereView(pg.PlotWidget):
         self.legend = self.plotItem.addLegend(
             offset=(8, 8), brush=pg.mkBrush(255, 255, 255, 210), labelTextColor="k"
         )
-        self.legend_roles: list[str] = []
+        self.legend_roles: list[Role] = []
         self.scene().minDragTime = 0  # a drag starts at once, not after half a second
         self.labels: list[pg.GraphicsObject] = []  # label texts and leader lines
         self.label_items: list[
@@ -312,13 +312,15 @@ class SphereView(pg.PlotWidget):
         if xy is None:
             self.trajectory.setData([], [])
             return
-        jumps = np.flatnonzero(np.abs(np.diff(xy[:, 0])) > seam) + 1 if seam else []
+        jumps: np.ndarray | list[int] = []
+        if seam:
+            jumps = np.flatnonzero(np.abs(np.diff(xy[:, 0])) > seam) + 1
         path = np.insert(xy, jumps, np.nan, axis=0)
         self.trajectory.setData(path[:, 0], path[:, 1], connect="finite")
 
     def update_legend(self) -> None:
         """Name the marks on screen, and only those (an empty layer gets no legend row)."""
-        layers = {
+        layers: dict[Role, pg.GraphicsObject] = {
             "selection": self.selection,
             "anchors": self.anchor_polygon,
             "noken": self.noken_marker,
@@ -418,7 +420,7 @@ class SphereView(pg.PlotWidget):
         index = int(np.argmin(distance))
         return index if distance[index] <= radius_px**2 else None
 
-    def _clicked(self, event: object) -> None:
+    def _clicked(self, event: MouseClickEvent) -> None:
         if event.button() != Qt.MouseButton.LeftButton:
             return
         token = self.nearest_token(event.scenePos())

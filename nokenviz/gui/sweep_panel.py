@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from nokenviz.core.scene import SweepPart
+from nokenviz.core.scenes.scene import SweepPart
 from nokenviz.errors import NokenvizError
 from nokenviz.state.controller import Controller
 from nokenviz.state.session import Part, Session
@@ -117,7 +117,7 @@ class SweepPanel(QWidget):
     def export(self, fmt: str, path: str | None = None) -> None:
         """Write the table as CSV or Markdown (asks where unless `path` is given)."""
         from nokenviz.core.files import write_text_atomic
-        from nokenviz.core.sweeps import rows_as_text
+        from nokenviz.core.generation.sweeps import rows_as_text
 
         if path is None:
             pattern = "CSV (*.csv)" if fmt == "csv" else "Markdown (*.md)"

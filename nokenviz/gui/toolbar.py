@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
     QToolBar,
 )
 
-from nokenviz.core.umap_sphere import UMAP_SAMPLE, umap_seconds
+from nokenviz.core.maps.umap_sphere import UMAP_SAMPLE, umap_seconds
 from nokenviz.state.controller import Controller
 from nokenviz.state.session import Part, Session
 

@@ -9,6 +9,8 @@ projections and figures on the projection worker.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
@@ -24,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from nokenviz.core.model_spec import LoadOptions
-from nokenviz.core.scene import ProjectionPart, TracePart
+from nokenviz.core.models.model_spec import LoadOptions
+from nokenviz.core.scenes.scene import ProjectionPart, TracePart
 from nokenviz.gui import settings
 from nokenviz.gui.attention_panel import AttentionPanel
 from nokenviz.gui.composer_panel import ComposerPanel
@@ -44,6 +46,9 @@ from nokenviz.gui.toolbar import PROJECTIONS, ControlsBar
 from nokenviz.gui.worker import Worker
 from nokenviz.state.controller import EVERYTHING, Controller
 from nokenviz.state.session import Part, Session
+
+if TYPE_CHECKING:
+    from nokenviz.core.models.loading import LoadedModel
 
 # Workers whose job did not stop in time at close: destroying a running QThread aborts the
 # process, so they are kept until the process ends.
@@ -191,7 +196,7 @@ class MainWindow(QMainWindow):
         self.projection_actions: dict[str, QAction] = {}
         for index, (key, title) in enumerate(PROJECTIONS.items()):
             action = self._action(
-                view_menu, title, lambda k=key: c.set_projection(kind=k), f"Ctrl+{index + 1}"
+                view_menu, title, partial(c.set_projection, kind=key), f"Ctrl+{index + 1}"
             )
             action.setCheckable(True)
             group.addAction(action)
@@ -222,11 +227,15 @@ class MainWindow(QMainWindow):
         help_menu = self.menuBar().addMenu("&Help")
         examples_menu = help_menu.addMenu("&Examples")
         for title, path in examples():
-            self._action(examples_menu, title, lambda p=path: self.scenes.open(p))
+            self._action(examples_menu, title, partial(self.scenes.open, path))
         self._action(help_menu, "&About nokenviz", self._about)
 
     def _action(
-        self, menu: QMenu, title: str, slot: Callable[[], object], shortcut: object = None
+        self,
+        menu: QMenu,
+        title: str,
+        slot: Callable[[], object],
+        shortcut: str | QKeySequence.StandardKey | None = None,
     ) -> QAction:
         action = QAction(title, self)
         if shortcut is not None:
@@ -243,14 +252,14 @@ class MainWindow(QMainWindow):
             last = str(autosave_path())
             self._action(menu, "Last session (saved on close)", lambda: self.scenes.open(last))
         for path in settings.read("recent_scenes"):
-            self._action(menu, path, lambda p=path: self.scenes.open(p))
+            self._action(menu, path, partial(self.scenes.open, path))
         menu.setEnabled(not menu.isEmpty())
 
     def _fill_recent_models(self) -> None:
         recent = settings.read("recent_models")
         self.recent_menu.clear()
         for spec in recent:
-            self._action(self.recent_menu, spec, lambda s=spec: self.load_model(s))
+            self._action(self.recent_menu, spec, partial(self.load_model, spec))
         self.recent_menu.setEnabled(bool(recent))
 
     # ------------------------------------------------------------ the session changed
@@ -298,8 +307,8 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------ actions
 
-    def load_model(self, spec: str) -> None:
-        self.controller.load_model(spec)
+    def load_model(self, spec: str, preloaded: LoadedModel | None = None) -> None:
+        self.controller.load_model(spec, preloaded=preloaded)
 
     def _open_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open a Hugging Face model folder")
@@ -329,7 +338,7 @@ class MainWindow(QMainWindow):
             self.show_error("screenshot", f"could not write {path}")
 
     def _about(self) -> None:
-        from nokenviz import __version__
+        from nokenviz.version import __version__
 
         QMessageBox.about(
             self,
@@ -351,5 +360,5 @@ class MainWindow(QMainWindow):
         for worker in (self.projection_worker, self.model_worker):
             if not worker.stop():  # a job that would not stop: its thread must outlive us
                 UNFINISHED.append(worker)
-                print(f"nokenviz: {worker.thread.objectName()} worker still busy at close")
+                print(f"nokenviz: {worker.qthread.objectName()} worker still busy at close")
         event.accept()

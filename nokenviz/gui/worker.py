@@ -54,10 +54,10 @@ class Worker(QObject):
     def __init__(self, name: str, sink: JobSink | None = None) -> None:
         super().__init__()
         self.sink = sink
-        self.thread = QThread()
-        self.thread.setObjectName(name)
+        self.qthread = QThread()
+        self.qthread.setObjectName(name)
         self.runner = _Runner()
-        self.runner.moveToThread(self.thread)
+        self.runner.moveToThread(self.qthread)
         self.submit_job.connect(self.runner.run)
         # Methods of this object (which lives in the GUI thread): queued there, never direct.
         self.runner.started.connect(self._started)
@@ -65,7 +65,7 @@ class Worker(QObject):
         self.runner.partial.connect(self._partial)
         self.runner.ended.connect(self._ended)
         self.in_flight: set[Job] = set()
-        self.thread.start()
+        self.qthread.start()
 
     def submit(self, job: Job) -> None:
         self.in_flight.add(job)
@@ -79,8 +79,8 @@ class Worker(QObject):
         """Cancel everything and end the thread; False if a job would not stop in time."""
         for job in self.in_flight:
             job.cancel()
-        self.thread.quit()
-        return self.thread.wait(timeout_ms)
+        self.qthread.quit()
+        return self.qthread.wait(timeout_ms)
 
     def _started(self, job: Job) -> None:
         if self.sink is not None:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from nokenviz.core.scene import Scene
+from nokenviz.core.scenes.scene import Scene
 from nokenviz.core.task import Task
 from nokenviz.errors import Cancelled, NokenvizError
 

@@ -10,12 +10,12 @@ tokens come from the band, what a control may do from the model and the jobs in 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 
-from nokenviz.core.model_spec import LoadOptions
-from nokenviz.core.scene import (
+from nokenviz.core.models.model_spec import LoadOptions
+from nokenviz.core.scenes.scene import (
     ComposerPart,
     GeneratePart,
     ProjectionPart,
@@ -27,16 +27,18 @@ from nokenviz.core.scene import (
 from nokenviz.state.job import Job
 
 if TYPE_CHECKING:
-    from nokenviz.core.faithfulness import Faithfulness
-    from nokenviz.core.geometry import Neighbours
-    from nokenviz.core.inversion import Inversion
-    from nokenviz.core.lens import Trace
-    from nokenviz.core.patchscope import Readout
-    from nokenviz.core.projections import Projection
-    from nokenviz.core.sweeps import SweepRow
-    from nokenviz.core.vector_length import LengthSweep
-    from nokenviz.core.vocabulary import Vocabulary
-    from nokenviz.state.work import GenerateResult, PreviewResult, SoftResult
+    from nokenviz.api.results import GenerationResult
+    from nokenviz.core.generation.patchscope import Readout
+    from nokenviz.core.generation.sweeps import SweepRow
+    from nokenviz.core.maps.faithfulness import Faithfulness
+    from nokenviz.core.maps.geometry import Neighbours
+    from nokenviz.core.maps.projections import Projection
+    from nokenviz.core.maps.vocabulary import Vocabulary
+    from nokenviz.core.nokens.inversion import Inversion
+    from nokenviz.core.residual.lens import Trace
+    from nokenviz.core.residual.vector_length import LengthSweep
+    from nokenviz.core.scenes.scene import GeneratePart
+    from nokenviz.state.work import PreviewResult
 
 Figure = Literal["sphere", "lens", "attention", "sweep", "length", "generate"]
 # What changed, as the controller tells the views.
@@ -68,6 +70,8 @@ Part = Literal[
     "exported",
 ]
 EVENTS: frozenset[Part] = frozenset({"message", "error", "exported"})
+# Every part of the session's state (a new model changes all of them); events are not state.
+EVERYTHING: frozenset[Part] = frozenset(get_args(Part)) - EVENTS
 # What a scene sets, before its model is loaded.
 SETTINGS: frozenset[Part] = frozenset(
     {"title", "projection", "trace_settings", "composer", "selection", "generate", "sweep"}
@@ -83,7 +87,8 @@ class Output:
     mode: Literal["generate", "soft"]
     prompt: str
     streamed: str = ""
-    result: GenerateResult | SoftResult | None = None
+    result: GenerationResult | None = None
+    part: GeneratePart | None = None  # the settings it runs
 
     @property
     def text(self) -> str:
@@ -91,8 +96,7 @@ class Output:
         tag = " [soft]" if self.mode == "soft" else ""
         if self.result is None:
             return f"{self.prompt}{tag}{self.streamed}"
-        body = getattr(self.result, "shadow_text", None)
-        return f"{self.prompt}{tag}{self.result.text if body is None else body}"
+        return f"{self.prompt}{tag}{self.result.text}"
 
 
 @dataclass
@@ -122,7 +126,7 @@ class Session:
     neighbours: Neighbours | None = None  # of the last selected token
     preview: PreviewResult | None = None
     output: Output | None = None
-    history: list[GenerateResult | SoftResult] = field(default_factory=list)
+    history: list[GenerationResult] = field(default_factory=list)
     sweep_rows: list[SweepRow] = field(default_factory=list)
     sweep_header: tuple[tuple[str, str], ...] = ()  # what the rows were made from
     # next-token distribution vs the length of the traced final residual / composer's noken

@@ -7,60 +7,35 @@ results are dataclasses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nokenviz.core.model_spec import LoadOptions
-from nokenviz.core.scene import GeneratePart
+from nokenviz.core.models.model_spec import LoadOptions
+from nokenviz.core.scenes.scene import GeneratePart, SweepPart
 from nokenviz.core.task import Task
 from nokenviz.errors import NokenvizError
 from nokenviz.state.job import JobFn
 
 if TYPE_CHECKING:
-    from nokenviz.core.loading import LoadedModel
-    from nokenviz.core.preview import Preview
-    from nokenviz.core.projections import Projection, ProjectionSpec
-    from nokenviz.core.render import SceneData
-    from nokenviz.core.scene import Scene
+    from nokenviz.api.results import GenerationResult
+    from nokenviz.core.figures.render import SceneData
+    from nokenviz.core.generation.patchscope import Readout
+    from nokenviz.core.generation.sweeps import SweepRow
+    from nokenviz.core.maps.faithfulness import Faithfulness
+    from nokenviz.core.maps.geometry import Neighbours, Rows
+    from nokenviz.core.maps.projections import Projection, ProjectionSpec
+    from nokenviz.core.maps.vocabulary import Vocabulary
+    from nokenviz.core.models.loading import LoadedModel
+    from nokenviz.core.nokens.inversion import Inversion
+    from nokenviz.core.nokens.preview import Preview
+    from nokenviz.core.residual.lens import Trace
+    from nokenviz.core.residual.vector_length import LengthSweep
+    from nokenviz.core.scenes.scene import Scene
 
 
-@dataclass(frozen=True)
-class GenerateResult:
-    model: str
-    prompt: str
-    nokens: dict[str, Any]
-    settings: dict[str, Any]
-    text: str
-    token_ids: list[int]
-    baseline_text: str | None
-    stopped: bool
-    experiment: dict[str, Any] = field(default_factory=dict)  # transform, rules, injections
-    substituted: list[tuple[int, str]] = field(default_factory=list)  # (new token index, rule)
-    marks: list[tuple[int, int, str]] = field(default_factory=list)  # their (start, end) in text
-    baseline_note: str = ""  # what the baseline is
-    part: GeneratePart | None = None  # the settings it was made with
-
-    def to_json(self) -> dict[str, Any]:
-        """The run for the history's copy; the experiment's fields only when it had one."""
-        optional = ("experiment", "substituted", "baseline_note")
-        return {
-            k: v
-            for k, v in vars(self).items()
-            if k not in ("marks", "part") and (v or k not in optional)
-        }
-
-
-@dataclass(frozen=True)
-class SoftResult:
-    model: str
-    prompt: str
-    nokens: list[str]
-    shadow_text: str
-    vectors: np.ndarray  # [steps, d] the inputs fed back, float32
-    top_probs: list[float]
-    stopped: bool
+NokenKey = tuple[str, dict[str, Any]]  # (prompt, noken spec): what a result was made for
 
 
 @dataclass(frozen=True)
@@ -76,16 +51,19 @@ def _model(state: dict[str, Any]) -> LoadedModel:
     return state["model"]
 
 
-def load(spec: str, options: LoadOptions, generation: int) -> JobFn:
-    """Load a model and make it the worker's only one: everything cached for the previous
-    model (the preview's prefix cache, the model itself) is dropped with it."""
+def load(
+    spec: str, options: LoadOptions, generation: int, preloaded: LoadedModel | None = None
+) -> JobFn:
+    """Load a model (or take one already in memory) and make it the worker's only one:
+    everything cached for the previous model (the preview's prefix cache, the model itself)
+    is dropped with it."""
 
-    def job(state: dict[str, Any], task: Task) -> Any:
-        from nokenviz.core.loading import load_model
-        from nokenviz.core.vocabulary import vocabulary
+    def job(state: dict[str, Any], task: Task) -> Vocabulary:
+        from nokenviz.core.maps.vocabulary import vocabulary
+        from nokenviz.core.models.loading import load_model
 
         task.what = f"loading {spec}"
-        loaded = load_model(spec, options, task=task.scaled(0.0, 0.85))
+        loaded = preloaded or load_model(spec, options, task=task.scaled(0.0, 0.85))
         snapshot = vocabulary(loaded, task.scaled(0.85, 1.0))
         task.check()  # only now: a failed or cancelled load keeps the previous model
         state.clear()
@@ -95,9 +73,9 @@ def load(spec: str, options: LoadOptions, generation: int) -> JobFn:
     return job
 
 
-def project(matrix: np.ndarray, spec: ProjectionSpec, centre: np.ndarray | None = None) -> JobFn:
-    def job(_state: dict[str, Any], task: Task) -> Any:
-        from nokenviz.core.projections import fit_projection
+def project(matrix: Rows, spec: ProjectionSpec, centre: np.ndarray | None = None) -> JobFn:
+    def job(_state: dict[str, Any], task: Task) -> Projection:
+        from nokenviz.core.maps.projections import fit_projection
 
         task.what = "the projection"
         return fit_projection(matrix, spec, task, centre)
@@ -108,7 +86,7 @@ def project(matrix: np.ndarray, spec: ProjectionSpec, centre: np.ndarray | None 
 def neighbours(
     token: int,
     matrix_name: str,
-    vectors: np.ndarray | None = None,
+    vectors: Rows | None = None,
     coords: np.ndarray | None = None,
     norms: np.ndarray | None = None,
     k: int = 12,
@@ -117,12 +95,11 @@ def neighbours(
     they were fitted to, and their row `norms`), also how many of its true neighbours are
     nearest on screen."""
 
-    def job(state: dict[str, Any], _task: Task) -> Any:
-        from nokenviz.core.faithfulness import token_recall
-        from nokenviz.core.geometry import neighbours as find
+    def job(state: dict[str, Any], _task: Task) -> Neighbours:
+        from nokenviz.core.maps.faithfulness import token_recall
+        from nokenviz.core.maps.geometry import neighbours as find
 
-        adapter = _model(state).adapter
-        matrix = adapter.W_U if matrix_name == "W_U" else adapter.W_E
+        matrix = _model(state).adapter.matrix(matrix_name)
         found = find(matrix, matrix[token], k=k, exclude=(token,))
         if vectors is None or coords is None:
             return found
@@ -134,8 +111,8 @@ def neighbours(
 def faithfulness(vectors: np.ndarray, fitted: Projection) -> JobFn:
     """The projection's kNN recall on a sample, measured once it is drawn (a second or two)."""
 
-    def job(_state: dict[str, Any], task: Task) -> Any:
-        from nokenviz.core.faithfulness import score_projection
+    def job(_state: dict[str, Any], task: Task) -> tuple[Projection, Faithfulness]:
+        from nokenviz.core.maps.faithfulness import score_projection
 
         task.what = "measuring how well the map keeps neighbours"
         return fitted, score_projection(vectors, fitted.coords, task)
@@ -146,8 +123,8 @@ def faithfulness(vectors: np.ndarray, fitted: Projection) -> JobFn:
 def recall(vectors: np.ndarray, fitted: Projection) -> JobFn:
     """kNN recall of every token in a projection (for colouring the points by it)."""
 
-    def job(_state: dict[str, Any], task: Task) -> Any:
-        from nokenviz.core.faithfulness import knn_recall
+    def job(_state: dict[str, Any], task: Task) -> tuple[Projection, np.ndarray]:
+        from nokenviz.core.maps.faithfulness import knn_recall
 
         task.what = "the kNN recall"
         ids = np.arange(len(fitted.coords))
@@ -160,10 +137,10 @@ def trace(prompt: str, position: int) -> JobFn:
     """The prompt's residual stream, lens and attention, and how the traced position's
     next-token distribution changes as its final residual is scaled (or why it cannot)."""
 
-    def job(state: dict[str, Any], _task: Task) -> Any:
-        from nokenviz.core.lens import trace_prompt
-        from nokenviz.core.prompts import prepare_prompt
-        from nokenviz.core.vector_length import scale_final
+    def job(state: dict[str, Any], _task: Task) -> tuple[Trace, LengthSweep | str]:
+        from nokenviz.core.nokens.prompts import prepare_prompt
+        from nokenviz.core.residual.lens import trace_prompt
+        from nokenviz.core.residual.vector_length import scale_final
 
         loaded = _model(state)
         prepared = prepare_prompt(loaded, prompt)
@@ -179,74 +156,21 @@ def trace(prompt: str, position: int) -> JobFn:
     return job
 
 
-def generate(part: GeneratePart) -> JobFn:
-    """Generate from a prompt with nokens (and the run's transform, rules and injections),
-    streaming each token's text as a partial result; then the baseline."""
+def generate(part: GeneratePart, soft: bool = False) -> JobFn:
+    """Generate from the panel's prompt with nokens (and the run's transform, rules and
+    injections; or soft feedback), streaming each token's text as a partial result; then the
+    baseline."""
 
-    def job(state: dict[str, Any], task: Task) -> GenerateResult:
-        from nokenviz.core.decoding import DecodingSettings
-        from nokenviz.core.experiment import parse_experiment, run_generation
-        from nokenviz.core.nokens import parse_assignments
+    def job(state: dict[str, Any], task: Task) -> GenerationResult:
+        from nokenviz.api import operations
+        from nokenviz.api.requests import GenerateRequest
 
-        loaded = _model(state)
-        settings = DecodingSettings(**part.decoding.model_dump())
-        nokens = parse_assignments(list(part.nokens))
-        experiment = parse_experiment(part.transform, part.rules, part.injections)
-        run = run_generation(
-            loaded,
-            part.prompt,
-            nokens,
-            settings,
-            experiment,
-            part.compare,
+        request = GenerateRequest.from_part(part, soft)
+        return operations.generate(
+            _model(state),
+            request,
             on_token=lambda _id, text: task.partial(text),
             cancel=task.cancel_event,
-        )
-        return GenerateResult(
-            model=loaded.resolved.spec,
-            prompt=part.prompt,
-            nokens={name: spec.to_json() for name, spec in nokens.items()},
-            settings=settings.to_json(),
-            text=run.result.text,
-            token_ids=run.result.token_ids,
-            baseline_text=None if run.baseline is None else run.baseline.text,
-            stopped=run.stopped,
-            experiment={} if experiment.empty else experiment.to_json(),
-            substituted=run.result.substituted,
-            marks=run.marks(loaded.tokenizer),
-            baseline_note=run.baseline_note,
-            part=part,
-        )
-
-    return job
-
-
-def soft(prompt: str, noken_lines: tuple[str, ...], steps: int, temperature: float) -> JobFn:
-    """Soft feedback (N6): the argmax shadow and the probability-weighted inputs fed back."""
-
-    def job(state: dict[str, Any], task: Task) -> SoftResult:
-        from nokenviz.core.generation import soft_feedback
-        from nokenviz.core.nokens import parse_assignments
-        from nokenviz.core.prompts import prepare_prompt
-
-        loaded = _model(state)
-        prepared = prepare_prompt(loaded, prompt, parse_assignments(list(noken_lines)))
-        run = soft_feedback(
-            loaded,
-            prepared,
-            steps,
-            temperature,
-            task.cancel_event,
-            on_step=lambda _id, text: task.partial(text),
-        )
-        return SoftResult(
-            model=loaded.resolved.spec,
-            prompt=prompt,
-            nokens=list(noken_lines),
-            shadow_text=run.shadow_text,
-            vectors=run.vectors.numpy(),
-            top_probs=run.top_probs,
-            stopped=run.cancelled,
         )
 
     return job
@@ -256,8 +180,8 @@ def preview(prompt: str, spec: dict[str, Any]) -> JobFn:
     """The noken's vector and its live preview in `prompt`'s {x} slot (prefix cache kept)."""
 
     def job(state: dict[str, Any], _task: Task) -> PreviewResult:
-        from nokenviz.core.nokens import build_noken, parse_noken
-        from nokenviz.core.preview import NokenPreview, span_of
+        from nokenviz.core.nokens.preview import NokenPreview, span_of
+        from nokenviz.core.nokens.specs import build_noken, parse_noken
 
         loaded = _model(state)
         cached = state.get("preview")
@@ -274,9 +198,9 @@ def preview(prompt: str, spec: dict[str, Any]) -> JobFn:
 def length_noken(prompt: str, spec: dict[str, Any]) -> JobFn:
     """The same for the composer's noken scaled in its {x} slot."""
 
-    def job(state: dict[str, Any], _task: Task) -> Any:
-        from nokenviz.core.nokens import parse_noken
-        from nokenviz.core.vector_length import scale_noken
+    def job(state: dict[str, Any], _task: Task) -> tuple[NokenKey, LengthSweep]:
+        from nokenviz.core.nokens.specs import parse_noken
+        from nokenviz.core.residual.vector_length import scale_noken
 
         return (prompt, spec), scale_noken(_model(state), prompt, {"x": parse_noken(spec)}, "x")
 
@@ -286,10 +210,10 @@ def length_noken(prompt: str, spec: dict[str, Any]) -> JobFn:
 def read_noken(vector: np.ndarray, target: str) -> JobFn:
     """What the model says the composer's noken is (Patchscopes at layer 0)."""
 
-    def job(state: dict[str, Any], _task: Task) -> Any:
+    def job(state: dict[str, Any], _task: Task) -> tuple[np.ndarray, Readout | str]:
         import torch
 
-        from nokenviz.core.patchscope import read_noken as read
+        from nokenviz.core.generation.patchscope import read_noken as read
 
         try:
             return vector, read(_model(state), torch.from_numpy(vector), target)
@@ -302,8 +226,8 @@ def read_noken(vector: np.ndarray, target: str) -> JobFn:
 def read_trajectory(raw: np.ndarray, target: str) -> JobFn:
     """The traced position's hidden state read at every layer (Patchscopes)."""
 
-    def job(state: dict[str, Any], task: Task) -> Any:
-        from nokenviz.core.patchscope import read_trajectory as read
+    def job(state: dict[str, Any], task: Task) -> tuple[np.ndarray, list[Readout]]:
+        from nokenviz.core.generation.patchscope import read_trajectory as read
 
         task.what = "the Patchscopes readout"
         return raw, read(_model(state), raw, target, task=task)
@@ -315,9 +239,9 @@ def invert(prompt: str, spec: dict[str, Any], length: int) -> JobFn:
     """The hard tokens whose prompt predicts most like the composer's noken (Stop keeps the
     best found so far)."""
 
-    def job(state: dict[str, Any], task: Task) -> Any:
-        from nokenviz.core.inversion import invert_noken
-        from nokenviz.core.nokens import parse_noken
+    def job(state: dict[str, Any], task: Task) -> tuple[NokenKey, Inversion]:
+        from nokenviz.core.nokens.inversion import invert_noken
+        from nokenviz.core.nokens.specs import parse_noken
 
         task.what = "the inversion"
         nokens = {"x": parse_noken(spec)}
@@ -326,38 +250,16 @@ def invert(prompt: str, spec: dict[str, Any], length: int) -> JobFn:
     return job
 
 
-def sweep(
-    kind: str, prompts: tuple[str, str], steps: int, seeds: str, max_new_tokens: int
-) -> JobFn:
+def sweep(part: SweepPart) -> JobFn:
     """A LERP/SLERP sweep between two prompts or a random-noken sweep over seeds (slot {x});
     rows stream as partial results."""
 
-    def job(state: dict[str, Any], task: Task) -> list[Any]:
-        from nokenviz.core.decoding import DecodingSettings
-        from nokenviz.core.sweeps import lerp_sweep, parse_seed_range, seed_sweep
+    def job(state: dict[str, Any], task: Task) -> list[SweepRow]:
+        from nokenviz.api import operations
+        from nokenviz.api.requests import SweepRequest
 
-        loaded = _model(state)
-        settings = DecodingSettings(max_new_tokens=max_new_tokens)
-        if kind == "seeds":
-            return seed_sweep(
-                loaded,
-                prompts[0],
-                "x",
-                parse_seed_range(seeds),
-                settings=settings,
-                on_row=task.partial,
-                cancel=task.cancel_event,
-            )
-        return lerp_sweep(
-            loaded,
-            prompts[0],
-            prompts[1],
-            steps,
-            kind == "slerp",
-            settings,
-            on_row=task.partial,
-            cancel=task.cancel_event,
-        )
+        request = SweepRequest.from_part(part)
+        return operations.sweep(_model(state), request, task.partial, task.cancel_event).rows
 
     return job
 
@@ -366,8 +268,8 @@ def export(scene: Scene, data: SceneData, path: str, size: str, dpi: float | Non
     """Draw a scene's figure from what the app already computed (projection worker)."""
 
     def job(_state: dict[str, Any], task: Task) -> str:
-        from nokenviz.core.figures import SIZES, png_dpi, save_figure
-        from nokenviz.core.render import scene_figure
+        from nokenviz.core.figures.plots import SIZES, png_dpi, save_figure
+        from nokenviz.core.figures.render import scene_figure
 
         task.what = f"exporting {scene.figure}"
         preset = SIZES[size]

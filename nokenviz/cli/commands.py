@@ -1,0 +1,284 @@
+"""One function per sub-command: build the typed request from the arguments, run it through
+the API, then print the result's `to_json()` (`--json`) or a short text for people.
+
+Heavy imports (torch, transformers) happen inside the commands so `nokenviz --help` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from nokenviz.cli import options
+from nokenviz.cli.output import (
+    Echo,
+    clear_progress,
+    emit_json,
+    print_plan,
+    progress,
+    show_progress,
+    table,
+)
+
+if TYPE_CHECKING:
+    from nokenviz.api.requests import SweepKind, SweepRequest
+    from nokenviz.api.results import GenerationResult
+    from nokenviz.core.generation.sweeps import SweepRow
+    from nokenviz.core.models.loading import LoadedModel
+    from nokenviz.core.task import Task
+
+
+def open_model(args: argparse.Namespace, spec: str | None = None) -> LoadedModel:
+    """Load the command's model, with progress on a terminal and the device plan noted."""
+    from nokenviz.core.models.loading import load_model
+
+    task = _task(args)
+    if not args.json:  # a spread load's plan is its only partial: shown before the weights load
+        task.on_partial = print_plan
+    loaded = load_model(spec or args.model, options.load_options(args), task)
+    clear_progress(args.json)
+    return loaded
+
+
+def _task(args: argparse.Namespace) -> Task:
+    from nokenviz.core.task import Task
+
+    return Task(progress=progress if show_progress(args.json) else None)
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    from nokenviz.gui.app import run_app
+
+    return run_app(
+        model=args.model,
+        scene=args.scene,
+        screenshot=args.screenshot,
+        exit_after_load=args.exit_after_load,
+        options=options.load_options(args),
+    )
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from nokenviz.api import operations
+
+    info = operations.info(open_model(args), with_norms=True)
+    if args.json:
+        return emit_json(info.to_json())
+    rows = [[k, str(v)] for k, v in info.to_json().items() if k != "embedding_norms"]
+    print(table(rows))
+    n = info.embedding_norms or {}
+    print(
+        f"token norms: median {n['median']:.3f}, mean {n['mean']:.3f}, min {n['min']:.3f}, "
+        f"max {n['max']:.3f}; mean unit direction has norm {n['mean_direction_norm']:.3f}"
+    )
+    return 0
+
+
+def run_neighbors(args: argparse.Namespace) -> int:
+    from nokenviz.api import operations
+    from nokenviz.api.requests import NeighborsRequest
+
+    request = NeighborsRequest(args.token, max(args.k, 0), args.metric, args.matrix)
+    loaded = open_model(args)
+    found = operations.neighbors(loaded, request)
+    if args.json:
+        return emit_json(found.to_json())
+    shown = loaded.token_labels
+    print(f"neighbours of {shown[found.id]} (#{found.id}) by {found.metric} in {found.matrix}:")
+    for title, items in (("top", found.top), ("bottom", found.bottom)):
+        print(f"{title}:")
+        print(table([[f"{s.score:+.4f}", f"#{s.id}", shown[s.id]] for s in items]))
+    return 0
+
+
+def run_lens(args: argparse.Namespace) -> int:
+    from nokenviz.api import operations
+    from nokenviz.api.requests import LensRequest
+
+    request = LensRequest(args.prompt, args.position, max(1, args.top), options.nokens(args))
+    loaded = open_model(args)
+    lens = operations.lens(loaded, request)
+    if args.json:
+        return emit_json(lens.to_json())
+    shown = loaded.token_labels
+    print(f"logit lens at position {lens.position} ({lens.tokens[lens.position]}): {lens.tokens}")
+    body = [
+        [
+            str(e.layer),
+            f"{e.norm:.2f}",
+            str(e.final_rank),
+            "  ".join(f"{shown[t.id]} {t.prob:.2f}" for t in e.top),
+        ]
+        for e in lens.layers
+    ]
+    print(table([["layer", "norm", "rank", "top tokens"], *body]))
+    return 0
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    from nokenviz.api import operations
+    from nokenviz.api.requests import GenerateRequest
+    from nokenviz.core.generation.experiment import parse_experiment
+
+    request = GenerateRequest(
+        prompt=args.prompt,
+        nokens=options.nokens(args),
+        decoding=options.decoding(args),
+        experiment=parse_experiment(args.transform, tuple(args.rule), tuple(args.inject)),
+        compare=args.compare,
+        soft=args.soft,
+    )
+    loaded = open_model(args)
+    echo = None if args.json or args.soft else Echo(args.prompt)
+    run = operations.generate(loaded, request, on_token=echo)
+    if args.json:
+        return emit_json(run.to_json())
+    if run.soft:
+        print(f"{run.prompt}[soft] {run.text}")
+    else:
+        print()
+        _print_rules(loaded, run, bool(request.experiment.rules))
+    if run.baseline_note:
+        baseline = run.baseline_text
+        print(run.baseline_note + ("" if baseline is None else f":\n{run.prompt}{baseline}"))
+    return 0
+
+
+def _print_rules(loaded: LoadedModel, run: GenerationResult, has_rules: bool) -> None:
+    for s in run.substituted:
+        shown = loaded.token_labels[run.token_ids[s.index]]
+        print(f"  new token {s.index + 1} ({shown}) was followed by the noken of rule {s.rule}")
+    if has_rules and not run.substituted:
+        print("  (no rule fired: the model never emitted a rule's token)")
+
+
+def run_length(args: argparse.Namespace) -> int:
+    from nokenviz.api import operations
+    from nokenviz.api.requests import LengthRequest
+    from nokenviz.core.figures.plots import SIZES, check_output, save_figure
+
+    factors = options.floats(args.factors, "--factors")
+    request = LengthRequest(
+        args.prompt, args.position, args.slot, factors, args.top, options.nokens(args)
+    )
+    if args.out:
+        check_output(args.out, SIZES["screen"].dpi)
+    found = operations.length(open_model(args), request)
+    if args.out:
+        save_figure(found.figure("screen"), args.out, SIZES["screen"].dpi)
+    if args.json:
+        return emit_json(found.to_json())
+    sweep = found.sweep
+    rows = [["factor", "entropy (bits)", "top-1", f"top-{sweep.k} mass"]]
+    rows += [
+        [f"{f:.4g}", f"{e:.3f}", f"{p:.3f}", f"{m:.3f}"]
+        for f, e, p, m in zip(
+            sweep.factors, sweep.entropy, sweep.top1, sweep.topk_mass, strict=True
+        )
+    ]
+    print(sweep.what)
+    print(table(rows))
+    return 0
+
+
+def run_readout(args: argparse.Namespace) -> int:
+    from nokenviz.api import operations
+    from nokenviz.api.requests import ReadoutRequest
+
+    request = ReadoutRequest(
+        args.prompt,
+        args.position,
+        args.layer,
+        args.slot,
+        args.target,
+        args.max_new_tokens,
+        options.nokens(args),
+    )
+    found = operations.readout(open_model(args), request)
+    if args.json:
+        return emit_json(found.to_json())
+    print(f"{found.token} at position {found.position}, read in {found.target!r}:")
+    rows = [[str(r.layer), r.text] for r in found.readouts]
+    print(table([["layer", "reads as"], *rows]))
+    return 0
+
+
+def run_invert(args: argparse.Namespace) -> int:
+    from nokenviz.api import operations
+    from nokenviz.api.requests import InvertRequest
+
+    request = InvertRequest(
+        args.prompt,
+        options.nokens(args),
+        args.slot,
+        args.length,
+        args.candidates,
+        args.time_limit,
+    )
+    loaded = open_model(args)
+    result = operations.invert(loaded, request, _task(args))
+    clear_progress(args.json)
+    if args.json:
+        return emit_json(result.to_json())
+    found = result.found
+    shown = args.prompt.replace("{" + args.slot + "}", "".join(found.labels))
+    print(f"closest hard prompt: {shown}")
+    print(
+        f"KL {found.kl:.4f} nats (start {found.start_kl:.4f}), {found.steps} steps, "
+        f"{found.evaluated} prompts tried, {found.seconds:.1f} s"
+    )
+    return 0
+
+
+def run_sweep_lerp(args: argparse.Namespace) -> int:
+    from nokenviz.api.requests import SweepRequest
+
+    kind: SweepKind = "slerp" if args.slerp else "lerp"
+    request = SweepRequest(
+        kind, args.prompt_a, args.prompt_b, args.steps, decoding=options.decoding(args)
+    )
+    return _sweep(args, request)
+
+
+def run_sweep_seeds(args: argparse.Namespace) -> int:
+    from nokenviz.api.requests import SweepRequest
+    from nokenviz.core.generation.sweeps import parse_seed_range
+
+    request = SweepRequest(
+        "seeds",
+        args.prompt,
+        slot=args.slot,
+        seeds=tuple(parse_seed_range(args.seeds)),
+        match_norm=args.match_norm,
+        nokens=options.nokens(args),
+        decoding=options.decoding(args),
+    )
+    return _sweep(args, request)
+
+
+def _sweep(args: argparse.Namespace, request: SweepRequest) -> int:
+    from nokenviz.api import operations
+
+    on_row = None if args.json else _print_row
+    found = operations.sweep(open_model(args), request, on_row)
+    return emit_json(found.to_json()) if args.json else 0
+
+
+def _print_row(row: SweepRow) -> None:
+    print(f"{row.key}={row.value:<8} {row.text!r}", flush=True)
+
+
+def run_render(args: argparse.Namespace) -> int:
+    from nokenviz.api.render import render
+    from nokenviz.core.figures.plots import SIZES, check_output, png_dpi
+    from nokenviz.core.scenes.scene import load_scene
+
+    scene = load_scene(args.scene)
+    check_output(args.out, png_dpi(SIZES[args.size], args.scale, args.dpi))  # before loading
+    loaded = open_model(args, args.model or scene.model)
+    done = render(loaded, args.scene, args.out, args.size, args.scale, args.dpi, _task(args))
+    clear_progress(args.json)
+    if args.json:
+        return emit_json(done.to_json())
+    print(f"wrote {done.out} ({done.bytes / 1e6:.2f} MB)")
+    return 0

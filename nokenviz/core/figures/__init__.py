@@ -1,0 +1,3 @@
+"""Figures: the matplotlib drawings the app exports and `render` writes, their sizes, marks and
+label placement.
+"""

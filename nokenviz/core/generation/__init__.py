@@ -1,0 +1,3 @@
+"""Generation from prompts with noken slots: decoding, soft feedback, and the experiments run
+against a baseline (transforms, rules, injections, sweeps).
+"""

@@ -1,0 +1,1 @@
+"""Scene files: the app's state as one versioned, validated JSON document."""
