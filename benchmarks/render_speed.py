@@ -8,7 +8,7 @@ highlighted norm band (the largest 1%), two selected tokens, two composer anchor
 trajectory of 31 nodes, and their labels. A frame = shift the view by 1% (a pan step) + a
 synchronous repaint of the viewport (`repaint()`, which paints before returning). 5 warm-up
 frames, then 40 timed; the median is reported. The same is reported with half the vocabulary
-brushed (drawn as its own image). The baseline is the plain item DESIGN.md measured: one brush,
+brushed (drawn as its own image). The baseline is a plain item: one brush,
 no pen, pxMode, in an identical plot, timed the same way in the same run. The re-bin done once
 the view settles is timed separately (median of 20).
 """

@@ -1,4 +1,4 @@
-"""nokenviz benchmarks (DESIGN.md section 6): one entry point, one JSON object keyed by target.
+"""nokenviz benchmarks: one entry point, one JSON object keyed by target.
 
     python benchmarks/run.py [--only P3,...] [--json]
 

@@ -14,7 +14,7 @@ class ModelError(NokenvizError):
 
 
 class NokenSpecError(NokenvizError):
-    """A noken spec (DESIGN.md section 4) that is malformed or names something impossible."""
+    """A noken spec (docs/nokens.md) that is malformed or names something impossible."""
 
 
 class PromptError(NokenvizError):

@@ -1,4 +1,4 @@
-"""The command line contract of DESIGN.md section 3, on a tiny model, and its error messages."""
+"""The command line contract (docs/cli.md), on a tiny model, and its error messages."""
 
 from __future__ import annotations
 

@@ -66,7 +66,7 @@ def test_lens_last_layer_predicts_what_generate_produces(smol, api) -> None:
         out = smol.model.generate(ids, max_new_tokens=1, do_sample=False, pad_token_id=2)
     assert doc["layers"][-1]["top"][0]["id"] == int(out[0, -1])
     norms = [layer["norm"] for layer in doc["layers"]]
-    assert norms[-1] > 50 * norms[0]  # seed 004: the residual stream grows through the layers
+    assert norms[-1] > 50 * norms[0]  # the residual stream grows through the layers
 
 
 def test_generate_with_a_mix_noken_equals_hand_written_generate(smol, api) -> None:

@@ -13,15 +13,8 @@ from matplotlib.text import Text
 from PIL import Image
 
 from nokenviz.core.figures.overlays import NAMES, Label
-from nokenviz.core.figures.plots import (
-    SIZES,
-    SphereLayers,
-    lens_figure,
-    png_dpi,
-    save_figure,
-    sphere_figure,
-    table_figure,
-)
+from nokenviz.core.figures.plots import SIZES, lens_figure, png_dpi, save_figure, table_figure
+from nokenviz.core.figures.sphere import SphereLayers, sphere_figure
 from nokenviz.errors import NokenvizError
 
 

@@ -1,4 +1,4 @@
-"""Model specs and loading: every bad model input of DESIGN.md section 7 gets one clear message."""
+"""Model specs and loading: every bad model input gets one clear message."""
 
 from __future__ import annotations
 

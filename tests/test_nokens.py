@@ -1,4 +1,4 @@
-"""The noken spec of DESIGN.md section 4: validation messages and the vectors it builds."""
+"""The noken spec (docs/nokens.md): validation messages and the vectors it builds."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The live noken preview (N3): cached-prefix results equal a full forward pass."""
+"""The live noken preview: cached-prefix results equal a full forward pass."""
 
 from __future__ import annotations
 

@@ -217,7 +217,7 @@ def test_atomic_writes_leave_the_old_file_on_failure(tmp_path, monkeypatch) -> N
 
 def test_text_a_tokenizer_drops_entirely_gets_one_message(llama, monkeypatch) -> None:
     """A byte-level tokenizer rebuilt from a word list can turn text into nothing at all."""
-    from nokenviz.core.generation.generate import prompts
+    from nokenviz.core.nokens import prompts
     from nokenviz.errors import PromptError
 
     monkeypatch.setattr(prompts, "special_prefix", lambda _tokenizer: [])

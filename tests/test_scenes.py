@@ -1,4 +1,4 @@
-"""Scene files (F2), figures (F1) and headless rendering (F3)."""
+"""Scene files, figures and headless rendering."""
 
 from __future__ import annotations
 

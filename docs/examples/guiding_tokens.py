@@ -10,7 +10,7 @@ for guide in attention.to_json()["guiding"][:4]:
     print(f"{guide['token']!r:>12}  {guide['weight']:.3f}")
 
 lens = model.lens(prompt)
-for layer in lens.layers[::6] + lens.layers[-1:]:
+for layer in [*lens.layers[:-1:6], lens.layers[-1]]:
     top = layer.top[0]
     print(f"layer {layer.layer:>2}: {top.token!r:<12} p={top.prob:.3f}  norm {layer.norm:8.2f}")
 

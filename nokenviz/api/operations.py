@@ -144,9 +144,16 @@ def attention(loaded: LoadedModel, request: LensRequest) -> Attention:
     stream = residual_stream(loaded, prepared, with_attention=True)
     position = _position(stream.position_index, request.position)
     assert stream.attention is not None  # asked for above
-    guides = guiding_tokens(stream.attention, position)
+    names = loaded.token_strings
+    texts = [None if i is None else names[i] for i in prepared.token_ids]
     return Attention(
-        loaded.resolved.spec, request.prompt, position, prepared.labels, stream.attention, guides
+        model=loaded.resolved.spec,
+        prompt=request.prompt,
+        position=position,
+        tokens=prepared.labels,
+        texts=texts,
+        weights=stream.attention,
+        guiding=guiding_tokens(stream.attention, position),
     )
 
 

@@ -156,7 +156,8 @@ class Attention:
     model: str
     prompt: str
     position: int
-    tokens: list[str]  # the prompt's positions as labels
+    tokens: list[str]  # the prompt's positions as labels (a noken shows as {name})
+    texts: list[str | None]  # their raw text (None for a noken)
     weights: np.ndarray  # [layers, heads, query, key]
     guiding: np.ndarray  # [key] attention of `position` to each key
 
@@ -168,7 +169,12 @@ class Attention:
             "position": self.position,
             "tokens": self.tokens,
             "guiding": [
-                {"position": int(i), "token": self.tokens[i], "weight": round(float(w), 6)}
+                {
+                    "position": int(i),
+                    "token": self.texts[i],
+                    "label": self.tokens[i],
+                    "weight": round(float(w), 6),
+                }
                 for i, w in zip(order, self.guiding[order], strict=True)
             ],
         }

@@ -1,4 +1,4 @@
-"""Writing files so that a failure never leaves a half-written one (DESIGN.md section 7)."""
+"""Writing files so that a failure never leaves a half-written one."""
 
 from __future__ import annotations
 

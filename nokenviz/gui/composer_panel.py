@@ -1,4 +1,4 @@
-"""The noken composer (N2, N3): anchors in the view, a handle to drag among them, the blend
+"""The noken composer: anchors in the view, a handle to drag among them, the blend
 as an editable weight table, and the live preview the model worker computes.
 
 The handle's position maps to weights with `core.composer.blend_weights` (one-hot on an

@@ -1,4 +1,4 @@
-"""The side panel that generates text from a prompt with noken slots (N4).
+"""The side panel that generates text from a prompt with noken slots.
 
 Tokens stream in as the model worker produces them; Stop takes effect within one token (at
 once for a generation still queued). The plain-token baseline runs after the noken output,

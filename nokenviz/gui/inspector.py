@@ -91,7 +91,7 @@ class Inspector(QWidget):
 
 
 def _input_output_line(vocab: Vocabulary, token: int) -> str:
-    """For untied models: how the token's input and output vectors differ (H5)."""
+    """For untied models: how the token's input and output vectors differ."""
     if "W_U" not in vocab.matrices:
         return ""
     e, u = vocab.row("W_E", token), vocab.row("W_U", token)

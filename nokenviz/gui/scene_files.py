@@ -1,4 +1,4 @@
-"""Scene files in the app (F2, F4): open, save, recent, examples, autosave, figure export (F1).
+"""Scene files in the app: open, save, recent, examples, autosave, figure export.
 
 A scene is the session's serialisation (`Session.to_scene`); opening one hands it to the
 controller, which applies it to the model it names, loading that model only when needed.

@@ -1,4 +1,4 @@
-"""A prompt's noken slots shown as chips under the prompt box (N4).
+"""A prompt's noken slots shown as chips under the prompt box.
 
 Each `{name}` in the prompt is a chip: blue with the noken's kind when a line defines it, red
 when none does; a noken that no slot uses is a grey chip. The same checks the generator makes

@@ -283,7 +283,7 @@ class SphereView(pg.PlotWidget):
         self.anchor_polygon.setData(closed[:, 0], closed[:, 1])
 
     def set_soft_path(self, xy: np.ndarray | None) -> None:
-        """The inputs soft feedback appended, step by step (N6)."""
+        """The inputs soft feedback appended, step by step."""
         xy = np.zeros((0, 2)) if xy is None else xy
         self.soft_path.setData(xy[:, 0], xy[:, 1])
 

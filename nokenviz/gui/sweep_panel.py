@@ -1,4 +1,4 @@
-"""Sweeps (N5): one greedy generation per t between two prompts, or per seed of a random
+"""Sweeps: one greedy generation per t between two prompts, or per seed of a random
 noken, filled into a table row by row and exported as CSV or Markdown."""
 
 from __future__ import annotations

@@ -199,10 +199,12 @@ def length_noken(prompt: str, spec: dict[str, Any]) -> JobFn:
     """The same for the composer's noken scaled in its {x} slot."""
 
     def job(state: dict[str, Any], _task: Task) -> tuple[NokenKey, LengthSweep]:
+        from nokenviz.api import operations
+        from nokenviz.api.requests import LengthRequest
         from nokenviz.core.nokens.specs import parse_noken
-        from nokenviz.core.residual.vector_length import scale_noken
 
-        return (prompt, spec), scale_noken(_model(state), prompt, {"x": parse_noken(spec)}, "x")
+        request = LengthRequest(prompt, slot="x", nokens={"x": parse_noken(spec)})
+        return (prompt, spec), operations.length(_model(state), request).sweep
 
     return job
 
@@ -240,12 +242,13 @@ def invert(prompt: str, spec: dict[str, Any], length: int) -> JobFn:
     best found so far)."""
 
     def job(state: dict[str, Any], task: Task) -> tuple[NokenKey, Inversion]:
-        from nokenviz.core.nokens.inversion import invert_noken
+        from nokenviz.api import operations
+        from nokenviz.api.requests import InvertRequest
         from nokenviz.core.nokens.specs import parse_noken
 
         task.what = "the inversion"
-        nokens = {"x": parse_noken(spec)}
-        return (prompt, spec), invert_noken(_model(state), prompt, nokens, "x", length, task)
+        request = InvertRequest(prompt, {"x": parse_noken(spec)}, "x", length)
+        return (prompt, spec), operations.invert(_model(state), request, task).found
 
     return job
 

@@ -17,12 +17,11 @@ from nokenviz.core.figures.overlays import POINT_COLOURS, overlay_labels
 from nokenviz.core.figures.plots import (
     SIZES,
     FigureSize,
-    SphereLayers,
     attention_figure,
     lens_figure,
-    sphere_figure,
     table_figure,
 )
+from nokenviz.core.figures.sphere import SphereLayers, sphere_figure
 from nokenviz.core.maps.projections import Projection
 from nokenviz.core.nokens.composer import polygon_order
 from nokenviz.core.scenes.scene import Scene, TracePart

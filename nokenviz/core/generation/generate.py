@@ -166,7 +166,7 @@ def soft_feedback(
     cancel: threading.Event | None = None,
     on_step: OnToken | None = None,
 ) -> SoftRun:
-    """Feed back E^T softmax(logits / T) instead of a sampled token (seed 002, question 2).
+    """Feed back E^T softmax(logits / T) instead of a sampled token.
 
     T = 0 is the limit T -> 0: the distribution is one-hot on the argmax, so the input fed
     back is that token's embedding (greedy decoding through embeddings)."""

@@ -1,4 +1,4 @@
-"""Sweeps of seed 001: LERP/SLERP between two prompts over t, and random nokens over seeds."""
+"""Sweeps: LERP/SLERP between two prompts over t, and random nokens over seeds."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def seed_sweep(
     on_row: OnRow | None = None,
     cancel: threading.Event | None = None,
 ) -> list[SweepRow]:
-    """Generate with a seeded random noken in `slot`, one row per seed (seed 001's table)."""
+    """Generate with a seeded random noken in `slot`, one row per seed."""
     rows = []
     for seed in seeds:
         spec = parse_noken({"random": {"seed": seed, **({"norm": "match"} if match_norm else {})}})

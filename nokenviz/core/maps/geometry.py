@@ -1,7 +1,7 @@
 """Token vectors as directions with a size: norms, unit directions and neighbours.
 
 Cosine similarity is the angle between directions (what layer norm and the unembedding care
-about); the dot product adds the norm and, against W_U, is the logit (seed 004).
+about); the dot product adds the norm and, against W_U, is the logit.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def neighbours(
 ) -> Neighbours:
     """The k rows most and least similar to `query`; `exclude` ids are left out of `top`.
 
-    Cosine uses `F.cosine_similarity`, the hand computation of seed 000, so results match it
+    Cosine uses `F.cosine_similarity`, the usual hand computation, so results match it
     exactly. With `metric="dot"` against W_U, the scores are the logits of `query`.
     """
     query = query.detach().float().to(as_rows(matrix).device)

@@ -9,7 +9,7 @@ Three projections, all from unit directions (norms are drawn separately, as colo
   norm and the other tokens are placed the same way (said in the title, with the sample size),
   unless the user asks for the exact fit, whose time is estimated before it starts.
 - Token plane: the plane of two tokens (Gram-Schmidt), in polar form: angle in the plane,
-  radius = the vector's true norm (seed 004). Exact.
+  radius = the vector's true norm. Exact.
 - Local view: an azimuthal equidistant projection centred on one direction (a token or a noken):
   the radius is the exact angle to the centre, in degrees, so the k nearest tokens by cosine are
   exactly the k points closest to the centre on screen. The direction round the centre comes

@@ -1,4 +1,4 @@
-"""The composer's arithmetic (N2): blend weights from a handle's position among anchor tokens
+"""The composer's arithmetic: blend weights from a handle's position among anchor tokens
 in the flat view, and the noken spec a composer state defines.
 
 Requirements from the product: on an anchor the weights are exactly that anchor (one-hot);
@@ -113,7 +113,7 @@ def _closest_on_boundary(p: np.ndarray, polygon: np.ndarray) -> np.ndarray:
 def composer_spec(
     part: ComposerPart, typical_norm: float, selected: int | None = None
 ) -> dict[str, Any] | None:
-    """The noken a composer state defines, as a spec of DESIGN.md section 4 (token ids as
+    """The noken a composer state defines, as a noken spec (docs/nokens.md; token ids as
     "#id": two tokens may print alike); None when its kind needs a token and has none.
 
     `typical_norm` is the median W_E token norm (the "typical" norm option); `selected` is the

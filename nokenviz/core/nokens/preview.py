@@ -1,4 +1,4 @@
-"""Live preview of a noken while it is being composed (N3, P2): its nearest tokens and the
+"""Live preview of a noken while it is being composed (benchmark P2): its nearest tokens and the
 next-token distribution of the prompt with the noken in its slot.
 
 The tokens before the slot never change while the user drags, so they are run once and their

@@ -1,4 +1,4 @@
-"""Nokens: input vectors that are not tokens, defined by the JSON spec of DESIGN.md section 4.
+"""Nokens: input vectors that are not tokens, defined by a JSON spec (docs/nokens.md).
 
 `parse_noken` validates a spec without a model (so the CLI and the scene loader reject bad
 input early); `build_noken` turns a valid spec into a vector against one model's W_E.
@@ -326,7 +326,7 @@ def _mix(spec: NokenSpec, w_e: torch.Tensor, ids: list[int]) -> torch.Tensor:
 
 
 def _random(spec: NokenSpec, w_e: torch.Tensor, _ids: list[int]) -> torch.Tensor:
-    # A fresh CPU generator gives the numbers of `torch.manual_seed(s); torch.randn(d)` (seed 001)
+    # A fresh CPU generator gives the numbers of `torch.manual_seed(s); torch.randn(d)`
     # whatever the device, so a seed means the same noken everywhere.
     generator = torch.Generator().manual_seed(spec.seed)
     vector = torch.randn(w_e.shape[1], generator=generator).to(w_e.device)

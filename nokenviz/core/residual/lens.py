@@ -41,7 +41,7 @@ class ResidualStream:
         return position % length
 
     def norms(self) -> np.ndarray:
-        """Norm of the raw hidden state, [L+1, T] (seed 004's growth plot per position)."""
+        """Norm of the raw hidden state, [L+1, T]: how it grows, per position."""
         return torch.linalg.vector_norm(self.raw, dim=-1).numpy()
 
 
@@ -158,7 +158,7 @@ def attention(loaded: LoadedModel, prepared: PreparedInput) -> np.ndarray:
 
 def guiding_tokens(weights: np.ndarray, position: int = -1, last_layers: int = 4) -> np.ndarray:
     """How much the query at `position` attends to each key, averaged over the last layers'
-    heads (seed 003's "guiding tokens"); one weight per key position."""
+    heads (the "guiding tokens"); one weight per key position."""
     return weights[-last_layers:, :, position, :].mean(axis=(0, 1))
 
 

@@ -1,4 +1,4 @@
-"""Scene files (F2): the app's state as one versioned, validated JSON document.
+"""Scene files: the app's state as one versioned, validated JSON document.
 
 A scene names the model, the projection, the traced prompt, the selection, the composer's
 noken, the Generate and Sweeps panels, the view's ranges and which figure it makes. The GUI
