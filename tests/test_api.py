@@ -184,6 +184,39 @@ def test_bad_input_is_one_clear_error(model, call, message: str) -> None:
         call(model)
 
 
+def test_a_label_typed_back_names_its_token(model, capsys, tiny_dirs) -> None:
+    assert model.neighbors("␣cat").id == model.neighbors(" cat").id
+    document = cli_json(capsys, "neighbors", "␣cat", "--model", tiny_dirs["llama"])
+    assert document["query"] == " cat"
+
+
+def test_requests_are_typed_json_and_refuse_unknown_kinds() -> None:
+    from nokenviz.api.requests import LensRequest, MapRequest, NeighborsRequest, SweepRequest
+    from nokenviz.core.nokens.specs import parse_noken
+
+    lens = LensRequest("a {x}", nokens={"x": parse_noken({"id": 3})})
+    assert json.loads(json.dumps(lens.to_json())) == {
+        "prompt": "a {x}",
+        "position": -1,
+        "top": 5,
+        "nokens": {"x": {"id": 3}},
+    }
+    sweep = SweepRequest("seeds", "{x} is", seeds=(1, 2)).to_json()
+    assert sweep["seeds"] == [1, 2] and sweep["settings"]["max_new_tokens"] == 30
+    for make, message in [
+        (lambda: SweepRequest("lurp", "a", "b"), "a sweep's kind is one of lerp, slerp, seeds"),
+        (lambda: NeighborsRequest(" cat", metric="euclid"), "metric is one of cosine, dot"),
+        (lambda: MapRequest("tsne"), "a map's kind is one of pca, umap"),
+    ]:
+        with pytest.raises(NokenvizError, match=message):
+            make()
+
+
+def test_a_setting_of_the_wrong_type_is_one_line(model) -> None:
+    with pytest.raises(NokenvizError, match="^max_new_tokens: "):
+        model.generate("The cat", max_new_tokens="20")
+
+
 def test_an_unknown_decoding_option_is_named(model) -> None:
     with pytest.raises(TypeError, match="unknown decoding option 'bogus'"):
         model.generate("The cat", bogus=1)

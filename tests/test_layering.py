@@ -1,5 +1,6 @@
-"""The layering is enforced, not remembered: the core and the session never import Qt,
-pyqtgraph or the GUI (so everything the GUI shows can be computed and tested headless)."""
+"""The layering is enforced, not remembered: the core, the API and the session never import
+Qt, pyqtgraph or the GUI (so everything the GUI shows can be computed and tested headless);
+`make lint` checks the finer layers with import-linter."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import pytest
 
 PACKAGE = Path(__file__).parent.parent / "nokenviz"
 FORBIDDEN = {
-    "core": ("PySide6", "pyqtgraph", "nokenviz.gui", "nokenviz.state"),
-    "state": ("PySide6", "pyqtgraph", "nokenviz.gui"),
+    "core": ("PySide6", "pyqtgraph", "nokenviz.gui", "nokenviz.state", "nokenviz.api"),
+    "api": ("PySide6", "pyqtgraph", "nokenviz.gui", "nokenviz.state", "nokenviz.cli"),
+    "state": ("PySide6", "pyqtgraph", "nokenviz.gui", "nokenviz.cli"),
 }
 
 
@@ -28,7 +30,7 @@ def imported_modules(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("layer", sorted(FORBIDDEN))
 def test_layer_imports_no_qt(layer: str) -> None:
-    files = sorted((PACKAGE / layer).glob("*.py"))
+    files = sorted((PACKAGE / layer).rglob("*.py"))
     assert files
     for path in files:
         for module in imported_modules(path):
@@ -62,3 +64,18 @@ def test_every_package_ships() -> None:
         for init in PACKAGE.rglob("__init__.py")
     }
     assert found <= listed, f"not in pyproject.toml: {sorted(found - listed)}"
+
+
+def test_the_command_line_parses_before_torch_is_imported() -> None:
+    """`nokenviz` starts the window from the command line: parsing must not import torch (or
+    Qt), so the window paints first."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from nokenviz.cli.parser import build_parser; import nokenviz; "
+        "build_parser().parse_args(['gui']); "
+        "print(sorted(m for m in ('torch', 'transformers', 'PySide6') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

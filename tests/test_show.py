@@ -22,6 +22,7 @@ def test_show_opens_the_app_on_a_model_held_in_python(qtbot, qt_settings) -> Non
     assert window.session.model_spec == "in-memory:LlamaForCausalLM"
     assert window in show_module.WINDOWS  # kept alive beside a kernel
     window.close()
+    assert window not in show_module.WINDOWS  # and let go once closed
 
 
 def test_show_blocks_until_the_window_closes_in_a_script(qtbot, qt_settings) -> None:

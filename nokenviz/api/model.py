@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from pydantic import ValidationError
+
 from nokenviz.api import operations
 from nokenviz.api.requests import (
     GenerateRequest,
@@ -48,8 +50,11 @@ from nokenviz.core.models.model_spec import LoadOptions
 from nokenviz.core.nokens.specs import NokenSpec, parse_noken
 from nokenviz.core.task import ProgressFn as Progress
 from nokenviz.core.task import Task
+from nokenviz.errors import NokenvizError
 
 if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
     from nokenviz.core.models.loading import LoadedModel
     from nokenviz.core.scenes.scene import Scene
 
@@ -93,7 +98,9 @@ class Model:
         self.loaded = loaded
 
     @classmethod
-    def from_transformers(cls, model: object, tokenizer: object, name: str = "") -> Model:
+    def from_transformers(
+        cls, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase | None, name: str = ""
+    ) -> Model:
         """Wrap a transformers model and tokenizer already in memory (just fine-tuned or
         edited, say) without copying them."""
         from nokenviz.core.models.loading import wrap_model
@@ -107,11 +114,11 @@ class Model:
         )
 
     @property
-    def hf_model(self) -> object:
+    def hf_model(self) -> PreTrainedModel:
         return self.loaded.model
 
     @property
-    def tokenizer(self) -> object:
+    def tokenizer(self) -> PreTrainedTokenizerBase:
         return self.loaded.tokenizer
 
     @property
@@ -200,6 +207,7 @@ class Model:
         nokens: Mapping[str, SpecLike] | None = None,
         on_row: OnRow | None = None,
         cancel: threading.Event | None = None,
+        decoding: DecodingSettings | None = None,
         **decoding_options: object,
     ) -> Sweep:
         """One generation per t from `prompt` to `prompt_b` (`"lerp"`, `"slerp"`), or per seed
@@ -213,7 +221,7 @@ class Model:
             seeds=tuple(parse_seed_range(seeds) if isinstance(seeds, str) else seeds),
             match_norm=match_norm,
             nokens=_nokens(nokens),
-            decoding=_decoding(None, decoding_options),
+            decoding=_decoding(decoding, decoding_options),
         )
         return operations.sweep(self.loaded, request, on_row, cancel)
 
@@ -327,4 +335,8 @@ def _decoding(given: DecodingSettings | None, options: Mapping[str, object]) -> 
     if unknown:
         known = ", ".join(DecodingSettings.model_fields)
         raise TypeError(f"unknown decoding option {unknown[0]!r} (they are: {known})")
-    return DecodingSettings.model_validate(dict(options))
+    try:
+        return DecodingSettings.model_validate(dict(options))
+    except ValidationError as exc:  # a value of the wrong type: one line, as for bad values
+        error = exc.errors()[0]
+        raise NokenvizError(f"{error['loc'][0]}: {error['msg']}") from None

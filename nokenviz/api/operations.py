@@ -70,26 +70,8 @@ from nokenviz.errors import NokenvizError
 
 def info(loaded: LoadedModel, with_norms: bool = False) -> ModelInfo:
     """What the model is; `with_norms` adds its token norms (one pass over W_E)."""
-    norms = None
-    if with_norms:
-        stats = norm_stats(loaded.adapter.W_E)
-        norms = {key: round(value, 4) for key, value in vars(stats).items()}
-    return ModelInfo(
-        model=loaded.resolved.spec,
-        name=loaded.resolved.display_name,
-        arch=loaded.arch,
-        n_layers=loaded.n_layers,
-        d_model=loaded.d_model,
-        vocab_size=loaded.vocab_size,
-        tied_embeddings=loaded.adapter.tied,
-        causal=loaded.is_causal,
-        context_length=loaded.context_length,
-        device=str(loaded.device),
-        dtype=str(loaded.dtype).removeprefix("torch."),
-        dtype_reason=loaded.dtype_reason,
-        device_plan=loaded.device_plan,
-        embedding_norms=norms,
-    )
+    norms = dict(vars(norm_stats(loaded.adapter.W_E))) if with_norms else None
+    return ModelInfo(**loaded.info(), embedding_norms=norms)
 
 
 def neighbors(loaded: LoadedModel, request: NeighborsRequest) -> Neighbors:

@@ -7,10 +7,10 @@ checked when built (no model needed): a bad spec fails before any weight is read
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
-from nokenviz.core.generation.experiment import Experiment, parse_experiment
+from nokenviz.core.generation.experiment import Experiment, parse_experiment, soft_conflicts
 from nokenviz.core.generation.settings import DecodingSettings
 from nokenviz.core.generation.sweeps import parse_seed_range
 from nokenviz.core.nokens.specs import NokenSpec, parse_assignments
@@ -22,12 +22,34 @@ Metric = Literal["cosine", "dot"]
 SweepKind = Literal["lerp", "slerp", "seeds"]
 
 
+def _one_of(name: str, value: object, allowed: tuple[str, ...]) -> None:
+    """Literal fields checked when built: a typo is an error, never a silent default."""
+    if value not in allowed:
+        raise NokenvizError(f"{name} is one of {', '.join(allowed)}, not {value!r}")
+
+
 def _json_nokens(nokens: dict[str, NokenSpec]) -> dict[str, object]:
     return {name: spec.to_json() for name, spec in nokens.items()}
 
 
 @dataclass(frozen=True)
-class NeighborsRequest:
+class _Request:
+    """`to_json()`: the request's fields as JSON values (nokens as their specs)."""
+
+    def to_json(self) -> dict[str, object]:
+        document: dict[str, object] = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if item.name == "nokens":
+                value = _json_nokens(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            document[item.name] = value
+        return document
+
+
+@dataclass(frozen=True)
+class NeighborsRequest(_Request):
     """A token's nearest and farthest tokens. `token` is its exact text (`␣` may stand for a
     space), `#id`, or an id."""
 
@@ -37,12 +59,14 @@ class NeighborsRequest:
     matrix: Matrix = "embed"
 
     def __post_init__(self) -> None:
+        _one_of("metric", self.metric, ("cosine", "dot"))
+        _one_of("matrix", self.matrix, ("embed", "unembed"))
         if self.k < 0:
             raise NokenvizError(f"k must be >= 0, not {self.k}")
 
 
 @dataclass(frozen=True)
-class LensRequest:
+class LensRequest(_Request):
     """The logit lens of one position (negative counts from the end) at every layer."""
 
     prompt: str
@@ -56,7 +80,7 @@ class LensRequest:
 
 
 @dataclass(frozen=True)
-class GenerateRequest:
+class GenerateRequest(_Request):
     """A generation from a prompt with noken slots, with what the run changes (`experiment`)
     and, with `compare`, its plain-token baseline; `soft` feeds back distributions instead."""
 
@@ -68,8 +92,6 @@ class GenerateRequest:
     soft: bool = False
 
     def __post_init__(self) -> None:
-        from nokenviz.core.generation.experiment import soft_conflicts
-
         if self.soft and (conflict := soft_conflicts(self.decoding, self.experiment)):
             raise NokenvizError(conflict)
 
@@ -95,7 +117,7 @@ class GenerateRequest:
 
 
 @dataclass(frozen=True)
-class SweepRequest:
+class SweepRequest(_Request):
     """One generation per t between two prompts (`lerp`, `slerp`), or per seed of a random
     noken in `slot` (`seeds`)."""
 
@@ -110,6 +132,7 @@ class SweepRequest:
     decoding: DecodingSettings = field(default_factory=DecodingSettings)
 
     def __post_init__(self) -> None:
+        _one_of("a sweep's kind", self.kind, ("lerp", "slerp", "seeds"))
         if self.kind == "seeds" and not self.seeds:
             raise NokenvizError("a seed sweep needs seeds, e.g. 0-9")
         if self.kind != "seeds" and self.steps < 2:
@@ -129,13 +152,27 @@ class SweepRequest:
         )
 
     def to_json(self) -> dict[str, object]:
+        settings = self.decoding.to_json()
         if self.kind == "seeds":
-            return {"prompt": self.prompt_a, "slot": self.slot, "match_norm": self.match_norm}
-        return {"prompt_a": self.prompt_a, "prompt_b": self.prompt_b, "mode": self.kind}
+            return {
+                "prompt": self.prompt_a,
+                "slot": self.slot,
+                "seeds": list(self.seeds),
+                "match_norm": self.match_norm,
+                "nokens": _json_nokens(self.nokens),
+                "settings": settings,
+            }
+        return {
+            "prompt_a": self.prompt_a,
+            "prompt_b": self.prompt_b,
+            "mode": self.kind,
+            "steps": self.steps,
+            "settings": settings,
+        }
 
 
 @dataclass(frozen=True)
-class LengthRequest:
+class LengthRequest(_Request):
     """The next-token distribution as one vector is scaled: the final residual of `position`,
     or the noken of `slot`."""
 
@@ -152,7 +189,7 @@ class LengthRequest:
 
 
 @dataclass(frozen=True)
-class ReadoutRequest:
+class ReadoutRequest(_Request):
     """Patchscopes: what the model reads a hidden state as (every layer, or one), or a slot's
     noken (at layer 0), in an identity prompt whose `?` takes the vector."""
 
@@ -172,7 +209,7 @@ class ReadoutRequest:
 
 
 @dataclass(frozen=True)
-class InvertRequest:
+class InvertRequest(_Request):
     """The hard tokens (1-3) for `slot` whose prompt predicts most like its noken (KL)."""
 
     prompt: str
@@ -184,7 +221,7 @@ class InvertRequest:
 
 
 @dataclass(frozen=True)
-class MapRequest:
+class MapRequest(_Request):
     """A projection of the vocabulary's directions (what the app draws), scored by how many of
     each token's 10 nearest tokens stay nearest on the map."""
 
@@ -192,3 +229,7 @@ class MapRequest:
     centred: bool = True
     matrix: Literal["W_E", "W_U"] = "W_E"
     exact: bool = False
+
+    def __post_init__(self) -> None:
+        _one_of("a map's kind", self.kind, ("pca", "umap"))
+        _one_of("matrix", self.matrix, ("W_E", "W_U"))

@@ -47,6 +47,8 @@ class ModelInfo:
 
     def to_json(self) -> Json:
         document: Json = asdict(self)
+        if self.embedding_norms:
+            document["embedding_norms"] = {k: round(v, 4) for k, v in self.embedding_norms.items()}
         for key in ("device_plan", "embedding_norms"):
             if not document[key]:
                 del document[key]
@@ -183,7 +185,8 @@ class Attention:
         """One layer's attention (a head, or the mean of heads), with the top guiding tokens."""
         from nokenviz.core.figures.plots import attention_figure
 
-        weights = self.weights[layer]
+        weights = self.weights[layer % len(self.weights)]
+        head = None if head is None else head % len(weights)  # as the app's layer/head boxes
         shown = weights.mean(axis=0) if head is None else weights[head]
         which = "mean of heads" if head is None else f"head {head}"
         top = [(self.tokens[i], float(self.guiding[i])) for i in np.argsort(-self.guiding)[:3]]

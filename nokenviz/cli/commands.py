@@ -66,7 +66,8 @@ def run_info(args: argparse.Namespace) -> int:
         return emit_json(info.to_json())
     rows = [[k, str(v)] for k, v in info.to_json().items() if k != "embedding_norms"]
     print(table(rows))
-    n = info.embedding_norms or {}
+    n = info.embedding_norms
+    assert n is not None  # asked for above
     print(
         f"token norms: median {n['median']:.3f}, mean {n['mean']:.3f}, min {n['min']:.3f}, "
         f"max {n['max']:.3f}; mean unit direction has norm {n['mean_direction_norm']:.3f}"

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import argparse
 import re
+from typing import TYPE_CHECKING
 
-from nokenviz.core.generation.settings import DecodingSettings
-from nokenviz.core.models.model_spec import LoadOptions
-from nokenviz.core.nokens.specs import NokenSpec, parse_assignments
 from nokenviz.errors import NokenvizError
+
+if TYPE_CHECKING:  # the parser is built before torch is imported (the window paints first)
+    from nokenviz.core.generation.settings import DecodingSettings
+    from nokenviz.core.models.model_spec import LoadOptions
+    from nokenviz.core.nokens.specs import NokenSpec
 
 _MAX_MEMORY_ITEM = re.compile(r"(cpu|mps|disk|cuda:\d+)=(\d+|\d+(?:\.\d+)?[KMG]i?B)")
 
@@ -23,6 +26,8 @@ class UsageError(NokenvizError):
 
 def load_options(args: argparse.Namespace) -> LoadOptions:
     """The loading options every command takes, `gui` included (defaults without one)."""
+    from nokenviz.core.models.model_spec import LoadOptions
+
     return LoadOptions(
         device=getattr(args, "device", "auto"),
         dtype=getattr(args, "dtype", "auto"),
@@ -58,6 +63,8 @@ def max_memory(text: str | None) -> dict[str, int] | None:
 
 
 def decoding(args: argparse.Namespace) -> DecodingSettings:
+    from nokenviz.core.generation.settings import DecodingSettings
+
     return DecodingSettings(
         max_new_tokens=args.max_new_tokens,
         min_new_tokens=args.min_new_tokens,
@@ -72,6 +79,8 @@ def decoding(args: argparse.Namespace) -> DecodingSettings:
 
 def nokens(args: argparse.Namespace) -> dict[str, NokenSpec]:
     """The `--noken NAME=SPEC` options (none where the command takes none)."""
+    from nokenviz.core.nokens.specs import parse_assignments
+
     return parse_assignments(list(getattr(args, "noken", [])))
 
 

@@ -38,7 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     neighbors = _command(
         subs, "neighbors", "nearest and farthest tokens of one token", commands.run_neighbors
     )
-    neighbors.add_argument("token", help="the token's exact text (mind the leading space) or #id")
+    neighbors.add_argument(
+        "token",
+        help="the token's exact text (mind the leading space), its label (␣question) or #id",
+    )
     neighbors.add_argument("-k", type=int, default=10, help="how many neighbours (default 10)")
     neighbors.add_argument("--metric", choices=("cosine", "dot"), default="cosine")
     neighbors.add_argument(
@@ -157,7 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     lerp.add_argument("--slerp", action="store_true", help="interpolate along great circles")
     _decoding_options(lerp)
     seeds = _command(
-        kinds, "seeds", "a random noken per seed in one slot", commands.run_sweep_seeds, True
+        kinds,
+        "seeds",
+        "a random noken per seed in one slot",
+        commands.run_sweep_seeds,
+        inherit=True,
     )
     seeds.add_argument("prompt")
     seeds.add_argument("--slot", required=True, help="the slot that takes the random noken")

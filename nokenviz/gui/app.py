@@ -9,7 +9,25 @@ from typing import TYPE_CHECKING
 from nokenviz.core.models.model_spec import LoadOptions
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
     from nokenviz.gui.window import MainWindow
+
+
+def application() -> QApplication:
+    """The process's QApplication (made once), named and with the app's icon."""
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    from importlib import resources
+
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    app.setApplicationName("nokenviz")
+    app.setOrganizationName("nokenviz")
+    app.setWindowIcon(QIcon(str(resources.files("nokenviz.resources") / "nokenviz.png")))
+    return app
 
 
 def run_app(
@@ -19,20 +37,11 @@ def run_app(
     exit_after_load: bool = False,
     options: LoadOptions | None = None,
 ) -> int:
-    os.environ.setdefault("TQDM_DISABLE", "1")
-    from importlib import resources
-
     from PySide6.QtCore import QTimer
-    from PySide6.QtGui import QIcon
-    from PySide6.QtWidgets import QApplication
 
     from nokenviz.gui.window import MainWindow
 
-    existing = QApplication.instance()
-    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
-    app.setApplicationName("nokenviz")
-    app.setOrganizationName("nokenviz")
-    app.setWindowIcon(QIcon(str(resources.files("nokenviz.resources") / "nokenviz.png")))
+    app = application()
     window = MainWindow(options)
     window.show()
     if screenshot or exit_after_load:

@@ -274,9 +274,9 @@ class GeneratePanel(QWidget):
         result = None if output is None else output.result
         if output is not None and result is not None and result.marks:
             self._mark(len(output.prompt), result.marks)
-        baseline = getattr(result, "baseline_text", None)
+        baseline = None if result is None else result.baseline_text
         self.baseline.setPlainText(baseline or "")
-        self.baseline_label.setText(getattr(result, "baseline_note", "") or BASELINE)
+        self.baseline_label.setText((result.baseline_note if result else "") or BASELINE)
         for run in session.history[self.history.count() :]:
             self.history.addItem(_history_item(run))
 

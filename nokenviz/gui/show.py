@@ -11,6 +11,8 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
     from nokenviz.api.model import Model
     from nokenviz.gui.window import MainWindow
 
@@ -18,23 +20,22 @@ WINDOWS: list[MainWindow] = []  # windows shown beside a kernel, kept alive unti
 
 
 def show(
-    model: Model | object, tokenizer: object = None, *, block: bool | None = None
+    model: Model | PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase | None = None,
+    *,
+    block: bool | None = None,
 ) -> MainWindow:
     """Open the app on `model`: a `nokenviz.Model`, or a transformers model with its
-    `tokenizer` (used as they are, never copied). The window's model worker runs it: avoid
+    `tokenizer` (not copied; put in eval mode). The window's model worker runs it: avoid
     running the same model from another thread while the window works.
 
     `block` None waits for the window to close unless an IPython Qt event loop runs."""
-    import os
-
-    from PySide6.QtWidgets import QApplication
-
     from nokenviz.api.model import Model
+    from nokenviz.gui.app import application
     from nokenviz.gui.window import MainWindow
 
-    os.environ.setdefault("TQDM_DISABLE", "1")
     wrapped = model if isinstance(model, Model) else Model.from_transformers(model, tokenizer)
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = application()
     window = MainWindow()
     window.show()
     window.load_model(wrapped.loaded.resolved.spec, preloaded=wrapped.loaded)
@@ -44,7 +45,7 @@ def show(
         app.exec()
     else:
         WINDOWS.append(window)
-        window.destroyed.connect(lambda *_: WINDOWS.remove(window) if window in WINDOWS else None)
+        window.closed.connect(lambda: WINDOWS.remove(window) if window in WINDOWS else None)
     return window
 
 

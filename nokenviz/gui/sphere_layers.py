@@ -150,8 +150,8 @@ class SphereLayers:
     def _draw_soft_path(self, session: Session, fitted: Projection) -> None:
         result = None if session.output is None else session.output.result
         vectors = None if result is None else result.vectors
-        if vectors is None or vectors.shape[1] != fitted.mean_direction.shape[0]:
-            self.view.set_soft_path(None)  # none, or from a model of another width
+        if vectors is None or not len(vectors) or vectors.shape[1] != fitted.mean_direction.size:
+            self.view.set_soft_path(None)  # none (or stopped at once), or of another width
             return
         self.view.set_soft_path(fitted.project(vectors))
 

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from nokenviz.core.models.model_spec import LoadOptions
+from nokenviz.core.models.model_spec import IN_MEMORY, LoadOptions
 from nokenviz.core.scenes.scene import ProjectionPart, TracePart
 from nokenviz.gui import settings
 from nokenviz.gui.attention_panel import AttentionPanel
@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
     projection_ready = Signal()
     trace_ready = Signal()
     exported = Signal(str)
+    closed = Signal()  # the window closed (its workers stopped)
     failed = Signal(str)
 
     def __init__(self, options: LoadOptions | None = None) -> None:
@@ -274,8 +275,9 @@ class MainWindow(QMainWindow):
             self.projection_actions[s.projection.kind].setChecked(True)
             self.recall_action.setChecked(s.projection.colour == "recall")
         if "model" in changed and s.vocab is not None:
-            settings.remember_model(s.vocab.info["model"])
-            self._fill_recent_models()
+            if not s.vocab.info["model"].startswith(IN_MEMORY):  # no file to open again
+                settings.remember_model(s.vocab.info["model"])
+                self._fill_recent_models()
             self.model_ready.emit()
         if "fitted" in changed and s.fitted is not None:
             self.projection_ready.emit()
@@ -362,3 +364,4 @@ class MainWindow(QMainWindow):
                 UNFINISHED.append(worker)
                 print(f"nokenviz: {worker.qthread.objectName()} worker still busy at close")
         event.accept()
+        self.closed.emit()

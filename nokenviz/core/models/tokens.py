@@ -38,7 +38,9 @@ def resolve_token(tokenizer: Any, ref: str | int, vocab_size: int) -> int:
 
 
 def parse_token_query(tokenizer: Any, query: str, vocab_size: int) -> int:
-    """CLI/GUI search: `#123` or a bare integer that is not itself one token means an id."""
+    """CLI/GUI search: `#123` or a bare integer that is not itself one token means an id; a
+    label typed back (`␣question`) means its token."""
+    query = query.replace(SPACE, " ")
     stripped = query.strip()
     if stripped.startswith("#") and stripped[1:].isdigit():
         return resolve_token(tokenizer, int(stripped[1:]), vocab_size)

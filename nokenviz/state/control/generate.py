@@ -45,11 +45,10 @@ class GenerateControl(ControlBase):
         from nokenviz.errors import NokenvizError
 
         try:
-            settings = part.decoding
             experiment = parse_experiment(part.transform, part.rules, part.injections)
         except NokenvizError as exc:
             return str(exc)
-        return soft_conflicts(settings, experiment)
+        return soft_conflicts(part.decoding, experiment)
 
     def set_sweep(self, part: SweepPart) -> None:
         self.session.sweep = part
@@ -78,8 +77,7 @@ class GenerateControl(ControlBase):
 
         output = self.session.output
         result = None if output is None else output.result
-        wanted = self.session.generate
-        if result is None or result.soft or output is None or output.part != wanted:
+        if output is None or result is None or result.soft or output.part != self.session.generate:
             return None  # a figure of the scene shows a run of the scene's own settings
         return generation_rows(
             result.prompt, result.text, result.marks, result.baseline_text, result.baseline_note

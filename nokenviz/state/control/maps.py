@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from nokenviz.core.scenes.scene import ProjectionPart, ViewPart
 from nokenviz.state import work
 from nokenviz.state.control.base import ControlBase
-from nokenviz.state.job import Job, JobFn
+from nokenviz.state.job import JobFn
 from nokenviz.state.session import Part
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ class MapControl(ControlBase):
             faithfulness=self._on_faithfulness,
             neighbours=self._on_neighbours,
         )
+        self.failure_handlers.update(projection=self._projection_failed, recall=self._recall_failed)
 
     def set_projection(
         self,
@@ -195,13 +196,12 @@ class MapControl(ControlBase):
         s.projection = s.projection.model_copy(update={"colour": "norm"})
         return {"projection"}
 
-    def after_failure(self, job: Job, current: bool) -> set[Part]:
-        """A projection that failed goes back to the drawn one; a recall colouring to norms."""
-        if job.kind == "projection" and current:
-            return self._keep_drawn_projection()
-        if job.kind == "recall":
-            return self._colour_by_norm_unless_measuring()
-        return set()
+    def _projection_failed(self, current: bool) -> set[Part]:
+        """The settings go back to the projection drawn (a stop before it ran changes none)."""
+        return self._keep_drawn_projection() if current else set()
+
+    def _recall_failed(self, _current: bool) -> set[Part]:
+        return self._colour_by_norm_unless_measuring()
 
     def _on_projection(self, fitted: Projection) -> set[Part]:
         s = self.session
