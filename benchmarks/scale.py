@@ -50,7 +50,9 @@ TIMEOUT_S = 3600
 GB = 2**30
 TARGET_LOAD_RATIO = 1.25
 TARGET_PEAK = (1.05, 0.8)  # app peak <= 1.05 x plain peak + 0.8 GB
-TARGET_STEADY_EXTRA_GB = 1.5  # app steady <= weights + 1.5 GB
+TARGET_STEADY_EXTRA_GB = 1.5  # app steady <= weights (as loaded) + 1.5 GB
+# The random models are saved in bfloat16; a CPU without native bfloat16 loads them in float32.
+LOADED_FACTOR = {"bfloat16": 1.0, "float16": 1.0, "float32": 2.0}
 TARGET_UMAP_S, UMAP_JUDGED_VOCAB = 180.0, 256_000
 
 PLAIN_LOAD = r"""
@@ -285,6 +287,7 @@ def _measure(name: str) -> dict:
         "tied": info["tied_embeddings"],
         "dtype": info["dtype"],
         "weights_gb": round(weights / GB, 2),
+        "weights_loaded_gb": round(weights * LOADED_FACTOR[info["dtype"]] / GB, 2),
         "load_s_app": round(load["app_s"], 2),
         "load_s_plain": round(load["plain_s"], 2),
         "load_ratio": round(load["app_s"] / load["plain_s"], 3),
@@ -314,7 +317,7 @@ def _measure(name: str) -> dict:
         }
     else:
         measured["umap"] = "not measured (NOKENVIZ_SCALE_SKIP_UMAP=1)"
-    measured["missed"] = _missed(measured, weights / GB)
+    measured["missed"] = _missed(measured, measured["weights_loaded_gb"])
     return measured
 
 
@@ -336,7 +339,7 @@ def run() -> dict:
     target = {
         "load_ratio_at_most": TARGET_LOAD_RATIO,
         "peak_gb_app_at_most": "1.05 x peak_gb_plain + 0.8",
-        "steady_gb_app_at_most": f"weights_gb + {TARGET_STEADY_EXTRA_GB}",
+        "steady_gb_app_at_most": f"weights_loaded_gb + {TARGET_STEADY_EXTRA_GB}",
         "umap_s_app_at_most_for_256k_vocab": TARGET_UMAP_S,
     }
     met = not any(m["missed"] for m in measured.values())

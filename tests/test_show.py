@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from PySide6.QtCore import QTimer
 
 import nokenviz as nv
@@ -42,3 +44,18 @@ def test_show_blocks_until_the_window_closes_in_a_script(qtbot, qt_settings) -> 
     window = nv.show(model)  # no IPython Qt loop here: runs until closed
     assert window.session.model_spec == "in-memory:edited"
     assert window.session.fitted is not None and not window.isVisible()
+
+
+def test_show_returns_at_once_beside_an_ipython_qt_loop(qtbot, qt_settings, monkeypatch) -> None:
+    """In IPython after `%gui qt` the kernel runs Qt's loop: `show` must not block it."""
+    from types import SimpleNamespace
+
+    kernel = SimpleNamespace(active_eventloop="qt6")
+    monkeypatch.setitem(sys.modules, "IPython", SimpleNamespace(get_ipython=lambda: kernel))
+    hf_model, tokenizer = build_model("gpt2", seed=6)
+    window = nv.show(hf_model, tokenizer)  # no block=: decided by the kernel
+    qtbot.addWidget(window)
+    assert window.isVisible() and window in show_module.WINDOWS
+    with qtbot.waitSignal(window.model_ready, timeout=60_000):
+        pass
+    window.close()
