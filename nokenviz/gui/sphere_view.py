@@ -12,37 +12,18 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent, MouseDragEvent
+from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 
-from nokenviz.core.figures.labels import arrange_labels, leader_end, mark_boxes
 from nokenviz.core.figures.overlays import COLOURS, NAMES, Role
 from nokenviz.core.maps.density import bin_points, visible
+from nokenviz.gui.sphere_marks import Handle, LabelItem, placed_labels
 
 POINT_LIMIT = 3000
 CELL_PX = 2
 REBIN_DELAY_MS = 60
 COLORMAP = "viridis"  # perceptually uniform and colour-blind safe
 HIGHLIGHT_RGBA = (*pg.mkColor(COLOURS["band"]).getRgb()[:3], 200)
-
-
-class Handle(pg.TargetItem):
-    """The composer's handle. Dragging it with Shift held asks to extrapolate beyond the anchors,
-    and the handle turns sky blue and dashed while it does."""
-
-    PEN = pg.mkPen(COLOURS["noken"], width=2)
-    EXTRAPOLATING_PEN = pg.mkPen("#56B4E9", width=3, style=Qt.PenStyle.DashLine)
-
-    def __init__(self) -> None:
-        super().__init__(pos=(0, 0), size=16, pen=self.PEN)
-        self.extrapolating = False
-
-    def mouseDragEvent(self, ev: MouseDragEvent) -> None:
-        shift = bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
-        if shift != self.extrapolating:
-            self.extrapolating = shift
-            self.setPen(self.EXTRAPOLATING_PEN if shift else self.PEN)
-        super().mouseDragEvent(ev)
 
 
 class SphereView(pg.PlotWidget):
@@ -154,9 +135,7 @@ class SphereView(pg.PlotWidget):
         self.legend_roles: list[Role] = []
         self.scene().minDragTime = 0  # a drag starts at once, not after half a second
         self.labels: list[pg.GraphicsObject] = []  # label texts and leader lines
-        self.label_items: list[
-            tuple[QPointF, str, float, str]
-        ] = []  # position, text, priority, colour
+        self.label_items: list[LabelItem] = []
 
         self.rebin_timer = QTimer(self, singleShot=True, interval=REBIN_DELAY_MS)
         self.rebin_timer.timeout.connect(self._settled)
@@ -352,46 +331,11 @@ class SphereView(pg.PlotWidget):
     def _layout_labels(self) -> None:
         for label in self.labels:
             self.removeItem(label)
-        self.labels = []
-        if not self.label_items:
-            return
-        vb = self.plotItem.vb
-        metrics = self.fontMetrics()
-
-        def scene_xy(points: np.ndarray) -> np.ndarray:  # scene pixels, y up
-            mapped = [vb.mapViewToScene(QPointF(float(x), float(y))) for x, y in points]
-            return np.array([(p.x(), -p.y()) for p in mapped]).reshape(-1, 2)
-
-        points = scene_xy(np.array([(p.x(), p.y()) for p, *_ in self.label_items]))
-        sizes = np.array(
-            [
-                (metrics.horizontalAdvance(t) + 8, metrics.height() + 2)
-                for _, t, *_ in self.label_items
-            ]
+        self.labels = placed_labels(
+            self.plotItem.vb, self.fontMetrics(), self.label_items, self.marks()
         )
-        rect = vb.sceneBoundingRect()
-        bounds = (rect.left(), -rect.bottom(), rect.right(), -rect.top())
-        obstacles = mark_boxes(scene_xy(self.marks()), 6)
-        priority = np.array([item[2] for item in self.label_items])
-        boxes = arrange_labels(points, sizes, priority, obstacles, 6, bounds, (1, 4))
-        to_view = vb.mapSceneToView
-        for (_, text, _, colour), box, point in zip(self.label_items, boxes, points, strict=True):
-            if np.isnan(box[0]):
-                continue
-            label = pg.TextItem(
-                text, color=colour, anchor=(0, 0), fill=pg.mkBrush(255, 255, 255, 200)
-            )
-            label.setPos(to_view(QPointF(box[0], -box[3])))
-            label.setZValue(6)
+        for label in self.labels:
             self.addItem(label)
-            self.labels.append(label)
-            end = leader_end(point, box, 6)
-            if end is not None:  # a crowded label moved out, joined to its point
-                a, b = to_view(QPointF(point[0], -point[1])), to_view(QPointF(end[0], -end[1]))
-                line = pg.PlotCurveItem([a.x(), b.x()], [a.y(), b.y()], pen=pg.mkPen(colour))
-                line.setZValue(6)
-                self.addItem(line)
-                self.labels.append(line)
 
     def marks(self) -> np.ndarray:
         """Where the overlay marks are (trajectory nodes, anchors, noken, selection): no label

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -30,7 +31,7 @@ FailureHandler = Callable[[bool], set[Part]]
 MODEL_FREE_KINDS = ("load", "export")
 
 
-class JobBoard:
+class JobBoard(ABC):
     def __init__(self, session: Session, model: Runner, projection: Runner) -> None:
         self.session = session
         self.runners = {"model": model, "projection": projection}
@@ -120,9 +121,9 @@ class JobBoard:
             gc.collect()
         self._notify(*changed)
 
+    @abstractmethod
     def _loaded(self, job: Job, vocab: Any) -> set[Part]:
         """A finished load: the session shows the new model (the models feature)."""
-        raise NotImplementedError
 
     def after_failure(self, job: Job, current: bool) -> set[Part]:
         """What a job that failed or was stopped leaves behind (nothing unless a feature says)."""

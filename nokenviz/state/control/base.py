@@ -1,8 +1,10 @@
-"""What the features ask of each other: each method here is defined by exactly one feature
-module and reached through the joined `Controller`."""
+"""What the features ask of each other: each abstract method here is defined by exactly one
+feature module (a `Controller` that lacks one cannot be made) and reached through the joined
+`Controller`."""
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,32 +21,42 @@ class ControlBase(JobBoard):
         norms = self.session.norms
         return float(np.percentile(norms, BAND_PERCENTILE)), float(norms.max())
 
-    def refresh(self) -> None:  # models
-        raise NotImplementedError
+    @abstractmethod
+    def refresh(self) -> None:
+        """Defined by the models feature."""
 
-    def request_projection(self) -> None:  # maps
-        raise NotImplementedError
+    @abstractmethod
+    def request_projection(self) -> None:
+        """Defined by the maps feature."""
 
-    def select(self, ids: Iterable[int]) -> None:  # maps
-        raise NotImplementedError
+    @abstractmethod
+    def select(self, ids: Iterable[int]) -> None:
+        """Defined by the maps feature."""
 
-    def _request_neighbours(self) -> None:  # maps
-        raise NotImplementedError
+    @abstractmethod
+    def _request_neighbours(self) -> None:
+        """Defined by the maps feature."""
 
-    def request_trace(self) -> None:  # trace
-        raise NotImplementedError
+    @abstractmethod
+    def request_trace(self) -> None:
+        """Defined by the trace feature."""
 
-    def composer_spec(self) -> dict[str, Any] | None:  # composer
-        raise NotImplementedError
+    @abstractmethod
+    def composer_spec(self) -> dict[str, Any] | None:
+        """Defined by the composer feature."""
 
-    def request_preview(self) -> None:  # composer
-        raise NotImplementedError
+    @abstractmethod
+    def request_preview(self) -> None:
+        """Defined by the composer feature."""
 
-    def _request_noken_readout(self) -> None:  # composer
-        raise NotImplementedError
+    @abstractmethod
+    def _request_noken_readout(self) -> None:
+        """Defined by the composer feature."""
 
-    def request_noken_length(self) -> None:  # composer
-        raise NotImplementedError
+    @abstractmethod
+    def request_noken_length(self) -> None:
+        """Defined by the composer feature."""
 
-    def set_generate(self, part: GeneratePart) -> None:  # generation
-        raise NotImplementedError
+    @abstractmethod
+    def set_generate(self, part: GeneratePart) -> None:
+        """Defined by the generation feature."""

@@ -1,0 +1,74 @@
+"""The sphere view's marks that need more than a styled item: the composer's handle, and
+labels placed in screen space so that they overlap neither each other nor a mark."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from pyqtgraph.GraphicsScene.mouseEvents import MouseDragEvent
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QFontMetrics
+
+from nokenviz.core.figures.labels import arrange_labels, leader_end, mark_boxes
+from nokenviz.core.figures.overlays import COLOURS
+
+LabelItem = tuple[QPointF, str, float, str]  # position (view units), text, priority, colour
+PAD_PX = 6
+
+
+class Handle(pg.TargetItem):
+    """The composer's handle. Dragging it with Shift held asks to extrapolate beyond the anchors,
+    and the handle turns sky blue and dashed while it does."""
+
+    PEN = pg.mkPen(COLOURS["noken"], width=2)
+    EXTRAPOLATING_PEN = pg.mkPen("#56B4E9", width=3, style=Qt.PenStyle.DashLine)
+
+    def __init__(self) -> None:
+        super().__init__(pos=(0, 0), size=16, pen=self.PEN)
+        self.extrapolating = False
+
+    def mouseDragEvent(self, ev: MouseDragEvent) -> None:
+        shift = bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        if shift != self.extrapolating:
+            self.extrapolating = shift
+            self.setPen(self.EXTRAPOLATING_PEN if shift else self.PEN)
+        super().mouseDragEvent(ev)
+
+
+def placed_labels(
+    vb: pg.ViewBox, metrics: QFontMetrics, items: list[LabelItem], marks: np.ndarray
+) -> list[pg.GraphicsObject]:
+    """Text items (and leader lines for labels moved out of a crowd), best first, none over
+    another or over a mark, all inside the view; a label that does not fit is left out."""
+    if not items:
+        return []
+
+    def scene_xy(points: np.ndarray) -> np.ndarray:  # scene pixels, y up
+        mapped = [vb.mapViewToScene(QPointF(float(x), float(y))) for x, y in points]
+        return np.array([(p.x(), -p.y()) for p in mapped]).reshape(-1, 2)
+
+    points = scene_xy(np.array([(p.x(), p.y()) for p, *_ in items]))
+    sizes = np.array(
+        [(metrics.horizontalAdvance(t) + 8, metrics.height() + 2) for _, t, *_ in items]
+    )
+    rect = vb.sceneBoundingRect()
+    bounds = (rect.left(), -rect.bottom(), rect.right(), -rect.top())
+    obstacles = mark_boxes(scene_xy(marks), PAD_PX)
+    priority = np.array([item[2] for item in items])
+    boxes = arrange_labels(points, sizes, priority, obstacles, PAD_PX, bounds, (1, 4))
+    to_view = vb.mapSceneToView
+    made: list[pg.GraphicsObject] = []
+    for (_, text, _, colour), box, point in zip(items, boxes, points, strict=True):
+        if np.isnan(box[0]):
+            continue
+        label = pg.TextItem(text, color=colour, anchor=(0, 0), fill=pg.mkBrush(255, 255, 255, 200))
+        label.setPos(to_view(QPointF(box[0], -box[3])))
+        label.setZValue(6)
+        made.append(label)
+        end = leader_end(point, box, PAD_PX)
+        if end is not None:  # a crowded label moved out, joined to its point
+            a, b = to_view(QPointF(point[0], -point[1])), to_view(QPointF(end[0], -end[1]))
+            line = pg.PlotCurveItem([a.x(), b.x()], [a.y(), b.y()], pen=pg.mkPen(colour))
+            line.setZValue(6)
+            made.append(line)
+    return made
