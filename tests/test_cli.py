@@ -94,6 +94,7 @@ def test_generate_json_with_an_experiment(capsys, tiny_dirs) -> None:
         "1.2",
         "--ban",
         " log",
+        "--ban",
         " mat",
         *common,
     )
@@ -102,7 +103,9 @@ def test_generate_json_with_an_experiment(capsys, tiny_dirs) -> None:
     assert doc["substituted"][0]["index"] == 1
     assert doc["transform"] == {"scale": 1.5, "range": [0, 2]}
     assert doc["settings"]["ban"] == [" log", " mat"]
-    assert doc["tokens"][0].startswith("~") and not doc["tokens"][-1].startswith("~")
+    first, last = doc["tokens"][0], doc["tokens"][-1]
+    assert first["label"].startswith("~") and first["transformed"] is True
+    assert first["token"] == "The" and "transformed" not in last
 
 
 def test_length_readout_and_invert_json(capsys, tiny_dirs, tmp_path) -> None:

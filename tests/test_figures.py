@@ -4,6 +4,7 @@ other and the marks, and a frame that fits what is shown."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -186,3 +187,57 @@ def test_a_figure_of_points_alone(tmp_path: Path, shape: str) -> None:
     figure = sphere_figure(layers)
     assert figure.legends == []  # nothing to explain
     save_figure(figure, tmp_path / "points.png")
+
+
+def _overlaps(boxes: list) -> list[tuple[int, int]]:
+    return [
+        (i, j)
+        for i, box in enumerate(boxes)
+        for j in range(i + 1, len(boxes))
+        if box.overlaps(boxes[j])
+    ]
+
+
+@pytest.mark.parametrize(("layers", "positions"), [(5, 4), (31, 8), (31, 14), (13, 30)])
+def test_a_column_lens_figure_is_readable_at_print_size(layers: int, positions: int) -> None:
+    rng = np.random.default_rng(layers)
+    words = ["␣the", "␣question", "␣dismantling", ",", "<0xE2><0x80>", "␣Paris"]
+    text = [[words[(i + j) % len(words)] for j in range(positions)] for i in range(layers)]
+    labels = [words[j % len(words)] for j in range(positions)]
+    norms = rng.uniform(1, 100, (layers, positions))
+    figure = lens_figure(
+        rng.uniform(size=(layers, positions)), text, norms, 1, labels, SIZES["column"]
+    )
+    figure.draw_without_rendering()
+    heat, curves = figure.axes[0], figure.axes[1]
+    cells = [t for t in heat.texts if t.get_text()]
+    if positions <= 14:  # wide enough cells carry their token, cut with a marked ellipsis
+        assert len(cells) == layers * positions
+        shown = {t.get_text() for t in cells}
+        assert "␣the" in shown
+        cut = shown - set(words)
+        assert all(s.endswith("…") and any(w.startswith(s[:-1]) for w in words) for s in cut)
+        assert cut or positions < 8  # long tokens are cut in narrow cells
+    boxes = [t.get_window_extent() for t in cells]
+    assert _overlaps(boxes) == []
+    page = figure.bbox
+    for axes in (heat, curves):
+        (x0, x1), (y0, y1) = sorted(axes.get_xlim()), sorted(axes.get_ylim())
+        ticks = [t for t in axes.get_xticklabels() if x0 <= t.get_position()[0] <= x1]
+        ticks += [t for t in axes.get_yticklabels() if y0 <= t.get_position()[1] <= y1]
+        for tick in ticks:
+            box = tick.get_window_extent()
+            assert page.x0 <= box.x0 and box.x1 <= page.x1, tick.get_text()
+    shown_y = [t for t in heat.get_yticklabels() if t.get_text()]
+    assert len(shown_y) >= 3 and _overlaps([t.get_window_extent() for t in shown_y]) == []
+    assert _overlaps([t.get_window_extent() for t in curves.get_xticklabels()]) == []
+    # the heatmap's position labels are rotated 45°: apart by more than a line across
+    anchors = [heat.transData.transform((x, 0))[0] for x in heat.get_xticks()]
+    line = heat.get_xticklabels()[0].get_fontsize() * figure.dpi / 72
+    assert all((b - a) * 0.7071 >= line for a, b in itertools.pairwise(anchors))
+    layer_ticks = [
+        float(t.get_text().replace("−", "-")) for t in curves.get_xticklabels() if t.get_text()
+    ]
+    assert max(layer_ticks) >= layers - 1 - 5 and len(layer_ticks) >= 3  # the last layers show
+    colourbar = figure.axes[2]
+    assert not colourbar.yaxis.label.get_window_extent().overlaps(curves.get_tightbbox())

@@ -331,11 +331,11 @@ def test_shift_drag_extrapolates_and_says_so(qtbot, loaded) -> None:
         yRange=(corners[:, 1].min(), corners[:, 1].max()),
     )
     _drag(qtbot, loaded.view, [beyond])
-    moved = loaded.view.handle.pos()
-    assert (moved.x(), moved.y()) == pytest.approx(beyond, rel=0.02, abs=0.01)
     assert loaded.session.composer.weights == pytest.approx(
         [0.0, 1.0], abs=1e-6
-    )  # plain drag: clamped
+    )  # plain drag: clamped, and the handle stops on the anchors' edge where the noken is
+    moved = loaded.view.handle.pos()
+    assert (moved.x(), moved.y()) == pytest.approx(tuple(b), abs=1e-6)
     # Out to the midpoint first: a drag only starts once the mouse has moved some pixels.
     _drag(qtbot, loaded.view, [tuple((a + b) / 2), beyond], shift=True)
     assert loaded.session.composer.weights == pytest.approx([-0.2, 1.2], abs=0.01)
@@ -372,23 +372,27 @@ def test_random_and_neighbour_nokens_from_the_composer(qtbot, loaded) -> None:
     assert loaded.generate_panel.nokens.toPlainText() == loaded.session.generate.nokens[0]
 
 
-def test_typed_weights_are_validated_and_move_the_handle(loaded) -> None:
+def test_typed_weights_are_relative_and_validated_by_name(loaded) -> None:
     import numpy as np
 
     composer = loaded.composer
-    ids = _add_anchors(loaded, " cat", " dog")
-    composer.weights.item(0, 1).setText("1")  # [0, 1] -> [1, 1], normalised on each edit
-    assert loaded.session.composer.weights == pytest.approx([0.5, 0.5])
-    composer.weights.item(1, 1).setText("3")  # [0.5, 3] -> [1/7, 6/7]
-    assert loaded.session.composer.weights == pytest.approx([1 / 7, 6 / 7])
-    expected = loaded.session.fitted.coords[ids].astype(float).T @ np.array([1 / 7, 6 / 7])
+    ids = _add_anchors(loaded, " cat", " dog", " sat", " on")
+    for row, typed in enumerate(("1", "1", "2", "0")):  # read as typed, not re-normalised
+        composer.weights.item(row, 1).setText(typed)
+    assert loaded.session.composer.weights == pytest.approx([0.25, 0.25, 0.5, 0.0])
+    assert [composer.weights.item(r, 1).text() for r in range(4)] == ["1", "1", "2", "0"]
+    expected = loaded.session.fitted.coords[ids].astype(float).T @ np.array([0.25, 0.25, 0.5, 0])
     handle = loaded.view.handle.pos()
     assert (handle.x(), handle.y()) == pytest.approx(tuple(expected), abs=1e-6)
-    composer.weights.item(0, 1).setText("-1")
-    assert "must be >= 0" in composer.message.text()
-    assert loaded.session.composer.weights == pytest.approx(
-        [1 / 7, 6 / 7]
-    )  # what was in force stays
+    for typed, message in (
+        ("-1", "the weight of ␣cat is -1: weights are 0 or more"),
+        ("lots", "the weight of ␣cat is not a number: 'lots'"),
+    ):
+        composer.weights.item(0, 1).setText(typed)
+        text = composer.message.text()
+        assert message in text and f"#{ids[0]}" not in text and "extrapolate" not in text
+        assert "could not convert" not in text
+        assert loaded.session.composer.weights == pytest.approx([0.25, 0.25, 0.5, 0.0])
     loaded.controller.use_in_generate()
     assert loaded.generate_panel.nokens.toPlainText().startswith('x = {"mix": {"#')
 
@@ -555,7 +559,8 @@ def test_bad_and_foreign_scenes(qtbot, loaded, tmp_path, tiny_dirs, monkeypatch)
 
 def test_examples_are_in_the_help_menu_and_the_session_is_autosaved(qtbot, qt_settings) -> None:
     from nokenviz.core.scenes.scene import load_scene
-    from nokenviz.gui.scene_files import autosave_path, examples
+    from nokenviz.gui.recovery import autosave_path
+    from nokenviz.gui.scene_files import examples
 
     win = MainWindow()
     qtbot.addWidget(win)

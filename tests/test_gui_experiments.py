@@ -34,7 +34,7 @@ def test_rules_are_marked_in_the_output_beside_the_baseline(
     wait_idle(qtbot, loaded)
     run = loaded.session.history[-1]
     argv = ["generate", "The cat sat", "--rule", '@2={"token": " dog"}', "--transform",
-            '{"scale": 1.5}', "--ban", " log", " mat", "--repetition-penalty", "1.2",
+            '{"scale": 1.5}', "--ban", " log", "--ban", " mat", "--repetition-penalty", "1.2",
             "--max-new-tokens", "6", "--min-new-tokens", "6", "--json",
             "--model", tiny_dirs["llama"]]  # fmt: skip
     assert main(argv) == 0

@@ -98,10 +98,15 @@ def test_search_improves_on_its_start(llama):
     assert 64 < result.evaluated <= 64 + result.steps * 3 * WIDEST
     expected = kl(mix_prompt_log_probs(llama), hard_prompt_log_probs(llama, result.token_ids))
     assert result.kl == pytest.approx(expected, abs=1e-4)
-    assert set(result.to_json()) == {
-        "token_ids", "labels", "text", "kl", "start_kl", "steps", "evaluated", "seconds",
-        "cancelled",
+    document = result.to_json()
+    assert set(document) == {
+        "tokens", "token_ids", "labels", "text", "kl", "start_kl", "steps", "evaluated",
+        "seconds", "cancelled",
     }  # fmt: skip
+    assert [t["id"] for t in document["tokens"]] == result.token_ids
+    assert [t["token"] for t in document["tokens"]] == [
+        llama.token_strings[i] for i in result.token_ids
+    ]
 
 
 def test_token_noken_inverts_to_its_token(llama):

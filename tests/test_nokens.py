@@ -49,6 +49,19 @@ def test_mix_weights_are_normalised_and_round_trip() -> None:
     assert spec.baseline_token() == " dog"
 
 
+@pytest.mark.parametrize(
+    "spec, token",
+    [
+        ('{"mix": {" cat": 0.5, " dog": 0.5}}', " cat"),
+        ('{"lerp": [" cat", " dog"], "t": 0.5}', " cat"),
+        ('{"slerp": [" cat", " dog"], "t": 0.51}', " dog"),
+        ('{"lerp": [" cat", " dog"], "t": 0.49}', " cat"),
+    ],
+)
+def test_a_baseline_tie_goes_to_the_first_token(spec: str, token: str) -> None:
+    assert parse_noken(spec).baseline_token() == token
+
+
 def test_extrapolation_is_asked_for_and_goes_beyond_the_anchors(llama) -> None:
     w = llama.adapter.W_E.detach().float()
     a, b = (llama.tokenizer.encode(t, add_special_tokens=False)[0] for t in ("White", "Black"))
@@ -110,3 +123,10 @@ def test_model_dependent_errors(llama) -> None:
         build_noken(parse_noken('{"vector": [1, 2]}'), w, tok)
     with pytest.raises(NokenSpecError, match="zero vector"):
         build_noken(parse_noken({"vector": [0.0] * 32, "norm": 1}), w, tok)
+
+
+def test_the_british_spelling_of_neighbours_is_a_key_too() -> None:
+    from nokenviz.core.generation.transforms import parse_transform
+
+    assert parse_noken('{"neighbours": " cat", "k": 3}').kind == "neighbors"
+    assert parse_transform('{"neighbours": 5}').kind == "neighbors"

@@ -186,7 +186,7 @@ def test_a_sweep_file_says_what_made_it() -> None:
     text = rows_as_text([SweepRow("seed", 0, "purrs")], "csv", header)
     assert text.splitlines()[:5] == [
         "# model: tiny (dir)",
-        "# sweep: random nokens in 'The {x} cat', seeds 0-9",
+        "# sweep: random nokens (raw N(0, 1)) in 'The {x} cat', seeds 0-9",
         "# decoding: greedy, 20 new tokens per row",
         "# date: 2026-11-26 03:00 UTC",
         f"# made with: nokenviz {__version__}",

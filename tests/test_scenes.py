@@ -229,3 +229,13 @@ def test_the_wheel_ships_the_examples_and_the_icon(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {f"nokenviz/resources/examples/{p.name}" for p in EXAMPLES} <= names
     assert {"nokenviz/resources/nokenviz.png", "nokenviz/resources/nokenviz.svg"} <= names
+
+
+def test_a_scene_with_several_bad_fields_names_each() -> None:
+    text = '{"nokenviz_scene": 1, "figure": "pie", "colour": 1, "selection": [1.5]}'
+    with pytest.raises(SceneError) as info:
+        parse_scene(text)
+    message = str(info.value)
+    assert message.startswith("field '")
+    assert all(name in message for name in ("figure", "colour", "selection.0"))
+    assert "more)" not in message and "\n" not in message

@@ -82,3 +82,11 @@ def test_invisible_characters_and_colliding_labels() -> None:
     assert show_text("a\u2028") == "a<U+2028>"
     labels = unique_labels(["a", "a", "a #1", "b"])
     assert len(set(labels)) == 4 and labels[0] == "a" and labels[3] == "b"
+
+
+def test_search_prefers_the_case_typed_and_abbreviations_are_marked() -> None:
+    from nokenviz.core.models.token_labels import abbreviate
+
+    strings = [" Queen", "Queen", " queen", "queens"]
+    assert find_tokens(strings, "queen")[:3] == [2, 0, 1]  # " queen" first: the case typed
+    assert abbreviate("␣dismantling", 8) == "␣disman…" and abbreviate("␣the", 8) == "␣the"

@@ -183,7 +183,10 @@ def test_to_json_has_one_row_per_factor(llama) -> None:
     assert [row["factor"] for row in data["rows"]] == [0.5, 1.0, 2.0]
     assert [row["entropy_bits"] for row in data["rows"]] == sweep.entropy.tolist()
     assert data["rows"][1]["top_ids"] == sweep.top_ids[1].tolist()
-    assert data["k"] == 2 and data["top_labels"] == sweep.top_labels
+    assert data["k"] == 2 and [t["label"] for t in data["top_tokens"]] == sweep.top_labels
+    assert [t["token"] for t in data["top_tokens"]] == [
+        llama.token_strings[i] for i in sweep.top_ids[1]
+    ]
     assert data["what"] == sweep.what
 
 
@@ -196,7 +199,11 @@ def test_length_figure_is_written_for_print(llama, tmp_path: Path, size: str) ->
     entropy_axes = figure.axes[0]
     assert entropy_axes.get_xscale() == "log"
     np.testing.assert_allclose(entropy_axes.lines[0].get_ydata(), sweep.entropy)
-    assert any(list(line.get_xdata()) == [1.0, 1.0] for line in entropy_axes.lines)  # the mark
+    for axes in figure.axes[:2]:  # the mark at x1: dark, and drawn over the grid's line at 1
+        mark = next(line for line in axes.lines if list(line.get_xdata()) == [1.0, 1.0])
+        grid = axes.xaxis.get_gridlines()[0]
+        assert mark.get_zorder() > grid.get_zorder() and mark.get_color() == "#000000"
+        assert mark.get_linewidth() > grid.get_linewidth()
     png = save_figure(figure, tmp_path / "length.png", SIZES[size].dpi)
     pdf = save_figure(figure, tmp_path / "length.pdf")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000

@@ -302,11 +302,14 @@ class Model:
         scale: float = 1.0,
         dpi: float | None = None,
         progress: Progress | None = None,
+        titles: bool = True,
     ) -> Rendered:
-        """Draw a scene's figure (a scene file or a `Scene`) to a PNG, SVG or PDF file."""
+        """Draw a scene's figure (a scene file or a `Scene`) to a PNG, SVG or PDF file;
+        `titles=False` leaves every title off and returns them as `caption`."""
         from nokenviz.api.render import render
 
-        return render(self.loaded, scene, out, size, scale, dpi, Task(progress=progress))
+        task = Task(progress=progress)
+        return render(self.loaded, scene, out, size, scale, dpi, task, titles)
 
 
 def _spec(spec: SpecLike) -> NokenSpec:

@@ -34,6 +34,7 @@ from nokenviz.api.results import (
     ModelInfo,
     Neighbors,
     Noken,
+    PromptToken,
     Readouts,
     Substitution,
     Sweep,
@@ -53,9 +54,9 @@ from nokenviz.core.generation.patchscope import (
 from nokenviz.core.generation.sweeps import OnRow, lerp_sweep, seed_sweep
 from nokenviz.core.maps.geometry import Neighbour, neighbours, norm_stats
 from nokenviz.core.models.loading import LoadedModel
-from nokenviz.core.models.tokens import parse_token_query
+from nokenviz.core.models.tokens import parse_token_query, resolve_token
 from nokenviz.core.nokens.inversion import invert_noken
-from nokenviz.core.nokens.prompts import prepare_prompt
+from nokenviz.core.nokens.prompts import PreparedInput, prepare_prompt
 from nokenviz.core.nokens.specs import NokenSpec, build_noken
 from nokenviz.core.residual.lens import (
     guiding_tokens,
@@ -111,7 +112,7 @@ def lens(loaded: LoadedModel, request: LensRequest) -> Lens:
         model=loaded.resolved.spec,
         prompt=request.prompt,
         position=position,
-        tokens=prepared.labels,
+        tokens=prompt_tokens(loaded, prepared),
         layers=layers,
         heat_ids=heat_ids,
         heat_probs=heat_probs,
@@ -126,14 +127,11 @@ def attention(loaded: LoadedModel, request: LensRequest) -> Attention:
     stream = residual_stream(loaded, prepared, with_attention=True)
     position = _position(stream.position_index, request.position)
     assert stream.attention is not None  # asked for above
-    names = loaded.token_strings
-    texts = [None if i is None else names[i] for i in prepared.token_ids]
     return Attention(
         model=loaded.resolved.spec,
         prompt=request.prompt,
         position=position,
-        tokens=prepared.labels,
-        texts=texts,
+        tokens=prompt_tokens(loaded, prepared),
         weights=stream.attention,
         guiding=guiding_tokens(stream.attention, position),
     )
@@ -167,13 +165,15 @@ def generate(
     return GenerationResult(
         model=loaded.resolved.spec,
         request=request.to_json(),
-        tokens=run.labels,
+        tokens=prompt_tokens(loaded, run.prepared),
         text=result.text,
         token_ids=result.token_ids,
         tokens_per_second=result.tokens_per_second,
         stopped=run.stopped,
         baseline_text=None if run.baseline is None else run.baseline.text,
         baseline_note=run.baseline_note,
+        notes=run.notes,
+        noken_tokens=noken_tokens(loaded, request.nokens),
         substituted=[Substitution(i, names[result.token_ids[i]], r) for i, r in result.substituted],
         marks=run.marks(loaded.tokenizer),
     )
@@ -202,13 +202,14 @@ def _soft(
     return GenerationResult(
         model=loaded.resolved.spec,
         request=request.to_json(),
-        tokens=prepared.labels,
+        tokens=prompt_tokens(loaded, prepared),
         text=run.shadow_text,
         token_ids=run.shadow_ids,
         tokens_per_second=len(run.shadow_ids) / seconds if seconds > 0 else 0.0,
         stopped=run.cancelled,
         baseline_text=None if baseline is None else baseline.text,
         baseline_note=note,
+        noken_tokens=noken_tokens(loaded, request.nokens),
         soft=True,
         top_probs=run.top_probs,
         vectors=run.vectors.numpy(),
@@ -280,9 +281,8 @@ def readout(loaded: LoadedModel, request: ReadoutRequest, task: Task | None = No
                     loaded, raw[request.layer], request.layer, target, request.max_new_tokens
                 )
             ]
-    return Readouts(
-        loaded.resolved.spec, request.prompt, position, prepared.labels[position], target, found
-    )
+    token = prompt_tokens(loaded, prepared)[position]
+    return Readouts(loaded.resolved.spec, request.prompt, position, token, target, found)
 
 
 def invert(
@@ -315,6 +315,30 @@ def project(loaded: LoadedModel, request: MapRequest, task: Task | None = None) 
     score = score_projection(matrix.detach(), fitted.coords, task.scaled(0.9, 1.0))
     coords = np.asarray(fitted.coords, dtype=np.float32)
     return Map(loaded.resolved.spec, request.kind, fitted.describe(), coords, score.mean, seconds)
+
+
+def prompt_tokens(loaded: LoadedModel, prepared: PreparedInput) -> list[PromptToken]:
+    """Each input position's raw text, id and label; a transformed position keeps the token it
+    was, marked as transformed."""
+    names, out = loaded.token_strings, []
+    for position, (token_id, label) in enumerate(
+        zip(prepared.token_ids, prepared.labels, strict=True)
+    ):
+        was = prepared.transformed.get(position, token_id)
+        text = None if was is None else names[was]
+        out.append(PromptToken(text, was, label, position in prepared.transformed))
+    return out
+
+
+def noken_tokens(loaded: LoadedModel, nokens: dict[str, NokenSpec]) -> list[PromptToken]:
+    """Every token the nokens' specs name (by text or `#id`), once, in order."""
+    ids: list[int] = []
+    for spec in nokens.values():
+        for ref in spec.tokens:
+            token = resolve_token(loaded.tokenizer, ref, loaded.vocab_size)
+            if token not in ids:
+                ids.append(token)
+    return [PromptToken(loaded.token_strings[i], i, loaded.token_labels[i]) for i in ids]
 
 
 def _position(index_of: Callable[[int], int], position: int) -> int:

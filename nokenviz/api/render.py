@@ -12,7 +12,7 @@ import numpy as np
 from nokenviz.api import operations
 from nokenviz.api.requests import GenerateRequest, LengthRequest, SweepRequest
 from nokenviz.api.results import Rendered, SizeName
-from nokenviz.core.figures.plots import SIZES, check_output, png_dpi, save_figure
+from nokenviz.core.figures.plots import SIZES, check_output, png_dpi, save_figure, strip_titles
 from nokenviz.core.figures.render import SceneData, scene_figure
 from nokenviz.core.generation.experiment import generation_rows
 from nokenviz.core.maps.faithfulness import knn_recall, score_projection
@@ -37,8 +37,10 @@ def render(
     scale: float = 1.0,
     dpi: float | None = None,
     task: Task | None = None,
+    titles: bool = True,
 ) -> Rendered:
-    """Draw the scene's figure to `out` (PNG, SVG or PDF; written whole or not at all)."""
+    """Draw the scene's figure to `out` (PNG, SVG or PDF; written whole or not at all).
+    Without `titles` the figure has none, and the result's `caption` holds them."""
     task = task or Task(what="the render")
     name = str(scene) if not isinstance(scene, Scene) else "(in memory)"
     scene = scene if isinstance(scene, Scene) else load_scene(scene)
@@ -46,8 +48,9 @@ def render(
     resolution = png_dpi(preset, scale, dpi)
     check_output(str(out), resolution)
     figure = scene_figure(scene, compute_scene(scene, loaded, task), preset)
+    caption = "" if titles else strip_titles(figure)
     path = save_figure(figure, str(out), resolution)
-    return Rendered(loaded.resolved.spec, name, str(path), path.stat().st_size)
+    return Rendered(loaded.resolved.spec, name, str(path), path.stat().st_size, caption)
 
 
 def compute_scene(scene: Scene, loaded: LoadedModel, task: Task) -> SceneData:

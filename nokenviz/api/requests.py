@@ -148,6 +148,7 @@ class SweepRequest(_Request):
             prompt_b=part.prompt_b,
             steps=part.steps,
             seeds=seeds,
+            match_norm=part.match_norm,
             decoding=DecodingSettings(max_new_tokens=part.max_new_tokens),
         )
 

@@ -15,6 +15,7 @@ import numpy as np
 from nokenviz.core.figures.sizes import SIZES
 from nokenviz.core.generation.patchscope import Readout
 from nokenviz.core.generation.sweeps import SweepRow
+from nokenviz.core.models.token_labels import token_json
 from nokenviz.core.nokens.inversion import Inversion
 from nokenviz.core.residual.vector_length import LengthSweep
 
@@ -53,6 +54,22 @@ class ModelInfo:
             if not document[key]:
                 del document[key]
         return document
+
+
+@dataclass(frozen=True)
+class PromptToken:
+    """One input position: the token's raw text and id, or a noken (no text, no id)."""
+
+    token: str | None
+    id: int | None
+    label: str  # as shown: `␣sun`, `{x}` for a noken, `~␣sun` for a transformed input
+    transformed: bool = False  # the token's input was replaced by a transform of it
+
+    def to_json(self) -> Json:
+        entry = token_json(self.token, self.id, self.label)
+        if self.transformed:
+            entry["transformed"] = True
+        return entry
 
 
 @dataclass(frozen=True)
@@ -110,7 +127,7 @@ class Lens:
     model: str
     prompt: str
     position: int
-    tokens: list[str]  # the prompt's positions as labels (a noken shows as {name})
+    tokens: list[PromptToken]  # the prompt's positions
     layers: list[LensLayer]
     heat_ids: np.ndarray  # [L+1, T] top-1 token id
     heat_probs: np.ndarray  # [L+1, T] its probability
@@ -121,12 +138,16 @@ class Lens:
     def prediction(self) -> TokenProb:
         return self.layers[-1].top[0]
 
+    @property
+    def labels(self) -> list[str]:
+        return [t.label for t in self.tokens]
+
     def to_json(self) -> Json:
         return {
             "model": self.model,
             "prompt": self.prompt,
             "position": self.position,
-            "tokens": self.tokens,
+            "tokens": [t.to_json() for t in self.tokens],
             "prediction": self.prediction.token,
             "layers": [
                 {
@@ -146,7 +167,7 @@ class Lens:
         from nokenviz.core.figures.plots import lens_figure
 
         return lens_figure(
-            self.heat_probs, self.heat_labels, self.norms, self.position, self.tokens, SIZES[size]
+            self.heat_probs, self.heat_labels, self.norms, self.position, self.labels, SIZES[size]
         )
 
 
@@ -158,10 +179,13 @@ class Attention:
     model: str
     prompt: str
     position: int
-    tokens: list[str]  # the prompt's positions as labels (a noken shows as {name})
-    texts: list[str | None]  # their raw text (None for a noken)
+    tokens: list[PromptToken]  # the prompt's positions
     weights: np.ndarray  # [layers, heads, query, key]
     guiding: np.ndarray  # [key] attention of `position` to each key
+
+    @property
+    def labels(self) -> list[str]:
+        return [t.label for t in self.tokens]
 
     def to_json(self) -> Json:
         order = np.argsort(-self.guiding)
@@ -169,14 +193,9 @@ class Attention:
             "model": self.model,
             "prompt": self.prompt,
             "position": self.position,
-            "tokens": self.tokens,
+            "tokens": [t.to_json() for t in self.tokens],
             "guiding": [
-                {
-                    "position": int(i),
-                    "token": self.texts[i],
-                    "label": self.tokens[i],
-                    "weight": round(float(w), 6),
-                }
+                {"position": int(i), **self.tokens[i].to_json(), "weight": round(float(w), 6)}
                 for i, w in zip(order, self.guiding[order], strict=True)
             ],
         }
@@ -189,9 +208,10 @@ class Attention:
         head = None if head is None else head % len(weights)  # as the app's layer/head boxes
         shown = weights.mean(axis=0) if head is None else weights[head]
         which = "mean of heads" if head is None else f"head {head}"
-        top = [(self.tokens[i], float(self.guiding[i])) for i in np.argsort(-self.guiding)[:3]]
+        labels = self.labels
+        top = [(labels[i], float(self.guiding[i])) for i in np.argsort(-self.guiding)[:3]]
         title = f"attention, layer {layer % len(self.weights)}, {which}"
-        return attention_figure(shown, self.tokens, title, top, SIZES[size])
+        return attention_figure(shown, labels, title, top, SIZES[size])
 
 
 @dataclass(frozen=True)
@@ -222,7 +242,7 @@ class GenerationResult:
 
     model: str
     request: Json  # the prompt, nokens, settings and experiment, as given
-    tokens: list[str]  # the prompt as the model got it, as labels
+    tokens: list[PromptToken]  # the prompt as the model got it
     text: str
     token_ids: list[int]
     tokens_per_second: float
@@ -231,6 +251,8 @@ class GenerationResult:
     baseline_note: str = ""  # what the baseline is, or why there is none
     substituted: list[Substitution] = field(default_factory=list)
     marks: list[tuple[int, int, str]] = field(default_factory=list)  # substitutions' spans
+    notes: list[str] = field(default_factory=list)  # settings that did nothing, and why
+    noken_tokens: list[PromptToken] = field(default_factory=list)  # the tokens specs name
     soft: bool = False
     top_probs: list[float] = field(default_factory=list)  # soft: the argmax's probability
     vectors: np.ndarray | None = None  # soft: the inputs fed back [steps, d], float32
@@ -240,7 +262,10 @@ class GenerationResult:
         return str(self.request["prompt"])
 
     def to_json(self) -> Json:
-        document: Json = {"model": self.model, **self.request, "tokens": self.tokens}
+        document: Json = {"model": self.model, **self.request}
+        if self.noken_tokens:  # a spec's "#2644" read as a token: raw text, id and label
+            document["noken_tokens"] = [t.to_json() for t in self.noken_tokens]
+        document["tokens"] = [t.to_json() for t in self.tokens]
         document.update(text=self.text, token_ids=self.token_ids)
         if self.soft:
             document.update(mode="soft", top_probs=[round(p, 6) for p in self.top_probs])
@@ -250,6 +275,8 @@ class GenerationResult:
             document["substituted"] = [asdict(s) for s in self.substituted]
         if self.baseline_text is not None or self.baseline_note:
             document.update(baseline_text=self.baseline_text, baseline_note=self.baseline_note)
+        if self.notes:
+            document["notes"] = self.notes
         document["stopped"] = self.stopped
         return document
 
@@ -284,7 +311,7 @@ class Readouts:
     model: str
     prompt: str
     position: int
-    token: str  # the read position's label
+    token: PromptToken  # what sits at the read position
     target: str
     readouts: list[Readout]
 
@@ -293,7 +320,7 @@ class Readouts:
             "model": self.model,
             "prompt": self.prompt,
             "position": self.position,
-            "token": self.token,
+            **self.token.to_json(),
             "target": self.target,
             "readouts": [{"layer": r.layer, "text": r.text} for r in self.readouts],
         }
@@ -343,6 +370,10 @@ class Rendered:
     scene: str
     out: str
     bytes: int
+    caption: str = ""  # the titles taken off the figure (`titles=False`)
 
     def to_json(self) -> Json:
-        return asdict(self)
+        document = asdict(self)
+        if not self.caption:
+            del document["caption"]
+        return document

@@ -7,6 +7,7 @@ Heavy imports (torch, transformers) happen inside the commands so `nokenviz --he
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING
 
 from nokenviz.cli import options
@@ -102,7 +103,8 @@ def run_lens(args: argparse.Namespace) -> int:
     if args.json:
         return emit_json(lens.to_json())
     shown = loaded.token_labels
-    print(f"logit lens at position {lens.position} ({lens.tokens[lens.position]}): {lens.tokens}")
+    labels = lens.labels
+    print(f"logit lens at position {lens.position} ({labels[lens.position]}): {labels}")
     body = [
         [
             str(e.layer),
@@ -113,6 +115,8 @@ def run_lens(args: argparse.Namespace) -> int:
         for e in lens.layers
     ]
     print(table([["layer", "norm", "rank", "top tokens"], *body]))
+    final = shown[lens.prediction.id]
+    print(f"rank: where this layer ranks the final prediction {final} (0 = top)")
     return 0
 
 
@@ -138,19 +142,19 @@ def run_generate(args: argparse.Namespace) -> int:
         print(f"{run.prompt}[soft] {run.text}")
     else:
         print()
-        _print_rules(loaded, run, bool(request.experiment.rules))
+        _print_rules(loaded, run)
     if run.baseline_note:
         baseline = run.baseline_text
         print(run.baseline_note + ("" if baseline is None else f":\n{run.prompt}{baseline}"))
+    for note in run.notes:
+        print(f"nokenviz: note: {note}", file=sys.stderr)
     return 0
 
 
-def _print_rules(loaded: LoadedModel, run: GenerationResult, has_rules: bool) -> None:
+def _print_rules(loaded: LoadedModel, run: GenerationResult) -> None:
     for s in run.substituted:
         shown = loaded.token_labels[run.token_ids[s.index]]
         print(f"  new token {s.index + 1} ({shown}) was followed by the noken of rule {s.rule}")
-    if has_rules and not run.substituted:
-        print("  (no rule fired: the model never emitted a rule's token)")
 
 
 def run_length(args: argparse.Namespace) -> int:
@@ -198,7 +202,7 @@ def run_readout(args: argparse.Namespace) -> int:
     found = operations.readout(open_model(args), request)
     if args.json:
         return emit_json(found.to_json())
-    print(f"{found.token} at position {found.position}, read in {found.target!r}:")
+    print(f"{found.token.label} at position {found.position}, read in {found.target!r}:")
     rows = [[str(r.layer), r.text] for r in found.readouts]
     print(table([["layer", "reads as"], *rows]))
     return 0
@@ -277,9 +281,13 @@ def run_render(args: argparse.Namespace) -> int:
     scene = load_scene(args.scene)
     check_output(args.out, png_dpi(SIZES[args.size], args.scale, args.dpi))  # before loading
     loaded = open_model(args, args.model or scene.model)
-    done = render(loaded, args.scene, args.out, args.size, args.scale, args.dpi, _task(args))
+    done = render(
+        loaded, args.scene, args.out, args.size, args.scale, args.dpi, _task(args), args.titles
+    )
     clear_progress(args.json)
     if args.json:
         return emit_json(done.to_json())
     print(f"wrote {done.out} ({done.bytes / 1e6:.2f} MB)")
+    if done.caption:
+        print(f"titles left out: {done.caption}")
     return 0

@@ -190,6 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument(
         "--dpi", type=float, default=None, help="PNG resolution (overrides --scale)"
     )
+    render.add_argument(
+        "--no-titles",
+        dest="titles",
+        action="store_false",
+        help="draw no titles (the figure for a paper, whose caption says it); they are printed",
+    )
     render.set_defaults(model=None)  # the scene's own model unless --model says otherwise
     return parser
 
@@ -277,9 +283,9 @@ def _decoding_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--ban",
-        nargs="+",
-        action="extend",
+        action="append",
         default=[],
-        metavar="TOKEN",
-        help="texts the output may not contain, as written (mind leading spaces; ␣ = space)",
+        metavar="TEXT",
+        help="a text the output may not contain, as written (mind leading spaces; ␣ = space); "
+        "repeat for several: --ban ' the' --ban ' a'",
     )

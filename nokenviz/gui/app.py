@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from nokenviz.core.models.model_spec import LoadOptions
+from nokenviz.errors import NokenvizError
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
@@ -23,11 +24,40 @@ def application() -> QApplication:
     from PySide6.QtWidgets import QApplication
 
     existing = QApplication.instance()
+    if not isinstance(existing, QApplication):
+        check_display()
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName("nokenviz")
     app.setOrganizationName("nokenviz")
     app.setWindowIcon(QIcon(str(resources.files("nokenviz.resources") / "nokenviz.png")))
     return app
+
+
+HEADLESS_ADVICE = (
+    "draw figures with `nokenviz render SCENE --out FILE`, script it with `import nokenviz`, "
+    "or set QT_QPA_PLATFORM=offscreen to run the window unseen"
+)
+
+
+def check_display() -> None:
+    """One clear line where Qt would abort the process: on Linux, no display to open a window
+    on, or the X11 plugin's system library missing."""
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if not sys.platform.startswith("linux") or platform not in ("", "xcb"):
+        return
+    if os.environ.get("WAYLAND_DISPLAY") and not platform:
+        return
+    if not os.environ.get("DISPLAY"):
+        raise NokenvizError(f"no display found (DISPLAY is not set): {HEADLESS_ADVICE}")
+    import ctypes
+
+    try:
+        ctypes.CDLL("libxcb-cursor.so.0")
+    except OSError:
+        raise NokenvizError(
+            "the window needs the system library libxcb-cursor0 (Debian/Ubuntu: "
+            f"sudo apt-get install libxcb-cursor0); meanwhile {HEADLESS_ADVICE}"
+        ) from None
 
 
 def run_app(

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from nokenviz.core.nokens.composer import blend_weights, mix_spec
+from nokenviz.core.nokens.composer import blend_weights
 from nokenviz.core.scenes.scene import ComposerPart
 from nokenviz.errors import NokenvizError
 from nokenviz.gui.plots import compact, show_rows
@@ -57,6 +57,10 @@ INVERT_TIP = (
     "Search the hard tokens (1-3) that, in the noken's place, give the closest next-token "
     "distribution (KL): what plain prompt says the same. Esc stops and keeps the best found"
 )
+WEIGHTS_TIP = (
+    "The blend's weights; type relative numbers (1, 1, 2 is 25%, 25%, 50%): they are used "
+    "as shares of their sum"
+)
 READ_TIP = (
     "Patchscopes: the noken put into the target prompt (Logit lens dock) at its '?' and the "
     "model's continuation, i.e. what the model reads the noken as"
@@ -77,12 +81,14 @@ class ComposerPanel(QWidget):
         super().__init__()
         self.controller, self.view = controller, view
         self._from_handle = False  # a drag is the source of the change: leave the handle be
+        self._typing = False  # a typed weight is the source: leave the typed numbers be
         # The readout and noken length sweep wait for a pause: each costs several previews.
         self.settled = QTimer(self, singleShot=True, interval=SETTLE_MS)
         self.settled.timeout.connect(controller.preview_settled)
         self._build()
         self._layout()
         view.handle.sigPositionChanged.connect(self._handle_moved)
+        view.handle.sigPositionChangeFinished.connect(self._handle_released)
         self.add_button.clicked.connect(controller.add_anchor)
         self.clear_button.clicked.connect(controller.clear_anchors)
         self.use_button.clicked.connect(controller.use_in_generate)
@@ -119,7 +125,7 @@ class ComposerPanel(QWidget):
         self.weights = _table(["anchor", "weight"])
         show_rows(self.weights, 6)
         self.weights.setMaximumHeight(self.weights.minimumHeight())  # the previews get the rest
-        self.weights.setToolTip("The blend as a probability vector; type to edit (normalised)")
+        self.weights.setToolTip(WEIGHTS_TIP)
         self.mode = QComboBox(toolTip="Two anchors: straight line (LERP) or great circle (SLERP)")
         self.mode.addItems(["LERP / mix", "SLERP (two anchors)"])
         self.norm = QComboBox(toolTip="The noken's norm")
@@ -151,9 +157,15 @@ class ComposerPanel(QWidget):
         )
 
     def _layout(self) -> None:
+        for combo in (self.kind, self.mode, self.norm):  # may shrink to the dock's width
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(8)
         rows = (
             (self.add_button, self.clear_button, self.use_button),
-            (self.kind, self.seed, self.match_norm, self.k),
+            (self.kind, self.k),
+            (self.seed, self.match_norm),
         )
         layout = QVBoxLayout(self)
         for widgets in rows:
@@ -245,7 +257,10 @@ class ComposerPanel(QWidget):
         self.view.handle.setVisible(len(xy) > 0)
         tokens = vocab.labels
         rows = [(tokens[t], f"{w:.4f}") for t, w in zip(part.anchors, part.weights, strict=True)]
-        self._show_rows(self.weights, rows)
+        if not self._typing:  # typed numbers stay as typed; the tooltip shows the shares
+            self._show_rows(self.weights, rows)
+        shares = ", ".join(f"{label} {share}" for label, share in rows)
+        self.weights.setToolTip(f"{WEIGHTS_TIP}\nin force: {shares}" if rows else WEIGHTS_TIP)
         if len(xy) and not self._from_handle:
             self._move_handle(np.asarray(part.weights) @ xy)
 
@@ -340,24 +355,55 @@ class ComposerPanel(QWidget):
         weights = blend_weights(position, self._anchor_xy(fitted, anchors), handle.extrapolating)
         self._set_weights(weights, from_handle=True)
 
+    def _handle_released(self) -> None:
+        """A drag past the anchors (without Shift) ends with the handle where the weights put
+        the noken, on the anchors' edge, not where the mouse let go."""
+        session = self.controller.session
+        anchors, fitted = session.composer.anchors, session.fitted
+        if anchors and fitted is not None and not self.view.handle.extrapolating:
+            self._move_handle(
+                np.asarray(session.composer.weights) @ self._anchor_xy(fitted, anchors)
+            )
+
     def _weights_typed(self, _item: QTableWidgetItem) -> None:
-        part = self.controller.session.composer
+        """Typed weights are relative: 1, 1, 2, 0 is .25, .25, .5, 0 (the cells keep what was
+        typed, so the next cell is read against it, not against a normalised column)."""
+        session = self.controller.session
+        labels = session.vocab.labels if session.vocab is not None else []
         try:
-            # imported here: nokens imports torch, loaded by the worker long before anyone types
-            from nokenviz.core.nokens.specs import parse_noken
-
-            typed = self._typed_weights(len(part.anchors))
-            weights = np.asarray(parse_noken(mix_spec(part.anchors, typed)).weights)
-        except (ValueError, NokenvizError) as exc:
-            self.message.setText(f"<span style='color:#b01c1c'>{exc}</span>")
-            self._show_anchors(self.controller.session)  # back to the weights in force
+            typed = self._typed_weights(session.composer.anchors, labels)
+        except NokenvizError as exc:
+            self.message.setText(
+                f"<span style='color:#b01c1c'>{escape(str(exc), quote=False)}</span>"
+            )
             return
-        self._set_weights(weights, from_handle=False)
+        self._typing = True
+        try:
+            self._set_weights(np.asarray(typed) / sum(typed), from_handle=False)
+        finally:
+            self._typing = False
 
-    def _typed_weights(self, count: int) -> list[float]:
-        """The weight column as typed (a missing cell reads as empty: no number)."""
-        items = [self.weights.item(row, 1) for row in range(count)]
-        return [float("" if item is None else item.text()) for item in items]
+    def _typed_weights(self, anchors: tuple[int, ...], labels: list[str]) -> list[float]:
+        """The weight column as typed, each a number >= 0, not all 0; or one message naming
+        the anchor at fault."""
+        typed = []
+        for row, token in enumerate(anchors):
+            item = self.weights.item(row, 1)
+            text = "" if item is None else item.text().strip()
+            name = labels[token] if token < len(labels) else f"#{token}"
+            try:
+                value = float(text)
+            except ValueError:
+                raise NokenvizError(f"the weight of {name} is not a number: {text!r}") from None
+            if not np.isfinite(value) or value < 0:
+                raise NokenvizError(
+                    f"the weight of {name} is {text}: weights are 0 or more (to go beyond the "
+                    "anchors, drag the handle with Shift held)"
+                )
+            typed.append(value)
+        if not sum(typed) > 0:
+            raise NokenvizError("the weights add up to 0: give an anchor a weight above 0")
+        return typed
 
     def _set_weights(self, weights: np.ndarray, from_handle: bool) -> None:
         part = self.controller.session.composer

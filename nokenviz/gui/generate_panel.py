@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import (
     QColor,
     QGuiApplication,
@@ -33,6 +34,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -99,6 +101,8 @@ class GeneratePanel(QWidget):
             box.setMinimumHeight(40)
         self.history.itemDoubleClicked.connect(self._copy)
         self.baseline_label = QLabel(BASELINE)
+        self.notes = QLabel("", wordWrap=True, visible=False)  # settings that did nothing
+        self.notes.setStyleSheet("color: #a35a00")
         self.editors = (
             self.prompt,
             self.nokens,
@@ -162,32 +166,81 @@ class GeneratePanel(QWidget):
             box.setMaximumHeight(44)
 
     def _layout(self) -> None:
+        """Prompt and nokens, the buttons, then the run beside its baseline; the decoding and
+        experiment settings fold away under a line that says what they are, so the output is
+        in view on a small screen."""
         form = QFormLayout()
         form.addRow("prompt", self.prompt)
         form.addRow("slots", self.chips)
         form.addRow("nokens", self.nokens)
-        decoding = QGridLayout()  # rows of three: keeps the dock narrow
+        settings = QWidget()
+        more = QFormLayout(settings)
+        more.setContentsMargins(0, 0, 0, 0)
+        decoding = QGridLayout()  # rows of two: keeps the dock narrow
         for index, (label, widget) in enumerate(self.decoding.items()):
-            row, column = divmod(index, 3)
+            row, column = divmod(index, 2)
             decoding.addWidget(QLabel(label), row, 2 * column)
             decoding.addWidget(widget, row, 2 * column + 1)
-        form.addRow("decoding", decoding)
-        form.addRow("ban", self.ban)
-        form.addRow("transform", self.transform)
-        form.addRow("rules", self.rules)
-        form.addRow("inject", self.injections)
+        more.addRow("decoding", decoding)
+        more.addRow("ban", self.ban)
+        more.addRow("transform", self.transform)
+        more.addRow("rules", self.rules)
+        more.addRow("inject", self.injections)
+        self.settings_toggle = QToolButton(
+            checkable=True,
+            toolButtonStyle=Qt.ToolButtonStyle.ToolButtonTextBesideIcon,
+            toolTip="Show or hide the decoding settings and the experiment (transform, rules, "
+            "injections)",
+        )
+        self.settings_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.settings_toggle.toggled.connect(self._fold)
+        self.settings = settings
+        settings.setVisible(False)
         buttons = QHBoxLayout()
-        for widget in (self.compare, self.generate_button, self.soft_button, self.stop_button):
+        for widget in (self.generate_button, self.soft_button, self.stop_button):
             buttons.addWidget(widget)
+        runs = QGridLayout()  # the run beside its baseline
+        runs.addWidget(QLabel("output"), 0, 0)
+        runs.addWidget(self.baseline_label, 0, 1)
+        runs.addWidget(self.output, 1, 0)
+        runs.addWidget(self.baseline, 1, 1)
+        self.baseline_label.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.settings_toggle)
+        layout.addWidget(settings)
+        layout.addWidget(self.compare)
         layout.addLayout(buttons)
-        layout.addWidget(QLabel("output"))
-        layout.addWidget(self.output, 2)
-        layout.addWidget(self.baseline_label)
-        layout.addWidget(self.baseline, 1)
+        layout.addWidget(self.notes)
+        layout.addLayout(runs, 2)
         layout.addWidget(QLabel("history"))
         layout.addWidget(self.history, 1)
+        self._describe_settings()
+
+    def _fold(self, open_: bool) -> None:
+        self.settings.setVisible(open_)
+        self.settings_toggle.setArrowType(
+            Qt.ArrowType.DownArrow if open_ else Qt.ArrowType.RightArrow
+        )
+
+    def _describe_settings(self) -> None:
+        """The folded settings in one line: how it decodes and which experiment is set."""
+        part = self.part()
+        d = part.decoding
+        how = "greedy" if d.temperature == 0 else f"T {d.temperature:g}"
+        parts = [f"{how}, {d.max_new_tokens} new tokens"]
+        if d.repetition_penalty != 1.0:
+            parts.append(f"rep. {d.repetition_penalty:g}")
+        if d.ban:
+            parts.append(f"{len(d.ban)} banned")
+        for count, name in (
+            (bool(part.transform), "transform"),
+            (len(part.rules), "rule"),
+            (len(part.injections), "injection"),
+        ):
+            if count:
+                parts.append(f"{int(count)} {name}" + ("s" if count > 1 else ""))
+        self.settings_toggle.setText("settings: " + " · ".join(parts))
 
     # ------------------------------------------------------------ out: the settings typed
 
@@ -215,6 +268,7 @@ class GeneratePanel(QWidget):
         )
 
     def _edit(self, *_: object) -> None:
+        self._describe_settings()
         self.controller.set_generate(self.part())
 
     # ------------------------------------------------------------ in: the session
@@ -251,6 +305,7 @@ class GeneratePanel(QWidget):
         self.injections.setPlainText("\n".join(part.injections))
         for editor in self.editors:
             editor.blockSignals(False)
+        self._describe_settings()
 
     def _show_controls(self, session: Session) -> None:
         reason = session.disabled("generate")
@@ -277,6 +332,9 @@ class GeneratePanel(QWidget):
         baseline = None if result is None else result.baseline_text
         self.baseline.setPlainText(baseline or "")
         self.baseline_label.setText((result.baseline_note if result else "") or BASELINE)
+        notes = [] if result is None else result.notes
+        self.notes.setText("\n".join(f"note: {n}" for n in notes))
+        self.notes.setVisible(bool(notes))
         for run in session.history[self.history.count() :]:
             self.history.addItem(_history_item(run))
 

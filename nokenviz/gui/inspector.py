@@ -63,7 +63,7 @@ class Inspector(QWidget):
         self.title.setText(
             f"<b>{_escape(vocab.labels[token])}</b> &nbsp; #{token}<br>"
             f"norm in {session.matrix}: <b>{norms[token]:.3f}</b> "
-            f"(larger than {rank:.0%} of tokens){_input_output_line(vocab, token)}"
+            f"(larger than {share_text(rank)} of tokens){_input_output_line(vocab, token)}"
             f"{_recall_line(session, vocab)}"
         )
 
@@ -118,3 +118,12 @@ def _recall_line(session: Session, vocab: Vocabulary) -> str:
         f"<br>of its {k} nearest tokens, <b>{round(recall * k)}</b> are among its {k} nearest "
         "on screen (kNN recall)"
     )
+
+
+def share_text(share: float) -> str:
+    """A share as a percentage that never rounds a few tokens to 0% or all but a few to 100%:
+    0.15%, 8%, 99.9%."""
+    percent = 100 * share
+    if percent in (0.0, 100.0) or 1 <= percent <= 99:
+        return f"{percent:.0f}%"
+    return f"{percent:.2g}%" if percent < 1 else f"{100 - float(f'{100 - percent:.2g}'):g}%"

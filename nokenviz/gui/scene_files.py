@@ -12,10 +12,12 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
+from nokenviz.core.files import write_text_atomic
 from nokenviz.core.scenes.scene import SceneError, load_scene, save_scene
 from nokenviz.errors import NokenvizError
 from nokenviz.gui import settings
 from nokenviz.gui.export_dialog import ExportDialog
+from nokenviz.gui.recovery import autosave_path, state_folder
 from nokenviz.state.controller import Controller
 
 SCENE_FILTER = "nokenviz scenes (*.json)"
@@ -32,12 +34,6 @@ def examples() -> list[tuple[str, Path]]:
     return found
 
 
-def autosave_path() -> Path:
-    from platformdirs import user_state_path
-
-    return user_state_path("nokenviz", appauthor=False) / "autosave.json"
-
-
 class SceneFiles:
     def __init__(
         self,
@@ -45,10 +41,12 @@ class SceneFiles:
         controller: Controller,
         show_error: Callable[[str, str], None],
         recent_changed: Callable[[], None],
+        raise_view: Callable[[str], None],
     ) -> None:
-        self.parent, self.controller = parent, controller
+        self.parent, self.controller, self.raise_view = parent, controller, raise_view
         self.show_error, self.recent_changed = show_error, recent_changed
         self.path: Path | None = None  # where Save writes without asking
+        self._autosaved = ""  # the scene text last autosaved
 
     # ------------------------------------------------------------ open
 
@@ -68,10 +66,11 @@ class SceneFiles:
             model = self.choose_instead(scene.model)
             if model is None:
                 return False
-        self.path = Path(path) if Path(path).parent != autosave_path().parent else None
+        self.path = Path(path) if Path(path).parent != state_folder() else None
         if self.path is not None and not _is_example(self.path):
             self._remember(self.path)
         self.controller.open_scene(scene, model)
+        self.raise_view(scene.figure)
         return True
 
     @staticmethod
@@ -140,11 +139,16 @@ class SceneFiles:
         return True
 
     def autosave(self) -> None:
-        """On close: the session, so nothing the user made is lost (errors only reported)."""
+        """The session, a few seconds after each change and on close, so nothing the user made
+        is lost to a crash (written only when it changed; errors only reported)."""
         path = autosave_path()
         try:
+            text = self.controller.session.to_scene().to_json()
+            if text == self._autosaved:
+                return
             path.parent.mkdir(parents=True, exist_ok=True)
-            save_scene(self.controller.session.to_scene(), path)
+            write_text_atomic(path, text)
+            self._autosaved = text
         except (OSError, ValueError, NokenvizError) as exc:  # ValueError: pydantic's
             print(f"nokenviz: could not autosave the session: {exc}")
 

@@ -11,7 +11,12 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLabel
 
-from nokenviz.core.figures.overlays import COLOURS, POINT_COLOURS, overlay_labels
+from nokenviz.core.figures.overlays import (
+    COLOURS,
+    POINT_COLOURS,
+    local_nearest,
+    overlay_labels,
+)
 from nokenviz.core.nokens.composer import polygon_order
 from nokenviz.gui.sphere_view import SphereView
 from nokenviz.state.controller import Controller
@@ -169,6 +174,7 @@ class SphereLayers:
         self.view.set_selection(list(session.selection))
         nodes = self.view.trajectory_nodes
         entries = session.trace.entries if session.trace is not None and len(nodes) else ()
+        nearest = local_nearest(fitted.coords) if fitted.shape == "local" else ()
         labels = overlay_labels(
             fitted.coords,
             vocab.labels,
@@ -176,6 +182,7 @@ class SphereLayers:
             session.composer.anchors,
             entries,
             nodes if len(entries) else None,
+            nearest,
         )
         self.view.set_labels([(lb.xy, lb.text, lb.priority, COLOURS[lb.role]) for lb in labels])
 

@@ -20,6 +20,8 @@ from nokenviz.core.maps.density import bin_points, visible
 from nokenviz.gui.sphere_marks import Handle, LabelItem, placed_labels
 
 POINT_LIMIT = 3000
+NEAR_DEGREES = 60.0  # a local view draws the tokens this close to its centre large
+NEAR_LIMIT = 500
 CELL_PX = 2
 REBIN_DELAY_MS = 60
 COLORMAP = "viridis"  # perceptually uniform and colour-blind safe
@@ -57,6 +59,8 @@ class SphereView(pg.PlotWidget):
         self.colorbar.setImageItem(self.image, insert_in=self.plotItem)
         self.points = pg.ScatterPlotItem(pxMode=True, size=6, pen=None)
         self.points.setZValue(1)
+        self.near = pg.ScatterPlotItem(pxMode=True, size=10, pen=pg.mkPen(COLOURS["nearest"]))
+        self.near.setZValue(2.5)  # over the cloud and the band, under the marks
         self.highlight = pg.ScatterPlotItem(
             pxMode=True, size=4, pen=None, brush=pg.mkBrush(*HIGHLIGHT_RGBA)
         )
@@ -97,6 +101,7 @@ class SphereView(pg.PlotWidget):
         self.addItem(self.rings)
         for item in (
             self.points,
+            self.near,
             self.highlight,
             self.selection,
             self.mean_marker,
@@ -171,6 +176,7 @@ class SphereView(pg.PlotWidget):
         if not keep_range:
             self.reset_range()
         self.rebin()
+        self._draw_near()
 
     def set_values(
         self, values: np.ndarray, levels: tuple[float, float], label: str, colormap: str
@@ -183,6 +189,7 @@ class SphereView(pg.PlotWidget):
         self.colorbar.setLevels(levels)
         self.colorbar.getAxis("left").setLabel(label)
         self.rebin()
+        self._draw_near()
 
     def reset_range(self) -> None:
         """Frame every token (and, in polar form, the origin where norm 0 sits)."""
@@ -211,7 +218,7 @@ class SphereView(pg.PlotWidget):
         self.highlight_ids = np.zeros(0, dtype=np.int64)
         for item in (self.image, self.highlight_image):
             item.clear()
-        for item in (self.points, self.highlight, self.selection, self.mean_marker):
+        for item in (self.points, self.near, self.highlight, self.selection, self.mean_marker):
             item.clear()
 
     def rebin(self) -> None:
@@ -251,6 +258,18 @@ class SphereView(pg.PlotWidget):
         self.highlight_image.setImage(rgba, autoLevels=False)
         self.highlight_image.setRect(QRectF(x[0], y[0], x[1] - x[0], y[1] - y[0]))
         self.highlight_image.setVisible(True)
+
+    def _draw_near(self) -> None:
+        """A local view's nearest tokens (within NEAR_DEGREES of the centre, at most
+        NEAR_LIMIT) as large points over the binned cloud: they are what the view is for."""
+        if not self.local or not len(self.coords):
+            self.near.clear()
+            return
+        radius = np.hypot(self.coords[:, 0], self.coords[:, 1])
+        ids = np.argsort(radius, kind="stable")[:NEAR_LIMIT]
+        ids = ids[radius[ids] <= NEAR_DEGREES]
+        brushes = self.colormap.map(self._scaled(self.norms[ids]), mode="qcolor")
+        self.near.setData(pos=self.coords[ids], brush=brushes, data=ids)
 
     def _scaled(self, values: np.ndarray) -> np.ndarray:
         low, high = self.levels

@@ -36,17 +36,19 @@ class StatusLine:
         # The model line can be long (dtype reason, device plan): it is clipped, with the
         # whole of it as its tooltip, rather than squeezing the progress text unreadable.
         self.model_label.setMinimumWidth(1)
-        self.progress = QProgressBar(
-            maximum=1000, minimumWidth=260, maximumWidth=320, textVisible=True
-        )
+        self.progress = QProgressBar(maximum=1000, minimumWidth=120, maximumWidth=200)
+        # What runs, as text beside the bar: a busy bar (no fraction known) shows no text of
+        # its own in most Qt styles.
+        self.work_label = QLabel("", maximumWidth=420)
         self.cancel_button = QPushButton("Cancel", toolTip="Cancel the running jobs (Esc)")
         self.cancel_button.clicked.connect(controller.cancel_all)
         status.addWidget(self.model_label)
         status.addWidget(self.hover_label, 1)
+        status.addPermanentWidget(self.work_label)
         status.addPermanentWidget(self.progress)
         status.addPermanentWidget(self.cancel_button)
-        self.progress.setVisible(False)
-        self.cancel_button.setVisible(False)
+        for widget in (self.work_label, self.progress, self.cancel_button):
+            widget.setVisible(False)
         self.busy = False
         self.show_timer = QTimer(status, singleShot=True, interval=SHOW_AFTER_MS)
         self.show_timer.timeout.connect(lambda: self._show_busy(self.busy))
@@ -63,18 +65,25 @@ class StatusLine:
                 self._show_busy(False)
             elif not self.progress.isVisible() and not self.show_timer.isActive():
                 self.show_timer.start()
-            fraction, message = session.progress or (None, "working…")
+            fraction, message = session.progress or (None, _running(session))
+            self.work_label.setText(message)
+            self.work_label.setToolTip(message)
             if fraction is None:  # a job that does not report how far it is: a busy bar
                 self.progress.setRange(0, 0)
-                self.progress.setFormat(message)
             else:
                 self.progress.setRange(0, 1000)
                 self.progress.setValue(int(fraction * 1000))
-                self.progress.setFormat(f"{message} %p%")
+                self.progress.setFormat("%p%")
         if "message" in changed and session.message:
             self.status.showMessage(session.message, 8000)
 
     def _show_busy(self, busy: bool) -> None:
         self.show_timer.stop()
-        self.progress.setVisible(busy)
-        self.cancel_button.setVisible(busy)
+        for widget in (self.work_label, self.progress, self.cancel_button):
+            widget.setVisible(busy)
+
+
+def _running(session: Session) -> str:
+    """The titles of the jobs in flight, for a bar that has no message yet."""
+    titles = [job.title for job in session.running.values()]
+    return (", ".join(titles) + "…") if titles else "working…"

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
@@ -46,6 +48,15 @@ class SweepPanel(QWidget):
         self.steps = QSpinBox(minimum=2, maximum=101, toolTip="rows from t = 0 to t = 1")
         self.seeds = QLineEdit(toolTip="e.g. 0-9 or 1,4,7")
         self.max_new = QSpinBox(minimum=1, maximum=512, toolTip="new tokens per row (greedy)")
+        self.match_norm = QCheckBox(
+            "norm-matched",
+            toolTip="Scale each random noken to the typical token norm (off: raw N(0, 1), "
+            "far longer than any token)",
+        )
+        self.stale = QLabel("")
+        self.stale.setStyleSheet("color: #a33")
+        self.stale.setWordWrap(True)
+        self.prompts: dict[str, str] = {}  # each kind's own prompt A, kept across switches
         self.run_button = QPushButton("Run sweep", toolTip=RUN_TIP)
         self.run_button.clicked.connect(controller.start_sweep)
         self.stop_button = QPushButton("Stop", enabled=False, toolTip="Stop after the current row")
@@ -66,12 +77,14 @@ class SweepPanel(QWidget):
             self.steps,
             self.seeds,
             self.max_new,
+            self.match_norm,
         )
         self.kind.currentIndexChanged.connect(self._kind_changed)
         for line in (self.prompt_a, self.prompt_b, self.seeds):
             line.textChanged.connect(self._edit)
         for box in (self.steps, self.max_new):
             box.valueChanged.connect(self._edit)
+        self.match_norm.toggled.connect(self._edit)
         self._layout()
 
     def _layout(self) -> None:
@@ -82,15 +95,18 @@ class SweepPanel(QWidget):
             ("prompt B", self.prompt_b),
             ("steps", self.steps),
             ("seeds", self.seeds),
+            ("", self.match_norm),
             ("new tokens", self.max_new),
         ):
             form.addRow(label, widget)
-        buttons = QHBoxLayout()
-        for widget in (self.run_button, self.stop_button, self.csv_button, self.md_button):
-            buttons.addWidget(widget)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addLayout(buttons)
+        for pair in ((self.run_button, self.stop_button), (self.csv_button, self.md_button)):
+            buttons = QHBoxLayout()
+            for widget in pair:
+                buttons.addWidget(widget)
+            layout.addLayout(buttons)
+        layout.addWidget(self.stale)
         layout.addWidget(self.table, 1)
 
     # ------------------------------------------------------------ out
@@ -102,6 +118,7 @@ class SweepPanel(QWidget):
             prompt_b=self.prompt_b.text(),
             steps=self.steps.value(),
             seeds=self.seeds.text(),
+            match_norm=self.match_norm.isChecked(),
             max_new_tokens=self.max_new.value(),
         )
 
@@ -109,9 +126,15 @@ class SweepPanel(QWidget):
         self.controller.set_sweep(self.part())
 
     def _kind_changed(self) -> None:
-        part = self.part()
-        if part.kind == "seeds" and "{x}" not in part.prompt_a:
-            part = part.model_copy(update={"prompt_a": SEEDS_PROMPT})
+        """Seeds and the two blends each keep their own prompt A: switching kinds and back
+        gives back what was typed for that kind."""
+        part, before = self.part(), self.controller.session.sweep
+        self.prompts[_family(before.kind)] = before.prompt_a
+        family = _family(part.kind)
+        default = SEEDS_PROMPT if family == "seeds" else SweepPart().prompt_a
+        prompt = self.prompts.get(family, default if family != _family(before.kind) else "")
+        if prompt:
+            part = part.model_copy(update={"prompt_a": prompt})
         self.controller.set_sweep(part)
 
     def export(self, fmt: str, path: str | None = None) -> None:
@@ -142,12 +165,17 @@ class SweepPanel(QWidget):
             self.stop_button.setEnabled("sweep" in session.running)
         if "sweep_rows" in changed:
             self._show_rows(session)
+        if changed & {"sweep", "sweep_rows"}:
+            made = session.sweep_made_from
+            old = bool(session.sweep_rows) and made is not None and made != session.sweep
+            self.stale.setText("rows of earlier settings: Run sweep to update" if old else "")
 
     def _show_settings(self, part: SweepPart) -> None:
         seeds = part.kind == "seeds"
         self.prompt_b.setEnabled(not seeds)
         self.steps.setEnabled(not seeds)
         self.seeds.setEnabled(seeds)
+        self.match_norm.setEnabled(seeds)
         if part == self.part():
             return
         for editor in self.editors:
@@ -160,6 +188,7 @@ class SweepPanel(QWidget):
             self.seeds.setText(part.seeds)
         self.steps.setValue(part.steps)
         self.max_new.setValue(part.max_new_tokens)
+        self.match_norm.setChecked(part.match_norm)
         for editor in self.editors:
             editor.blockSignals(False)
 
@@ -174,3 +203,8 @@ class SweepPanel(QWidget):
             self.table.setItem(index, 0, QTableWidgetItem(str(rows[index].value)))
             self.table.setItem(index, 1, QTableWidgetItem(rows[index].text))
             self.table.resizeRowToContents(index)
+
+
+def _family(kind: str) -> str:
+    """LERP and SLERP share their prompts; seeds has its own."""
+    return "seeds" if kind == "seeds" else "blend"

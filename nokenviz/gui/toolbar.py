@@ -105,6 +105,7 @@ class ControlsBar(QToolBar):
         )
         self.search.returnPressed.connect(lambda: c.search(self.search.text()))
         self.prompt.returnPressed.connect(c.request_trace)
+        self.position.editingFinished.connect(self._position_entered)
         self.trace_button.clicked.connect(c.request_trace)
         self.prompt.textChanged.connect(self._trace_edited)
         self.position.valueChanged.connect(self._trace_edited)
@@ -131,6 +132,11 @@ class ControlsBar(QToolBar):
                 self.exact_box.blockSignals(False)
                 return
         self.controller.set_projection(exact=on)
+
+    def _position_entered(self) -> None:
+        """Enter (or leaving the box) with a new position traces it: the views follow."""
+        if self.controller.session.trace_stale:
+            self.controller.request_trace()
 
     def _trace_edited(self, *_: object) -> None:
         part = self.controller.session.trace_settings

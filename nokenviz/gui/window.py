@@ -12,16 +12,19 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QFrame,
+    QHBoxLayout,
     QInputDialog,
+    QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
+    QPushButton,
     QScrollArea,
     QWidget,
 )
@@ -37,7 +40,8 @@ from nokenviz.gui.length_panel import LengthPanel
 from nokenviz.gui.lens_panel import LensPanel
 from nokenviz.gui.norms_panel import NormHistogram
 from nokenviz.gui.readout_panel import ReadoutPanel
-from nokenviz.gui.scene_files import SceneFiles, autosave_path, examples
+from nokenviz.gui.recovery import Recovery, last_session_path
+from nokenviz.gui.scene_files import SceneFiles, examples
 from nokenviz.gui.sphere_layers import SphereLayers
 from nokenviz.gui.sphere_view import SphereView
 from nokenviz.gui.status_line import StatusLine
@@ -45,7 +49,7 @@ from nokenviz.gui.sweep_panel import SweepPanel
 from nokenviz.gui.toolbar import PROJECTIONS, ControlsBar
 from nokenviz.gui.worker import Worker
 from nokenviz.state.controller import EVERYTHING, Controller
-from nokenviz.state.session import Part, Session
+from nokenviz.state.session import SETTINGS, Part, Session
 
 if TYPE_CHECKING:
     from nokenviz.core.models.loading import LoadedModel
@@ -53,6 +57,15 @@ if TYPE_CHECKING:
 # Workers whose job did not stop in time at close: destroying a running QThread aborts the
 # process, so they are kept until the process ends.
 UNFINISHED: list[Worker] = []
+AUTOSAVE_MS = 3000  # the session is saved this long after the last change (crash recovery)
+FIGURE_DOCKS = {  # the dock that shows each figure a scene can be about
+    "lens": "Logit lens",
+    "attention": "Attention",
+    "sweep": "Sweeps",
+    "length": "Length",
+    "generate": "Generate",
+}
+SAVED: frozenset[Part] = SETTINGS | {"model"}  # what a scene holds: a change is autosaved
 
 
 def initial_session() -> Session:
@@ -87,8 +100,9 @@ class MainWindow(QMainWindow):
     def __init__(self, options: LoadOptions | None = None) -> None:
         super().__init__()
         self.setWindowTitle("nokenviz")
-        self.resize(1400, 900)
+        self._fit_screen(1400, 900)
         self.last_error = ""  # the last message shown (for tests and scripts)
+        self.recovery = Recovery.start()  # before the menus: they list the last session
         self.session = initial_session()
         if options is not None:
             self.session.load_options = options
@@ -104,7 +118,9 @@ class MainWindow(QMainWindow):
         self.status = StatusLine(self.statusBar(), self.controller)
         self.layers = SphereLayers(self.view, self.controller, self.status.hover_label)
         self._build_docks()
-        self.scenes = SceneFiles(self, self.controller, self.show_error, self.fill_recent_scenes)
+        self.scenes = SceneFiles(
+            self, self.controller, self.show_error, self.fill_recent_scenes, self.raise_view
+        )
         self._build_menus()
         self.views = (
             self.toolbar,
@@ -120,10 +136,21 @@ class MainWindow(QMainWindow):
             self.generate_panel,
             self.sweep_panel,
         )
+        self.autosave_timer = QTimer(self, singleShot=True, interval=AUTOSAVE_MS)
+        self.autosave_timer.timeout.connect(self.scenes.autosave)
         self.controller.listen(self._changed)
         self._changed(EVERYTHING)
+        if self.recovery.crashed:
+            self._offer_restore()
 
     # ------------------------------------------------------------ building
+
+    def _fit_screen(self, width: int, height: int) -> None:
+        """Open at `width` x `height`, or smaller on a screen that has less room."""
+        screen = self.screen().availableGeometry() if self.screen() else None
+        if screen is not None:
+            width, height = min(width, screen.width()), min(height, screen.height())
+        self.resize(width, height)
 
     def _build_docks(self) -> None:
         c = self.controller
@@ -165,6 +192,7 @@ class MainWindow(QMainWindow):
         ):
             self.tabifyDockWidget(docks[first], docks[second])
         docks["Norms"].raise_()
+        self.docks = docks
         self.resizeDocks([docks["Inspector"]], [545], Qt.Orientation.Horizontal)
         eight_rows = self.inspector.height_for(8)
         self.resizeDocks([docks["Inspector"]], [eight_rows], Qt.Orientation.Vertical)
@@ -249,9 +277,9 @@ class MainWindow(QMainWindow):
     def fill_recent_scenes(self) -> None:
         menu = self.recent_scenes_menu
         menu.clear()
-        if autosave_path().exists():
-            last = str(autosave_path())
-            self._action(menu, "Last session (saved on close)", lambda: self.scenes.open(last))
+        if last_session_path().exists():
+            last = str(last_session_path())
+            self._action(menu, "Last session", lambda: self.scenes.open(last))
         for path in settings.read("recent_scenes"):
             self._action(menu, path, partial(self.scenes.open, path))
         menu.setEnabled(not menu.isEmpty())
@@ -265,8 +293,36 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------ the session changed
 
+    def _offer_restore(self) -> None:
+        """After a crash: the session it left, one click away (the bar stays until used)."""
+        bar = QWidget()
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(4, 0, 4, 0)
+        row.addWidget(QLabel("The last session ended without closing (a crash?)."))
+        restore = QPushButton(
+            "Restore",
+            toolTip="Open the session as it was a few seconds "
+            "before the crash: model, anchors, prompts, settings",
+        )
+        dismiss = QPushButton("Dismiss", toolTip="Keep it under File > Open recent > Last session")
+        for button in (restore, dismiss):
+            button.clicked.connect(lambda: self.statusBar().removeWidget(bar))
+            row.addWidget(button)
+        restore.clicked.connect(lambda: self.scenes.open(last_session_path()))
+        self.restore_bar = bar
+        self.statusBar().addPermanentWidget(bar)
+
+    def raise_view(self, figure: str) -> None:
+        """Bring forward the dock that shows a scene's figure (the sphere is always shown)."""
+        dock = self.docks.get(FIGURE_DOCKS.get(figure, ""))
+        if dock is not None:
+            dock.show()
+            dock.raise_()
+
     def _changed(self, changed: frozenset[Part]) -> None:
         s = self.session
+        if changed & SAVED:
+            self.autosave_timer.start()  # a few seconds after the last change
         for view in self.views:
             view.apply(s, changed)
         if "title" in changed:
@@ -352,7 +408,9 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         """Save the session and the user's defaults, cancel running work and wait for the
         workers: nothing is torn down mid-job."""
+        self.autosave_timer.stop()
         self.scenes.autosave()
+        Recovery.closed()
         s = self.session
         settings.write("prompt", s.trace_settings.prompt)
         settings.write("projection", s.projection.kind)

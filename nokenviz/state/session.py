@@ -122,13 +122,17 @@ class Session:
     faithfulness: Faithfulness | None = None  # kNN recall of `fitted` on a sample of tokens
     recall: np.ndarray | None = None  # kNN recall of every token in `fitted` (on demand)
     restore_view: bool = False  # a scene was opened: show its `view` (None: all) once drawn
+    run_on_show: str = ""  # a scene about a run ("generate", "sweep"): run it once shown
     trace: Trace | None = None
+    traced: tuple[str, int] | None = None  # the prompt and position `trace` is of
+    trace_asked: tuple[str, int] | None = None  # those of the trace in flight
     neighbours: Neighbours | None = None  # of the last selected token
     preview: PreviewResult | None = None
     output: Output | None = None
     history: list[GenerationResult] = field(default_factory=list)
     sweep_rows: list[SweepRow] = field(default_factory=list)
     sweep_header: tuple[tuple[str, str], ...] = ()  # what the rows were made from
+    sweep_made_from: SweepPart | None = None  # the settings of the rows shown
     # next-token distribution vs the length of the traced final residual / composer's noken
     trace_length: LengthSweep | str | None = None
     noken_length: LengthSweep | None = None
@@ -154,6 +158,15 @@ class Session:
         if self.trace_settings.length_of == "noken":
             return self.noken_length
         return self.trace_length
+
+    @property
+    def trace_stale(self) -> str:
+        """What the residual-stream views add to their titles when the prompt or position
+        typed is not the one they show ("" when it is)."""
+        part = self.trace_settings
+        if self.trace is None or self.traced == (part.prompt, part.position):
+            return ""
+        return "out of date: Trace (Enter) to update"
 
     @property
     def loading(self) -> str | None:

@@ -43,9 +43,11 @@ def length_figure(sweep: LengthSweep, size: FigureSize, title: str = "") -> Figu
         lower.set_ylabel("probability")
         lower.set_ylim(0, 1.02)
         lower.legend(loc="best", frameon=False)
-        lower.set_xlabel("length factor (log scale; dotted: 1, the vector as it is)")
+        lower.set_xlabel("length factor (log scale; ×1 marked: the vector as it is)")
         for axes in (upper, lower):
             _factor_axis(axes, sweep.factors)
+        small = mpl.rcParams["legend.fontsize"]
+        upper.text(1.0, 1.0, " ×1", transform=upper.get_xaxis_transform(), va="top", size=small)
         figure.suptitle(
             size.wrap(title or f"next-token distribution when scaling the {sweep.what}")
         )
@@ -67,6 +69,7 @@ def _factor_axis(axes: Axes, factors: np.ndarray) -> None:
 
     axes.set_xscale("log", base=2)
     axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-    axes.axvline(1.0, color="0.35", lw=0.8, ls=":", zorder=1)
     axes.set_xlim(min(factors.min(), 1.0) / 1.1, max(factors.max(), 1.0) * 1.1)
     axes.grid(True, which="major", color="0.9", lw=0.5)
+    # Above the grid (which also has a line at 1) and darker, so it shows at any size.
+    axes.axvline(1.0, color=OKABE_ITO["black"], lw=1.0, ls=(0, (3, 2)), zorder=2.5)

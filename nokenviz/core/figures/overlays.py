@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-Role = Literal["selection", "anchors", "noken", "trajectory", "soft", "band", "mean"]
+Role = Literal["selection", "anchors", "noken", "trajectory", "soft", "band", "mean", "nearest"]
 OKABE_ITO = {
     "black": "#000000",
     "orange": "#E69F00",
@@ -29,6 +29,7 @@ COLOURS: dict[Role, str] = {
     "soft": OKABE_ITO["green"],
     "band": OKABE_ITO["orange"],
     "mean": OKABE_ITO["yellow"],  # drawn with a black edge: yellow alone is faint on white
+    "nearest": "#444444",  # a local view's nearest tokens: the point of the view, in grey ink
 }
 # What the points' colour shows: (colour-bar label, perceptually uniform colour map).
 POINT_COLOURS = {
@@ -43,7 +44,9 @@ NAMES: dict[Role, str] = {
     "soft": "soft-feedback input",
     "band": "tokens in the norm band",
     "mean": "mean direction",
+    "nearest": "nearest tokens",
 }
+NEAREST_LABELS = 12  # a local view labels this many of the tokens nearest its centre
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,10 @@ def overlay_labels(
     anchors: Sequence[int],
     entries: Sequence[Any] = (),
     nodes: np.ndarray | None = None,
+    nearest: Sequence[int] = (),
 ) -> list[Label]:
-    """Labels for the selection (latest first), the anchors, and the trajectory's nodes.
+    """Labels for the selection (latest first), the anchors, a local view's `nearest` tokens
+    and the trajectory's nodes.
 
     A trajectory labels its first and last node and every layer whose logit-lens top-1 differs
     from the layer before (the layers where the readout changes); `entries` are the trace's lens
@@ -73,6 +78,12 @@ def overlay_labels(
         for n, i in enumerate(reversed(list(selection)))
     ]
     labels += [Label(coords[i], shown[i], 90.0, "anchors") for i in anchors if i not in selection]
+    named = {*selection, *anchors}
+    labels += [
+        Label(coords[i], shown[i], 60.0 - n / 100, "nearest")
+        for n, i in enumerate(nearest)
+        if i not in named
+    ]
     if nodes is None or not len(entries):
         return labels
     last = len(entries) - 1
@@ -84,3 +95,11 @@ def overlay_labels(
             labels.append(Label(point, f"L{entry.layer} {shown[top]}", priority, "trajectory"))
         previous = top
     return labels
+
+
+def local_nearest(coords: np.ndarray, count: int = NEAREST_LABELS) -> list[int]:
+    """In a local view (the centre at the origin, distance = angle): the `count` tokens nearest
+    the centre, nearest first, the centre itself left out."""
+    radius = np.hypot(coords[:, 0], coords[:, 1])
+    order = np.argsort(radius, kind="stable")
+    return [int(i) for i in order[: count + 1] if radius[i] > 1e-6][:count]

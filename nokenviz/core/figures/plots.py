@@ -14,16 +14,23 @@ from pathlib import Path
 
 import matplotlib as mpl
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.ticker import MaxNLocator
 
 from nokenviz.core.figures.overlays import OKABE_ITO
 from nokenviz.core.figures.sizes import FONTS, SIZES, FigureSize
 from nokenviz.core.files import write_atomic
-from nokenviz.core.models.token_labels import legend_line
+from nokenviz.core.models.token_labels import abbreviate, legend_line
 from nokenviz.errors import NokenvizError
 
 FORMATS = ("png", "svg", "pdf")
 RASTER_DPI = 300  # the point layer inside SVG and PDF files
+
+
+LENS_TEXT_PT = 5.5  # the smallest cell text that stays legible in print
 
 
 def lens_figure(
@@ -34,50 +41,109 @@ def lens_figure(
     labels: list[str],
     size: FigureSize = SIZES["screen"],
 ) -> Figure:
-    """The logit-lens heatmap (top-1 token written in) beside the norm of each position."""
+    """The logit-lens heatmap (top-1 token written in) and the norm of each position per layer.
+
+    Readable at print size: the figure grows taller with the layers so every row holds a line
+    of text, each cell's token is cut (with `…`) to what its measured width holds, and a cell
+    too narrow for three characters shows its colour alone. In one column the norms go below
+    the heatmap, so both get the full width."""
     layers, positions = heat_probs.shape
+    stacked = size.width < 5
+    text_pt = max(LENS_TEXT_PT, min(size.font - 2, 7.0))
+    heat_in = max(layers * 1.45 * text_pt / 72, 1.4) + 1.1  # rows, ticks and title
     with mpl.rc_context(size.rc()):
-        figure = Figure(figsize=(size.width, size.width * 0.56), layout="constrained")
-        heat, curves = figure.subplots(1, 2, width_ratios=[max(positions, 3), 3])
+        if stacked:
+            figure = Figure(figsize=(size.width, heat_in + 1.9), layout="constrained")
+            figure.suptitle("logit lens: top-1 token and probability")
+            heat, curves = figure.subplots(2, 1, height_ratios=[heat_in, 1.9])
+        else:
+            height = max(size.width * 0.56, heat_in)
+            figure = Figure(figsize=(size.width, height), layout="constrained")
+            heat, curves = figure.subplots(1, 2, width_ratios=[2.3, 1])
         image = heat.imshow(
             heat_probs, origin="lower", aspect="auto", cmap="viridis", vmin=0, vmax=1
         )
-        figure.colorbar(image, ax=heat, label="top-1 probability", shrink=0.8)
-        cell_pt = 0.6 * size.width * 72 / positions  # a cell's width and height in points
-        row_pt = 0.7 * size.width * 0.56 * 72 / layers
-        text_pt = min(6.0, cell_pt / 6, row_pt / 1.2)  # about six characters fit
-        if text_pt >= 5.0:  # smaller is not legible in print: the colour alone then
-            for layer in range(layers):
-                for column in range(positions):
-                    dark = heat_probs[layer, column] < 0.6
-                    heat.text(
-                        column,
-                        layer,
-                        heat_text[layer][column],
-                        ha="center",
-                        va="center",
-                        fontsize=text_pt,
-                        color="white" if dark else "black",
-                    )
-        heat.set_xticks(range(positions), labels, rotation=45, ha="right")
+        where = "top" if stacked else "right"  # in one column the cells take the full width
+        bar = figure.colorbar(image, ax=heat, location=where, shrink=0.8, pad=0.02, aspect=30)
+        bar.set_label("top-1 probability")
+        _position_ticks(heat, labels, size.width * (0.8 if stacked else 0.52) * 72 / positions)
+        heat.yaxis.set_major_locator(MaxNLocator(nbins="auto", integer=True))
         heat.set_xlabel("position")
         heat.set_ylabel("layer")
-        heat.set_title(size.wrap("logit lens: top-1 token and probability", 0.55))
-        for column in range(positions):
-            traced = column == position
-            curves.plot(
-                norms[:, column],
-                color=OKABE_ITO["vermillion"] if traced else "0.7",
-                lw=1.6 if traced else 0.8,
-                zorder=3 if traced else 2,
-            )
-        curves.set_yscale("log")
-        curves.set_xlabel("layer")
-        curves.set_ylabel("residual norm")
-        title = size.wrap(f"norm per layer ({labels[position]} in colour)", 0.3)
+        if not stacked:  # in one column the colour bar's label says it, above the cells
+            heat.set_title(size.wrap("logit lens: top-1 token and probability", 0.6))
+        _norm_curves(curves, norms, position)
+        share = 1.0 if stacked else 0.3
+        title = size.wrap(f"norm per layer ({labels[position]} in colour)", share)
         curves.set_title(title, loc="right")  # ends at the page's edge, never past it
         _caption(figure, [*labels, *(t for row in heat_text for t in row)])
+        figure.draw_without_rendering()  # the layout settles the cells' size
+        figure.set_layout_engine("none")  # and stays: the cell text is sized to it
+        _write_cells(figure, heat, heat_probs, heat_text, text_pt)
     return figure
+
+
+def _write_cells(
+    figure: Figure, heat: Axes, probs: np.ndarray, text: list[list[str]], text_pt: float
+) -> None:
+    """Each cell's top-1 token, cut (with `…`) to the cell's measured width, dark on light and
+    light on dark; nothing where a cell holds fewer than three characters or a row no line."""
+    layers, positions = probs.shape
+    box = heat.get_window_extent()
+    cell_w, cell_h = box.width / positions - 1.5, box.height / layers
+    renderer = FigureCanvasAgg(figure).get_renderer()  # measures text as every format draws it
+    font = FontProperties(size=text_pt)
+
+    def width(label: str) -> float:
+        return renderer.get_text_width_height_descent(label, font, ismath=False)[0]
+
+    line = renderer.get_text_width_height_descent("Ag", font, ismath=False)[1]
+    if cell_h < line or width("ab…") > cell_w:
+        return
+    fitted: dict[str, str] = {}
+    for layer, row in enumerate(text):
+        for column, label in enumerate(row):
+            if label not in fitted:
+                limit = len(label)
+                while limit > 3 and width(abbreviate(label, limit)) > cell_w:
+                    limit -= 1
+                fitted[label] = abbreviate(label, limit)
+            heat.text(
+                column,
+                layer,
+                fitted[label],
+                ha="center",
+                va="center",
+                fontsize=text_pt,
+                color="white" if probs[layer, column] < 0.6 else "black",
+            )
+
+
+def _position_ticks(heat: Axes, labels: list[str], cell_pt: float) -> None:
+    """The prompt's tokens under their columns: cut to 10 characters, and only every n-th
+    where the columns are narrower than a rotated label needs."""
+    tick_pt = float(mpl.rcParams["xtick.labelsize"])
+    step = max(1, int(np.ceil(1.6 * tick_pt / cell_pt)))
+    shown = range(0, len(labels), step)
+    heat.set_xticks(shown, [abbreviate(labels[i], 10) for i in shown], rotation=45, ha="right")
+
+
+def _norm_curves(curves: Axes, norms: np.ndarray, position: int) -> None:
+    """The residual norm of every position per layer, the traced one in colour (log scale)."""
+    for column in range(norms.shape[1]):
+        traced = column == position
+        curves.plot(
+            norms[:, column],
+            color=OKABE_ITO["vermillion"] if traced else "0.7",
+            lw=1.6 if traced else 0.8,
+            zorder=3 if traced else 2,
+        )
+    curves.set_yscale("log")
+    last = max(norms.shape[0] - 1, 1)
+    curves.set_xlim(-0.03 * last, 1.03 * last)  # room for the first and last layers' labels
+    curves.xaxis.set_major_locator(MaxNLocator(nbins="auto", integer=True))
+    curves.set_xlabel("layer")
+    curves.set_ylabel("residual norm")
 
 
 def attention_figure(
@@ -94,8 +160,9 @@ def attention_figure(
         image = axes.imshow(weights, cmap="magma", vmin=0, vmax=max(float(weights.max()), 1e-9))
         figure.colorbar(image, ax=axes, label="attention", shrink=0.8)
         ticks = range(len(labels))
-        axes.set_xticks(ticks, labels, rotation=45, ha="right")
-        axes.set_yticks(ticks, labels)
+        short = [abbreviate(label, 10) for label in labels]
+        axes.set_xticks(ticks, short, rotation=45, ha="right")
+        axes.set_yticks(ticks, short)
         axes.set_xlabel("key")
         axes.set_ylabel("query")
         guides = ", ".join(f"{token} {share:.2f}" for token, share in guiding)
@@ -143,6 +210,21 @@ def table_figure(
         axes.set_title(title)
         _caption(figure, [title])
     return figure
+
+
+def strip_titles(figure: Figure) -> str:
+    """Remove the figure's title and every panel's (for a paper, where the caption says it),
+    and return them as one line to carry into the caption."""
+    removed = []
+    if heading := figure.get_suptitle():
+        removed.append(heading)
+        figure.suptitle("")
+    for axes in figure.axes:
+        for loc in ("left", "center", "right"):
+            if title := axes.get_title(loc):
+                removed.append(title)
+                axes.set_title("", loc=loc)
+    return " · ".join(" ".join(text.split()) for text in removed)
 
 
 def _caption(figure: Figure, labels: list[str]) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from nokenviz.core.figures.overlays import POINT_COLOURS, overlay_labels
+from nokenviz.core.figures.overlays import POINT_COLOURS, local_nearest, overlay_labels
 from nokenviz.core.figures.plots import (
     SIZES,
     FigureSize,
@@ -60,8 +60,9 @@ def sphere_layers(scene: Scene, data: SceneData, title: str) -> SphereLayers:
     if data.trace is not None and scene.trace.trajectory:
         vectors = data.trace.lens if scene.trace.lens_space else data.trace.raw
         trajectory, entries = projection.project(vectors), data.trace.entries
+    nearest = local_nearest(coords) if projection.shape == "local" else ()
     labels = overlay_labels(
-        coords, shown, scene.selection, scene.composer.anchors, entries, trajectory
+        coords, shown, scene.selection, scene.composer.anchors, entries, trajectory, nearest
     )
     view = scene.view
     by_recall = scene.projection.colour == "recall" and data.recall is not None

@@ -7,7 +7,7 @@ read against, run side by side. The CLI's `generate` and the app's Generate pane
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nokenviz.core.generation.generate import Generation, OnToken, generate, token_spans
@@ -16,6 +16,7 @@ from nokenviz.core.generation.rules import RuleSpec, parse_rule, resolve_rules
 from nokenviz.core.generation.settings import DecodingSettings
 from nokenviz.core.generation.transforms import TransformSpec, apply_transform, parse_transform
 from nokenviz.core.models.loading import LoadedModel
+from nokenviz.core.models.tokens import spacing_note
 from nokenviz.core.nokens.prompts import (
     PreparedInput,
     baseline_replacements,
@@ -92,10 +93,11 @@ def parse_experiment(
 class Run:
     """A generation and its baseline (None when there is nothing to compare with)."""
 
-    labels: list[str]  # the prompt as the model got it (transformed positions marked ~)
+    prepared: PreparedInput  # the prompt as the model got it (transformed positions marked ~)
     result: Generation
     baseline: Generation | None
     baseline_note: str  # what the baseline is, or why there is none
+    notes: list[str] = field(default_factory=list)  # settings that did nothing, and why
 
     @property
     def stopped(self) -> bool:
@@ -135,7 +137,32 @@ def run_generation(
         baseline = generate(loaded, plain, settings, cancel=cancel)
         if baseline.cancelled:
             note += " (stopped)"
-    return Run(changed.labels, result, baseline, note)
+    return Run(
+        changed, result, baseline, note, silent_settings(loaded, settings, experiment, result)
+    )
+
+
+def silent_settings(
+    loaded: LoadedModel, settings: DecodingSettings, experiment: Experiment, result: Generation
+) -> list[str]:
+    """The rules and bans that did nothing in this run, said instead of silently ignored: a
+    rule that never fired, and a rule or ban whose text lacks the leading space its token has
+    mid-sentence."""
+    notes = [spacing_note(loaded.tokenizer, text, "the ban") for text in settings.ban]
+    for rule in experiment.rules:
+        if isinstance(rule.trigger, str):
+            notes.append(spacing_note(loaded.tokenizer, rule.trigger, "the rule's token"))
+    token_rules = [r for r in experiment.rules if r.step is None]
+    if token_rules and not any(r.step is None for r in _fired(experiment, result)):
+        shown = ", ".join(r.text.partition("=")[0].strip() for r in token_rules)
+        notes.append(f"no rule fired: the model never emitted {shown}")
+    return [n for n in notes if n]
+
+
+def _fired(experiment: Experiment, result: Generation) -> list[RuleSpec]:
+    """The rules that substituted at least once in `result`."""
+    texts = {text for _index, text in result.substituted}
+    return [r for r in experiment.rules if r.text in texts]
 
 
 def baseline_input(
@@ -152,13 +179,17 @@ def baseline_input(
     change at a time. Without one, `compare` replaces each noken by the token it names."""
     if not experiment.empty:
         return prepared, f"baseline: without {experiment.describe()}"
-    if not compare or not nokens:
+    if not compare:
         return None, ""
+    if not nokens:
+        return None, "no baseline: the prompt has no noken to replace by a token"
     replacements = baseline_replacements(loaded, nokens)
     if replacements is None:
         return None, "no baseline: a noken names no plain token (random or raw vector)"
     ids = prompt_token_ids(loaded, prompt, replacements)
-    return prepare_token_ids(loaded, ids), "baseline: each noken replaced by the token it names"
+    named = ", ".join(f"{{{n}}} → {loaded.token_labels[i]}" for n, i in replacements.items())
+    note = f"baseline: each noken replaced by the token it names ({named})"
+    return prepare_token_ids(loaded, ids), note
 
 
 OPEN, CLOSE = "⟦", "⟧"  # around a token whose next input a rule replaced

@@ -121,7 +121,9 @@ def read_trajectory(
     states = torch.from_numpy(np.asarray(raw, dtype=np.float32))
     readouts = []
     for layer in range(len(states)):
-        task.report(layer / len(states), f"reading layer {layer} of {len(states) - 1}")
+        task.report(
+            layer / len(states), f"reading layer {layer} ({layer + 1} of {len(states)} states)"
+        )
         readouts.append(reader.read(states[layer], layer))
     task.report(1.0, "read")
     return readouts

@@ -132,10 +132,12 @@ def sweep_header(
     max_new_tokens: int,
     model: str,
     when: datetime,
+    match_norm: bool = False,
 ) -> Header:
     """What a table of rows was made from, so an exported file still says it on its own."""
     if kind == "seeds":
-        sweep = f"random nokens in {prompts[0]!r}, seeds {seeds}"
+        scale = "scaled to the typical token norm" if match_norm else "raw N(0, 1)"
+        sweep = f"random nokens ({scale}) in {prompts[0]!r}, seeds {seeds}"
     else:
         sweep = f"{kind.upper()} from {prompts[0]!r} to {prompts[1]!r}, {steps} steps of t"
     return (

@@ -140,13 +140,17 @@ def apply_transform(
     generator = torch.Generator().manual_seed(spec.seed)
     embeds = prepared.embeds.clone()
     labels, token_ids = list(prepared.labels), list(prepared.token_ids)
+    transformed = {}
     for position in positions:
         token = int(prepared.token_ids[position])  # type: ignore[arg-type]
         vector = _transform(spec, token, w_e, loaded.tokenizer, generator)
         embeds[0, position] = loaded.adapter.to_input(vector)
         labels[position] = "~" + labels[position]
         token_ids[position] = None  # no longer that token (a repetition penalty skips it)
-    return replace(prepared, embeds=embeds, labels=labels, token_ids=token_ids)
+        transformed[position] = token
+    return replace(
+        prepared, embeds=embeds, labels=labels, token_ids=token_ids, transformed=transformed
+    )
 
 
 def _transform(

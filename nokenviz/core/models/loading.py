@@ -275,10 +275,21 @@ def _from_pretrained(factory: Any, resolved: ResolvedModel, kwargs: dict[str, An
     except NokenvizError:
         raise
     except Exception as exc:  # transformers raises many types; each becomes one message
-        raise _explain_load_error(resolved, exc) from exc
+        raise _explain_load_error(resolved, exc, factory) from exc
 
 
-def _explain_load_error(resolved: ResolvedModel, exc: Exception) -> ModelError:
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "spiece.model")
+
+
+def _lacks_tokenizer(resolved: ResolvedModel) -> bool:
+    """A local folder (not a GGUF, which carries its tokenizer) with no tokenizer file."""
+    folder = Path(resolved.source)
+    if resolved.gguf_file or resolved.is_hub_id or not folder.is_dir():
+        return False
+    return not any((folder / name).exists() for name in TOKENIZER_FILES)
+
+
+def _explain_load_error(resolved: ResolvedModel, exc: Exception, factory: Any = None) -> ModelError:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     name = resolved.spec
     if "trust_remote_code" in str(exc):
@@ -289,6 +300,11 @@ def _explain_load_error(resolved: ResolvedModel, exc: Exception) -> ModelError:
     if resolved.is_hub_id and isinstance(exc, OSError):
         return ModelError(
             f"{name} is not in the local Hugging Face cache and could not be downloaded ({text})"
+        )
+    if factory is AutoTokenizer and _lacks_tokenizer(resolved):
+        return ModelError(
+            f"{name} has no tokenizer: none of {', '.join(TOKENIZER_FILES)} is in "
+            f"{resolved.source} (copy the tokenizer files from the model it was trained as)"
         )
     if isinstance(exc, (ValueError, KeyError)) and "Unrecognized" in text:
         return ModelError(f"not a model nokenviz can load: {name} ({text})")

@@ -118,6 +118,21 @@ def token_labels(tokenizer: Any, texts: list[str]) -> list[str]:
     return unique_labels(labels)
 
 
+def abbreviate(label: str, limit: int) -> str:
+    """`label` cut to `limit` characters, the cut always marked with `…` (so `␣questio…` is
+    never read as a token of its own)."""
+    if len(label) <= limit:
+        return label
+    return label[: max(limit - 1, 0)] + "…" if limit >= 1 else ""
+
+
+def token_json(text: str | None, token_id: int | None, label: str) -> dict[str, object]:
+    """One token in a JSON document: its raw text and id, which tell every token apart (two
+    byte pieces both decode to `\ufffd`), beside the label people read. A noken's position has
+    no text and no id."""
+    return {"token": text, "id": token_id, "label": label}
+
+
 def legend_line(labels: list[str]) -> str:
     """The caption line that explains the marks used in `labels` ('' when none is used)."""
     used = [f"{mark} {name}" for mark, name in LEGEND.items() if any(mark in s for s in labels)]

@@ -54,7 +54,8 @@ def parse_token_query(tokenizer: Any, query: str, vocab_size: int) -> int:
 
 def find_tokens(token_strings: list[str], query: str, limit: int = 50) -> list[int]:
     """Search the vocabulary's display strings: `#id`, then exact text, then exact ignoring
-    case and surrounding spaces, then substrings; at most `limit` ids, best first."""
+    surrounding spaces (the same case first), then substrings; at most `limit` ids, best
+    first."""
     query = query.replace(SPACE, " ")  # a label typed back (`␣question`) finds its token
     stripped = query.strip()
     if stripped.startswith("#") and stripped[1:].isdigit():
@@ -67,6 +68,7 @@ def find_tokens(token_strings: list[str], query: str, limit: int = 50) -> list[i
     loose = [
         i for i, t in enumerate(token_strings) if t.strip().casefold() == folded and t != query
     ]
+    loose.sort(key=lambda i: token_strings[i].strip() != stripped)  # "queen" before "Queen"
     found = exact + loose
     if len(found) < limit and folded:
         seen = set(found)
@@ -74,3 +76,17 @@ def find_tokens(token_strings: list[str], query: str, limit: int = 50) -> list[i
             i for i, t in enumerate(token_strings) if folded in t.casefold() and i not in seen
         ]
     return found[:limit]
+
+
+def spacing_note(tokenizer: Any, text: str, what: str) -> str:
+    """Why a rule's or a ban's text may never match: it has no leading space, and with one it
+    is a token of its own, the one a model writes mid-sentence ('' when that is not so)."""
+    text = text.replace(SPACE, " ")
+    if not text.strip() or text.startswith((" ", "#", "@")):
+        return ""
+    if len(tokenizer.encode(" " + text, add_special_tokens=False)) != 1:
+        return ""
+    return (
+        f"{what} {text!r} has no leading space: mid-sentence the model writes {' ' + text!r} "
+        f"(write {SPACE}{text} or ' {text}' to match it)"
+    )

@@ -28,6 +28,7 @@ from transformers import DynamicCache
 
 from nokenviz.core.maps.geometry import neighbours
 from nokenviz.core.models.loading import LoadedModel
+from nokenviz.core.models.token_labels import token_json
 from nokenviz.core.nokens.prompts import PreparedInput, prepare_prompt
 from nokenviz.core.nokens.specs import NokenSpec
 from nokenviz.core.nokens.template import check_slot
@@ -53,6 +54,7 @@ class Inversion:
     """The best hard tokens found for a slot, and how the search went."""
 
     token_ids: list[int]  # the hard tokens found for the slot, in order
+    texts: list[str]  # the raw text of each
     labels: list[str]  # loaded.token_labels of them
     text: str  # tokenizer.decode(token_ids)
     kl: float  # KL(p_noken || p_hard) in nats at the last position
@@ -63,7 +65,11 @@ class Inversion:
     cancelled: bool  # stopped by the user: the best found so far is returned
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The tokens found as raw text, id and label, then how the search went."""
+        found = zip(self.texts, self.token_ids, self.labels, strict=True)
+        document = {"tokens": [token_json(*t) for t in found], **asdict(self)}
+        del document["texts"]
+        return document
 
 
 def invert_noken(
@@ -115,6 +121,7 @@ def invert_noken(
     token_ids = [int(i) for i in ids]
     return Inversion(
         token_ids=token_ids,
+        texts=[loaded.token_strings[i] for i in token_ids],
         labels=[loaded.token_labels[i] for i in token_ids],
         text=loaded.tokenizer.decode(token_ids),
         kl=best,

@@ -6,7 +6,7 @@ whatever its neighbours; `{{` and `}}` are literal braces.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -26,6 +26,7 @@ class PreparedInput:
     token_ids: list[int | None]  # None where a noken sits
     labels: list[str]  # token text, or "{name}" for a noken
     slot_positions: dict[str, list[int]]
+    transformed: dict[int, int] = field(default_factory=dict)  # position -> the token it was
 
     @property
     def length(self) -> int:
@@ -57,9 +58,20 @@ def special_prefix(tokenizer: Any) -> list[int]:
     return []
 
 
+def prompt_prefix(tokenizer: Any, prompt: str) -> list[int]:
+    """The tokenizer's prefix (BOS) for `prompt`, or none when the prompt already starts with
+    it as typed (`<s>`, `<|begin_of_text|>`): one BOS, never two."""
+    prefix = special_prefix(tokenizer)
+    if prefix and prompt.startswith(tokenizer.decode(prefix)):
+        typed = tokenizer.encode(prompt, add_special_tokens=False)
+        if typed[: len(prefix)] == prefix:
+            return []
+    return prefix
+
+
 def prompt_token_ids(loaded: LoadedModel, prompt: str, replacements: dict[str, int]) -> list[int]:
     """The plain-token ids of a prompt whose slots are all replaced by tokens (the baseline)."""
-    ids = special_prefix(loaded.tokenizer)
+    ids = prompt_prefix(loaded.tokenizer, prompt)
     for segment in parse_template(prompt):
         if isinstance(segment, Slot):
             ids.append(replacements[segment.name])
@@ -100,7 +112,7 @@ def prepare_prompt(
             token_ids.extend(ids)
             labels.extend(loaded.token_labels[i] for i in ids)
 
-    add_tokens(special_prefix(loaded.tokenizer))
+    add_tokens(prompt_prefix(loaded.tokenizer, prompt))
     for segment in parse_template(prompt):
         if isinstance(segment, Slot):
             slots.setdefault(segment.name, []).append(len(labels))

@@ -53,13 +53,14 @@ class NokenSpec:
         return dict(self.source)
 
     def baseline_token(self) -> TokenRef | None:
-        """The plain token this noken stands in for in a `--compare` baseline, if it names one."""
+        """The plain token this noken stands in for in a `--compare` baseline, if it names one:
+        a mix's heaviest token, a LERP's nearer end; a tie goes to the token named first."""
         if self.kind in ("token", "neighbors"):
             return self.tokens[0]
         if self.kind == "mix":
             return self.tokens[max(range(len(self.weights)), key=self.weights.__getitem__)]
         if self.kind in ("lerp", "slerp"):
-            return self.tokens[0] if self.t < 0.5 else self.tokens[1]
+            return self.tokens[0] if self.t <= 0.5 else self.tokens[1]
         return None
 
 
@@ -103,7 +104,13 @@ def decode_object(spec: str | dict[str, Any], what: str, example: str) -> dict[s
             ) from exc
     if not isinstance(spec, dict):
         raise NokenSpecError(f"a {what} is a JSON object like {example}, not {spec!r}")
-    return spec
+    return {
+        SPELLINGS.get(key, key) if SPELLINGS.get(key) not in spec else key: value
+        for key, value in spec.items()
+    }
+
+
+SPELLINGS = {"neighbours": "neighbors"}  # the app's labels are British; the keys take both
 
 
 def spec_kind(

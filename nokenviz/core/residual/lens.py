@@ -156,7 +156,20 @@ def attention(loaded: LoadedModel, prepared: PreparedInput) -> np.ndarray:
     return weights
 
 
-def guiding_tokens(weights: np.ndarray, position: int = -1, last_layers: int = 4) -> np.ndarray:
+GUIDING_LAYERS = 4  # the last layers whose heads are averaged for the guiding tokens
+
+
+def guiding_layers(weights: np.ndarray) -> str:
+    """What the guiding tokens average, said as it is ("last 4 layers", "both layers")."""
+    count = min(GUIDING_LAYERS, len(weights))
+    if count == len(weights):
+        return {1: "the one layer", 2: "both layers"}.get(count, f"all {count} layers")
+    return f"last {count} layers"
+
+
+def guiding_tokens(
+    weights: np.ndarray, position: int = -1, last_layers: int = GUIDING_LAYERS
+) -> np.ndarray:
     """How much the query at `position` attends to each key, averaged over the last layers'
     heads (the "guiding tokens"); one weight per key position."""
     return weights[-last_layers:, :, position, :].mean(axis=(0, 1))

@@ -19,6 +19,7 @@ import torch
 from torch.distributions import Categorical
 
 from nokenviz.core.models.loading import LoadedModel
+from nokenviz.core.models.token_labels import token_json
 from nokenviz.core.nokens.prompts import PreparedInput, check_position, prepare_prompt
 from nokenviz.core.nokens.specs import NokenSpec
 from nokenviz.core.nokens.template import check_slot
@@ -40,14 +41,19 @@ class LengthSweep:
     topk_mass: np.ndarray  # [F] total probability of the k most likely tokens
     k: int
     top_ids: np.ndarray  # [F, k] ids of the k most likely tokens, most likely first
-    top_labels: list[str]  # display labels of top_ids at the factor nearest to 1
+    # the k most likely tokens at the factor nearest to 1: raw text, id and label of each
+    top_tokens: list[dict[str, object]]
+
+    @property
+    def top_labels(self) -> list[str]:
+        return [str(t["label"]) for t in self.top_tokens]
 
     def to_json(self) -> dict[str, Any]:
         """Plain lists and numbers, one row per factor, for `--json` and exported files."""
         return {
             "what": self.what,
             "k": self.k,
-            "top_labels": list(self.top_labels),
+            "top_tokens": self.top_tokens,
             "rows": [
                 {
                     "factor": float(f),
@@ -130,7 +136,10 @@ def _sweep(
         topk_mass=values.sum(dim=-1).numpy(),
         k=k,
         top_ids=ids.numpy(),
-        top_labels=[loaded.token_labels[int(i)] for i in ids[unit]],
+        top_tokens=[
+            token_json(loaded.token_strings[i], i, loaded.token_labels[i])
+            for i in map(int, ids[unit])
+        ],
     )
 
 

@@ -152,6 +152,7 @@ class SweepPart(_Part):
     prompt_b: str = "Black whippets are"
     steps: int = Field(11, ge=2, le=101)
     seeds: str = "0-9"
+    match_norm: bool = False  # seeds: each random noken scaled to the typical token norm
     max_new_tokens: int = Field(20, ge=1, le=512)
 
 
@@ -203,13 +204,20 @@ def parse_scene(text: str) -> Scene:
 
 
 def _describe(exc: ValidationError) -> str:
-    error = exc.errors(include_url=False)[0]
-    # Keys come from the file: quote any that is not a plain name, so the message stays one line.
-    parts = [p if isinstance(p, int) or p.isidentifier() else json.dumps(p) for p in error["loc"]]
-    where = ".".join(str(part) for part in parts) or "(top level)"
-    message = " ".join(error["msg"].removeprefix("Value error, ").split())
-    more = exc.error_count() - 1
-    return f"field '{where}': {message}" + (f" (and {more} more)" if more else "")
+    """The first field at fault and what is wrong with it; the others named after it."""
+    errors = exc.errors(include_url=False)
+    where = [_field(error["loc"]) for error in errors]
+    message = " ".join(errors[0]["msg"].removeprefix("Value error, ").split())
+    others = sorted(set(where[1:]) - {where[0]})
+    also = f" (also wrong: {', '.join(repr(w) for w in others)})" if others else ""
+    return f"field '{where[0]}': {message}{also}"
+
+
+def _field(location: tuple[int | str, ...]) -> str:
+    """A field's path; keys come from the file: any that is not a plain name is quoted, so the
+    message stays one line."""
+    parts = [p if isinstance(p, int) or p.isidentifier() else json.dumps(p) for p in location]
+    return ".".join(str(part) for part in parts) or "(top level)"
 
 
 def check_token_ids(scene: Scene, vocab_size: int) -> None:

@@ -60,3 +60,15 @@ class ControlBase(JobBoard):
     @abstractmethod
     def set_generate(self, part: GeneratePart) -> None:
         """Defined by the generation feature."""
+
+    @abstractmethod
+    def start_generate(self, soft: bool = False) -> None:
+        """Defined by the generation feature."""
+
+    @abstractmethod
+    def start_sweep(self) -> None:
+        """Defined by the generation feature."""
+
+    @abstractmethod
+    def _keep_stopped_output(self, why: str) -> None:
+        """Defined by the generation feature."""

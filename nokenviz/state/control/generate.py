@@ -63,10 +63,20 @@ class GenerateControl(ControlBase):
         part = s.sweep
         s.sweep_rows = []
         prompts = (part.prompt_a, part.prompt_b)
-        model = f"{s.vocab.info['name']} ({s.model_spec})"
+        model = s.vocab.info["name"]
+        if s.model_spec not in model:  # "SmolLM2-135M-Instruct (default)" says it already
+            model += f" ({s.model_spec})"
         s.sweep_header = sweep_header(
-            part.kind, prompts, part.steps, part.seeds, part.max_new_tokens, model, datetime.now()
+            part.kind,
+            prompts,
+            part.steps,
+            part.seeds,
+            part.max_new_tokens,
+            model,
+            datetime.now(),
+            part.match_norm,
         )
+        s.sweep_made_from = part
         fn = work.sweep(part)
         self._notify("sweep_rows")
         self._submit("sweep", "sweep", fn)
@@ -123,6 +133,37 @@ class GenerateControl(ControlBase):
         s.output.result = run
         s.history.append(run)
         return {"output"}
+
+    def _keep_stopped_output(self, why: str) -> None:
+        """A generation cut off by a model switch or a scene: the text it had streamed goes
+        into the history (marked stopped) and the user is told why, so no run vanishes."""
+        from nokenviz.api.requests import GenerateRequest
+        from nokenviz.api.results import GenerationResult
+        from nokenviz.errors import NokenvizError
+
+        s, output = self.session, self.session.output
+        if "generate" not in s.running or output is None or output.result is not None:
+            return
+        if output.part is None or s.vocab is None:
+            return
+        try:
+            request = GenerateRequest.from_part(output.part, output.mode == "soft").to_json()
+        except NokenvizError:  # it ran, so it parsed: only a changed parser could refuse it
+            request = {"prompt": output.prompt}
+        stopped = GenerationResult(
+            model=s.vocab.info["model"],
+            request=request,
+            tokens=[],
+            text=output.streamed,
+            token_ids=[],
+            tokens_per_second=0.0,
+            stopped=True,
+            soft=output.mode == "soft",
+        )
+        s.history.append(stopped)
+        s.output = None
+        s.message = f"generation stopped: {why} (its text so far is in the history)"
+        self._notify("output", "message")
 
     def _on_export(self, path: str) -> set[Part]:
         s = self.session

@@ -20,8 +20,12 @@ if TYPE_CHECKING:
     from nokenviz.core.maps.projections import Projection
 
 
+SEARCH_SHOWN = 50  # matches a search steps through
+
+
 class MapControl(ControlBase):
     def _map_handlers(self) -> None:
+        self._last_search: tuple[str, int] = ("", -1)  # the query and the match it showed
         self.handlers.update(
             projection=self._on_projection,
             recall=self._on_recall,
@@ -140,11 +144,26 @@ class MapControl(ControlBase):
         s = self.session
         if s.vocab is None or not query:
             return
-        found = find_tokens(s.vocab.tokens, query, limit=1)
-        if found:
-            self.select([found[0]])
-        else:
+        found = find_tokens(s.vocab.tokens, query, limit=SEARCH_SHOWN)
+        if not found:
             s.message = f"no token matches {query!r}"
+            self._notify("message")
+            return
+        last_query, last_token = self._last_search
+        index = 0  # Enter again with the same query (the match still selected): the next one
+        if query == last_query and s.selection[-1:] == (last_token,) and last_token in found:
+            index = (found.index(last_token) + 1) % len(found)
+        token = found[index]
+        self._last_search = (query, token)
+        self.select([token])
+        if len(found) > 1:
+            labels = s.vocab.labels
+            more = "+" if len(found) == SEARCH_SHOWN else ""
+            listed = ", ".join(labels[i] for i in found[:6]) + ("…" if len(found) > 6 else "")
+            s.message = (
+                f"{query!r} matches {len(found)}{more} tokens ({listed}): showing "
+                f"{labels[token]}, {index + 1} of {len(found)}{more}; Enter for the next"
+            )
             self._notify("message")
 
     def _request_neighbours(self) -> None:

@@ -29,6 +29,9 @@ class ModelControl(ControlBase):
         s = self.session
         if options is not None:
             s.load_options = options
+        self._keep_stopped_output(f"{spec} is loading")
+        if scene is None:  # a scene's run is for the scene's load only
+            s.run_on_show = ""
         self._drop_model_jobs()  # the worker is free for the load at once
         target = next(self._generations)
         fn = work.load(spec, s.load_options, target, preloaded)
@@ -73,13 +76,20 @@ class ModelControl(ControlBase):
                 s.restore_tokens(scene)
         s.band = self._default_band()
         self.refresh()
+        run, s.run_on_show = s.run_on_show, ""
+        if run == "generate":  # the scene is about a run: show it, not an empty panel
+            self.start_generate()
+        elif run == "sweep":
+            self.start_sweep()
 
     def open_scene(self, scene: Scene, model: str | None = None) -> None:
         """Show `scene` on `model` (default: the scene's own), loading it only if needed."""
         s = self.session
         wanted = model or scene.model
+        stale = self._clear_stale_results(scene)
         s.restore_settings(scene)
         s.model_spec = wanted
+        s.run_on_show = scene.figure if scene.figure in ("generate", "sweep") else ""
         load = s.running.get("load")
         if load is not None and same_model(load.spec, wanted):
             load.scene = scene  # applied when the load it belongs to is done
@@ -87,11 +97,35 @@ class ModelControl(ControlBase):
             if load is not None and self._stop(load) is False:
                 load.scene = None  # a load already under way replaces the model: not ours
             self._show_scene_tokens(scene)
-            self._notify(*SETTINGS, "band")
+            self._notify(*SETTINGS, *stale, "band")
             return
         else:
             self.load_model(wanted, scene=scene)
-        self._notify(*SETTINGS)
+        self._notify(*SETTINGS, *stale)
+
+    def _clear_stale_results(self, scene: Scene) -> set[Part]:
+        """A scene whose Generate or Sweeps settings differ: the old run's output, rows and
+        any run still going are not of it (the history keeps every finished run)."""
+        s, stale = self.session, set[Part]()
+        checks: tuple[tuple[str, bool, Part], ...] = (
+            ("generate", scene.generate != s.generate, "output"),
+            ("sweep", scene.sweep != s.sweep, "sweep_rows"),
+        )
+        for kind, differs, part in checks:
+            if not differs:
+                continue
+            if (job := s.running.get(kind)) is not None:
+                if kind == "generate":
+                    self._keep_stopped_output("a scene with other Generate settings was opened")
+                job.cancel()
+                del s.running[kind]
+                stale.add("jobs")
+            if kind == "generate":
+                s.output = None
+            else:
+                s.sweep_rows, s.sweep_header = [], ()
+            stale.add(part)
+        return stale
 
     def refresh(self) -> None:
         """Ask for everything the session shows of the current model."""

@@ -59,6 +59,7 @@ class TraceControl(ControlBase):
         part = s.trace_settings
         if "readouts" in s.running:  # they would be of the trace this one replaces
             self._stop(s.running["readouts"])
+        s.trace_asked = (part.prompt, part.position)
         self._submit("trace", "trace", work.trace(part.prompt, part.position))
 
     def request_readouts(self) -> None:
@@ -72,6 +73,7 @@ class TraceControl(ControlBase):
     def _on_trace(self, value: tuple[Trace, LengthSweep | str]) -> set[Part]:
         s = self.session
         (s.trace, s.trace_length), s.readouts = value, None
+        s.traced = s.trace_asked
         if not s.selection:  # start the inspector on the model's prediction
             self.select([s.trace.entries[-1].top[0][0]])
         return {"trace", "readout", "length"}
