@@ -246,3 +246,21 @@ def test_bad_input_is_one_line_on_stderr(capsys, tiny_dirs, argv: list[str], mes
     assert out == ""
     assert err.startswith("nokenviz: error: ") and err.count("\n") == 1
     assert message in err
+
+
+def test_map_writes_every_tokens_drawn_place(capsys, tiny_dirs, tmp_path) -> None:
+    import numpy as np
+
+    from nokenviz.api import load
+
+    out = tmp_path / "pca.npy"
+    model = tiny_dirs["llama"]
+    doc = run_json(capsys, "map", "pca", "--out", str(out), "--model", model)
+    coords = np.load(out)
+    expected = load(model).project("pca").coords  # what the app draws
+    assert coords.dtype == np.float32 and coords.shape == (doc["tokens"], 2)
+    np.testing.assert_allclose(coords, expected, atol=1e-6)
+    assert {"kind", "tokens", "recall_at_10", "seconds", "model"} <= set(doc)
+    assert doc["kind"] == "pca" and 0.0 <= doc["recall_at_10"] <= 1.0
+    code, _, err = run(capsys, "map", "pca", "--out", str(tmp_path / "pca.csv"), "--model", model)
+    assert code == 2 and ".npy" in err

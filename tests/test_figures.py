@@ -241,3 +241,22 @@ def test_a_column_lens_figure_is_readable_at_print_size(layers: int, positions: 
     assert max(layer_ticks) >= layers - 1 - 5 and len(layer_ticks) >= 3  # the last layers show
     colourbar = figure.axes[2]
     assert not colourbar.yaxis.label.get_window_extent().overlaps(curves.get_tightbbox())
+
+
+def test_a_figure_without_titles_gives_their_room_back_and_a_deep_lens_fits_a_page() -> None:
+    from nokenviz.core.figures.plots import strip_titles
+
+    rng = np.random.default_rng(0)
+    text = [["␣the"] * 10 for _ in range(81)]
+    figure = lens_figure(rng.uniform(size=(81, 10)), text, rng.uniform(1, 9, (81, 10)), 1,
+                         ["x"] * 10, SIZES["column"])  # fmt: skip
+    assert figure.get_figheight() <= 10  # 81 layers: every other row written, not 12 inches
+    written = {round(t.get_position()[1]) for t in figure.axes[0].texts}
+    assert len(written) >= 30 and 80 in written
+    figure.draw_without_rendering()
+    top = figure.axes[0].get_position().y1
+    caption = strip_titles(figure)
+    figure.draw_without_rendering()
+    assert "logit lens" in caption and "norm per layer" in caption
+    assert figure.axes[0].get_position().y1 > top  # no blank band where the title was
+    assert not any(axes.get_title() for axes in figure.axes) and not figure.get_suptitle()

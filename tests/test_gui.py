@@ -559,7 +559,7 @@ def test_bad_and_foreign_scenes(qtbot, loaded, tmp_path, tiny_dirs, monkeypatch)
 
 def test_examples_are_in_the_help_menu_and_the_session_is_autosaved(qtbot, qt_settings) -> None:
     from nokenviz.core.scenes.scene import load_scene
-    from nokenviz.gui.recovery import autosave_path
+    from nokenviz.gui.recovery import last_session_path
     from nokenviz.gui.scene_files import examples
 
     win = MainWindow()
@@ -569,7 +569,7 @@ def test_examples_are_in_the_help_menu_and_the_session_is_autosaved(qtbot, qt_se
     assert listed == [title for title, _ in examples()] and len(listed) >= 6
     win.toolbar.prompt.setText("Autosaved prompt")
     win.close()
-    assert load_scene(autosave_path()).trace.prompt == "Autosaved prompt"
+    assert load_scene(last_session_path()).trace.prompt == "Autosaved prompt"
 
 
 def test_a_scene_with_a_random_noken_shows_it_without_anchors(qtbot, loaded, tmp_path) -> None:

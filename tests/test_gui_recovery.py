@@ -3,6 +3,7 @@ for a few seconds; the next start offers it back with a Restore button."""
 
 from __future__ import annotations
 
+import select
 import subprocess
 import sys
 import textwrap
@@ -12,7 +13,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 
-from nokenviz.gui.recovery import autosave_path, last_session_path
+from nokenviz.gui.recovery import crashed_session_path, last_session_path, sessions_folder
 from nokenviz.gui.window import MainWindow
 
 CHILD = textwrap.dedent(
@@ -62,23 +63,28 @@ def _crash_after_work(model: str, tmp_path: Path) -> None:
     )
     try:
         assert child.stdout is not None
-        assert child.stdout.readline().strip() == "made"
+        ready, _, _ = select.select([child.stdout], [], [], 120)  # a hung child fails, not hangs
+        assert ready and child.stdout.readline().strip() == "made"
     finally:
         child.kill()  # SIGKILL: no close event, no save on close
         child.wait(timeout=30)
+
+
+def _restore_button(window) -> QPushButton | None:
+    return next((b for b in window.findChildren(QPushButton) if b.text() == "Restore"), None)
 
 
 def test_a_crash_loses_nothing_and_the_next_start_offers_it(
     qtbot, qt_settings, state, tiny_dirs, tmp_path
 ) -> None:
     _crash_after_work(tiny_dirs["llama"], tmp_path)
-    assert autosave_path().exists()
+    assert list(sessions_folder().glob("*.json"))  # the child's own file, left behind
     window = MainWindow()
     qtbot.addWidget(window)
     window.show()
-    assert window.recovery.crashed and last_session_path().exists()
-    restore = next(b for b in window.findChildren(QPushButton) if b.text() == "Restore")
-    assert restore.isVisible()
+    assert window.recovery.crashed and crashed_session_path().exists()
+    restore = _restore_button(window)
+    assert restore is not None and restore.isVisible()
     qtbot.mouseClick(restore, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(
         lambda: window.session.vocab is not None and not window.session.running, timeout=60_000
@@ -86,18 +92,36 @@ def test_a_crash_loses_nothing_and_the_next_start_offers_it(
     assert list(window.session.composer.anchors) == [5, 9]
     assert window.generate_panel.prompt.text() == "Crash {x} test"
     assert not restore.isVisible()
+    assert last_session_path().exists() and not crashed_session_path().exists()  # handled
     window.close()
     again = MainWindow()  # closed cleanly: nothing offered, the session kept as the last one
     qtbot.addWidget(again)
-    assert not again.recovery.crashed
-    assert not [b for b in again.findChildren(QPushButton) if b.text() == "Restore"]
+    assert not again.recovery.crashed and _restore_button(again) is None
     again.close()
 
 
-def test_the_session_is_saved_a_few_seconds_after_a_change(qtbot, qt_settings, state) -> None:
+def test_windows_open_together_keep_their_own_sessions(qtbot, qt_settings, state) -> None:
+    first, second = MainWindow(), MainWindow()
+    for window, prompt in ((first, "First {x}"), (second, "Second {x}")):
+        qtbot.addWidget(window)
+        window.generate_panel.prompt.setText(prompt)
+    assert first.recovery.path != second.recovery.path
+    assert not first.recovery.crashed and not second.recovery.crashed  # both alive: no crash
+    for window, prompt in ((first, "First {x}"), (second, "Second {x}")):
+        qtbot.waitUntil(
+            window.recovery.path.exists, timeout=window.autosave_timer.interval() + 3000
+        )
+        assert prompt in window.recovery.path.read_text()
+    third = MainWindow()  # while the others run: their files are not crashes
+    qtbot.addWidget(third)
+    assert not third.recovery.crashed
+    for window in (first, second, third):
+        window.close()
+
+
+def test_an_untouched_session_is_not_saved(qtbot, qt_settings, state) -> None:
     window = MainWindow()
     qtbot.addWidget(window)
-    window.generate_panel.prompt.setText("Saved {x} soon")
-    qtbot.waitUntil(autosave_path().exists, timeout=window.autosave_timer.interval() + 3000)
-    assert "Saved {x} soon" in autosave_path().read_text()
+    qtbot.wait(window.autosave_timer.interval() + 500)
+    assert not window.recovery.path.exists()
     window.close()

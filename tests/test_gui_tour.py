@@ -17,7 +17,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QDockWidget
 
 from nokenviz.core.figures.overlays import local_nearest
-from tests.test_gui import LOAD_TIMEOUT, _add_anchors, wait_idle, when
+from tests.test_gui import LOAD_TIMEOUT, wait_idle, when
 
 
 def _scene(path: Path, model: str, **parts: object) -> Path:
@@ -37,12 +37,20 @@ def test_a_scene_runs_what_it_shows_and_drops_old_results(qtbot, loaded, tmp_pat
     loaded.controller.start_generate()
     wait_idle(qtbot, loaded)
     assert panel.output.toPlainText().startswith("The cat sat")
+    assert panel.output_label.text() == "output"
+    panel.max_new.setValue(5)
+    assert "earlier settings" in panel.output_label.text()
     loaded.sweep_panel.steps.setValue(3)
     loaded.controller.start_sweep()
     wait_idle(qtbot, loaded)
     assert loaded.sweep_panel.table.rowCount() == 3
     generate = {"prompt": "A dog ran", "decoding": {"max_new_tokens": 3}}
     same_sweep = loaded.session.sweep.model_dump()
+    panel.prompt.setText("A dog ran")  # edited, not run: the output is still of "The cat sat"
+    panel.max_new.setValue(3)
+    quiet = _scene(tmp_path / "q.json", model, generate=generate, sweep=same_sweep)
+    assert loaded.scenes.open(quiet)
+    assert panel.output.toPlainText() == ""  # the scene's settings did not make it
     about_generation = _scene(
         tmp_path / "g.json", model, figure="generate", generate=generate, sweep=same_sweep
     )
@@ -64,6 +72,8 @@ def test_a_view_that_no_longer_matches_its_settings_says_so_or_updates(qtbot, lo
     toolbar.prompt.setText("A dog ran to the")
     assert "out of date" in lens.stale.text()
     assert "out of date" in loaded.attention_panel.stale.text()
+    assert "out of date" in loaded.readout_panel.title.text()
+    assert "out of date" in loaded.length_panel.what.text()
     QTest.keyClick(toolbar.prompt, Qt.Key.Key_Return)
     wait_idle(qtbot, loaded)
     assert not lens.stale.text()
@@ -215,13 +225,13 @@ def test_the_window_opens_within_the_screen(qtbot, qt_settings) -> None:
 
 def test_search_says_when_several_tokens_match_and_steps_through_them(qtbot, loaded) -> None:
     tokens = loaded.session.vocab.tokens
-    query = " cat"
     loaded.controller.search("cat")
     first = loaded.session.selection[-1]
+    assert tokens[first].strip() == "cat"  # the case typed first, ignoring the space
     assert "matches" in loaded.session.message and "Enter for the next" in loaded.session.message
     loaded.controller.search("cat")
-    assert loaded.session.selection[-1] != first
-    assert tokens[first].strip().casefold() == "cat" or query in tokens[first]
+    second = loaded.session.selection[-1]
+    assert second != first and "cat" in tokens[second].casefold()
 
 
 def test_the_busy_bar_says_what_runs(qtbot, loaded) -> None:
@@ -233,12 +243,6 @@ def test_the_busy_bar_says_what_runs(qtbot, loaded) -> None:
 
 def test_the_guiding_tokens_say_how_many_layers_they_average(loaded) -> None:
     assert "both layers" in loaded.attention_panel.guides.text()  # the tiny llama has 2
-
-
-def test_typed_anchor_weights_use_names_not_ids(qtbot, loaded) -> None:
-    _add_anchors(loaded, " cat", " dog")
-    loaded.composer.weights.item(1, 1).setText("x")
-    assert "␣dog" in loaded.composer.message.text()
 
 
 def test_a_rare_norm_is_not_rounded_to_zero_percent() -> None:

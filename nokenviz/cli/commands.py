@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from nokenviz.cli import options
 from nokenviz.cli.output import (
@@ -231,6 +231,31 @@ def run_invert(args: argparse.Namespace) -> int:
     print(
         f"KL {found.kl:.4f} nats (start {found.start_kl:.4f}), {found.steps} steps, "
         f"{found.evaluated} prompts tried, {found.seconds:.1f} s"
+    )
+    return 0
+
+
+def run_map(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from nokenviz.api import operations
+    from nokenviz.api.requests import MapRequest
+    from nokenviz.core.files import write_atomic
+
+    matrix: Literal["W_E", "W_U"] = "W_U" if args.matrix == "unembed" else "W_E"
+    request = MapRequest(args.kind, not args.uncentred, matrix, args.exact)
+    if args.out and not args.out.endswith(".npy"):
+        raise options.UsageError(f"--out writes a .npy file, not {args.out!r}")
+    found = operations.project(open_model(args), request, _task(args))
+    clear_progress(args.json)
+    if args.out:
+        write_atomic(args.out, lambda file: np.save(file, found.coords.astype(np.float32)))
+    if args.json:
+        return emit_json(found.to_json())
+    print(f"{found.title}")
+    print(
+        f"kNN recall@10 {found.recall_at_10:.3f} over {len(found.coords):,} tokens, "
+        f"{found.seconds:.1f} s" + (f"; coordinates in {args.out}" if args.out else "")
     )
     return 0
 

@@ -145,6 +145,24 @@ def build_parser() -> argparse.ArgumentParser:
     invert.add_argument("--time-limit", type=float, default=60.0, help="seconds (default 60)")
     _noken_option(invert)
 
+    map_ = _command(
+        subs,
+        "map",
+        "every token's place on the app's map, and how many of its neighbours the map keeps",
+        commands.run_map,
+    )
+    map_.add_argument("kind", choices=("pca", "umap"), help="the projection the app draws")
+    map_.add_argument(
+        "--out", metavar="FILE.npy", help="write the [vocab, 2] float32 coordinates, by token id"
+    )
+    map_.add_argument(
+        "--matrix", choices=("embed", "unembed"), default="embed", help="W_E (default) or W_U"
+    )
+    map_.add_argument(
+        "--uncentred", action="store_true", help="directions as they are (default: centred)"
+    )
+    map_.add_argument("--exact", action="store_true", help="UMAP: fit every token (slow)")
+
     sweep = _command(subs, "sweep", "one generation per t or per seed", None)
     kinds = sweep.add_subparsers(title="sweeps", metavar="KIND", required=True)
     lerp = _command(

@@ -68,6 +68,7 @@ TIPS = {
     "states; added by default)",
 }
 BASELINE = "baseline: each noken replaced by the token it names"
+OUTPUT_OLD = "output of earlier settings (Generate to update)"
 SUBSTITUTED = OKABE_ITO["purple"]  # a rule's swapped input
 
 
@@ -200,7 +201,8 @@ class GeneratePanel(QWidget):
         for widget in (self.generate_button, self.soft_button, self.stop_button):
             buttons.addWidget(widget)
         runs = QGridLayout()  # the run beside its baseline
-        runs.addWidget(QLabel("output"), 0, 0)
+        self.output_label = QLabel("output", wordWrap=True)
+        runs.addWidget(self.output_label, 0, 0)
         runs.addWidget(self.baseline_label, 0, 1)
         runs.addWidget(self.output, 1, 0)
         runs.addWidget(self.baseline, 1, 1)
@@ -274,6 +276,10 @@ class GeneratePanel(QWidget):
     # ------------------------------------------------------------ in: the session
 
     def apply(self, session: Session, changed: frozenset[Part]) -> None:
+        if changed & {"generate", "output"}:
+            output = session.output
+            old = output is not None and output.part is not None and output.part != session.generate
+            self.output_label.setText(OUTPUT_OLD if old else "output")
         if "generate" in changed:
             self._show_settings(session.generate)
             self.chips.show_slots(session.generate.prompt, list(session.generate.nokens))

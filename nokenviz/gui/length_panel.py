@@ -71,6 +71,9 @@ class LengthPanel(QWidget):
             self.noken_button.setChecked(noken)
             self.final_button.setChecked(not noken)
             self._show(session.length, session.trace_settings.length_of)
+            stale = session.trace_stale and session.trace_settings.length_of == "final"
+            if stale and session.length is not None and not isinstance(session.length, str):
+                self.what.setText(f"{self.what.text()} · {session.trace_stale}")
 
     def _show(self, sweep: LengthSweep | str | None, length_of: str) -> None:
         for curve in self.curves:

@@ -4,6 +4,8 @@ continuation."""
 
 from __future__ import annotations
 
+from html import escape
+
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -66,14 +68,18 @@ class ReadoutPanel(QWidget):
             reason = session.disabled("readout")
             self.read_button.setEnabled(not reason and "readouts" not in session.running)
             self.read_button.setToolTip(reason or READ_TIP)
-        if changed & {"model", "trace", "readout"}:
+        if changed & {"model", "trace", "readout", "trace_settings"}:
             self._show(session)
 
     def _show(self, session: Session) -> None:
         """Last layer first, as the logit-lens heatmap reads from the top."""
         trace, readouts = session.trace, list(reversed(session.readouts or []))
+        stale = f" · <span style='color:#a33'>{session.trace_stale}</span>"
         self.title.setText(
-            "" if trace is None else f"position {trace.position} ({trace.labels[trace.position]})"
+            ""
+            if trace is None
+            else f"position {trace.position} ({escape(trace.labels[trace.position])})"
+            + (stale if session.trace_stale else "")
         )
         self.table.setRowCount(len(readouts))
         for row, readout in enumerate(readouts):

@@ -1,22 +1,25 @@
 """Crash recovery: what the user made survives a crash.
 
-The window saves its session a few seconds after each change (atomically, to `autosave.json`
-in the user's state folder) and marks itself running (`running.json`: its process id and start
-time). At the next start, the last run's session becomes `last-session.json` (File > Open
-recent > Last session); if the last run never closed (its mark is still there and its process
-is gone), the window offers that session back.
+Each window saves its session a few seconds after each change (atomically) to a file of its
+own in the user's state folder, `sessions/PID-START-N.json`, named for its process (id and
+start time) and its window number. A clean close moves that file to `last-session.json`
+(File > Open recent > Last session). A file whose process is gone is a session that never
+closed: the next start moves it to `crashed-session.json` and offers it back (Restore); once
+restored or dismissed it becomes the last session. Two windows, in one process or two, never
+write the same file, and a session untouched since start is never written.
 """
 
 from __future__ import annotations
 
-import json
+import itertools
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
-from nokenviz.core.files import write_text_atomic
+SAME_START_S = 1.0  # process start times read again can differ by rounding of the boot time
+_WINDOWS = itertools.count()  # window numbers in this process
 
 
 def state_folder() -> Path:
@@ -25,67 +28,70 @@ def state_folder() -> Path:
     return user_state_path("nokenviz", appauthor=False)
 
 
-def autosave_path() -> Path:
-    """The running session, saved a few seconds after each change."""
-    return state_folder() / "autosave.json"
+def sessions_folder() -> Path:
+    return state_folder() / "sessions"
 
 
 def last_session_path() -> Path:
-    """The session the previous run left, on close or at a crash."""
+    """The session the previous run left: on close, or a crash's once handled."""
     return state_folder() / "last-session.json"
 
 
-def _mark_path() -> Path:
-    return state_folder() / "running.json"
+def crashed_session_path() -> Path:
+    """The session of a run that never closed, until it is restored or dismissed."""
+    return state_folder() / "crashed-session.json"
 
 
-def _this_process() -> dict[str, float]:
-    return {"pid": os.getpid(), "started": psutil.Process().create_time()}
-
-
-def _alive(mark: dict[str, float]) -> bool:
-    """The marked process still runs (the same one: its start time rules out a reused id)."""
+def _alive(name: str) -> bool:
+    """The process a session file is named for still runs (the same process: its start time
+    rules out a reused id)."""
     try:
-        return psutil.Process(int(mark["pid"])).create_time() == mark["started"]
-    except (psutil.Error, KeyError, TypeError, ValueError):
+        pid, started, _window = name.split("-")
+        process = psutil.Process(int(pid))
+        return abs(process.create_time() - int(started) / 1000) < SAME_START_S
+    except (psutil.Error, ValueError):
         return False
 
 
 @dataclass
 class Recovery:
-    """This run's mark and what the previous run left behind."""
+    """This window's autosave file, and whether a crashed session waits to be restored."""
 
-    crashed: bool = False  # the previous run ended without closing its window
+    path: Path
+    crashed: bool = False
 
     @classmethod
     def start(cls) -> Recovery:
-        """Take over from the previous run: keep its session as the last one and mark this
-        run as running. Another window still open (in this or another process) keeps its
-        own autosave and mark."""
-        folder, mark_file = state_folder(), _mark_path()
+        """Collect the sessions of runs that never closed (the newest is offered back) and
+        name this window's own file."""
+        started = int(psutil.Process().create_time() * 1000)
+        own = sessions_folder() / f"{os.getpid()}-{started}-{next(_WINDOWS)}.json"
         try:
-            mark = json.loads(mark_file.read_text())
-        except (OSError, ValueError):
-            mark = None
-        if mark is not None and _alive(mark):
-            return cls()
-        crashed = mark is not None
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            if autosave_path().exists():
-                os.replace(autosave_path(), last_session_path())
-            write_text_atomic(mark_file, json.dumps(_this_process()))
+            orphans = [p for p in sessions_folder().glob("*.json") if not _alive(p.stem)]
+            orphans.sort(key=lambda p: p.stat().st_mtime)
+            for older in orphans[:-1]:
+                older.unlink()
+            if orphans:
+                if crashed_session_path().exists():  # an earlier crash, never handled
+                    os.replace(crashed_session_path(), last_session_path())
+                os.replace(orphans[-1], crashed_session_path())
         except OSError as exc:
-            print(f"nokenviz: crash recovery is off: {exc}")
-            return cls()
-        return cls(crashed=crashed and last_session_path().exists())
+            print(f"nokenviz: could not look for a crashed session: {exc}")
+        return cls(own, crashed=crashed_session_path().exists())
 
-    @staticmethod
-    def closed() -> None:
-        """A clean exit: the mark goes, so the next start offers nothing back."""
+    def closed(self) -> None:
+        """A clean close: this window's session is the last one."""
         try:
-            mark = json.loads(_mark_path().read_text())
-            if mark.get("pid") == os.getpid():
-                _mark_path().unlink()
-        except (OSError, ValueError):
-            pass
+            if self.path.exists():
+                os.replace(self.path, last_session_path())
+        except OSError as exc:
+            print(f"nokenviz: could not keep the session: {exc}")
+
+    def handled(self) -> None:
+        """The crashed session was restored or dismissed: it becomes the last session."""
+        self.crashed = False
+        try:
+            if crashed_session_path().exists():
+                os.replace(crashed_session_path(), last_session_path())
+        except OSError as exc:
+            print(f"nokenviz: could not keep the crashed session: {exc}")

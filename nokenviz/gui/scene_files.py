@@ -17,7 +17,7 @@ from nokenviz.core.scenes.scene import SceneError, load_scene, save_scene
 from nokenviz.errors import NokenvizError
 from nokenviz.gui import settings
 from nokenviz.gui.export_dialog import ExportDialog
-from nokenviz.gui.recovery import autosave_path, state_folder
+from nokenviz.gui.recovery import state_folder
 from nokenviz.state.controller import Controller
 
 SCENE_FILTER = "nokenviz scenes (*.json)"
@@ -138,10 +138,10 @@ class SceneFiles:
         self.parent.statusBar().showMessage(f"saved {path}", 5000)
         return True
 
-    def autosave(self) -> None:
-        """The session, a few seconds after each change and on close, so nothing the user made
-        is lost to a crash (written only when it changed; errors only reported)."""
-        path = autosave_path()
+    def autosave(self, path: Path) -> None:
+        """The session to `path`, a few seconds after each change and on close, so nothing
+        the user made is lost to a crash (written only when it changed; errors only
+        reported)."""
         try:
             text = self.controller.session.to_scene().to_json()
             if text == self._autosaved:

@@ -132,9 +132,7 @@ class SweepPanel(QWidget):
         self.prompts[_family(before.kind)] = before.prompt_a
         family = _family(part.kind)
         default = SEEDS_PROMPT if family == "seeds" else SweepPart().prompt_a
-        prompt = self.prompts.get(family, default if family != _family(before.kind) else "")
-        if prompt:
-            part = part.model_copy(update={"prompt_a": prompt})
+        part = part.model_copy(update={"prompt_a": self.prompts.get(family, default)})
         self.controller.set_sweep(part)
 
     def export(self, fmt: str, path: str | None = None) -> None:

@@ -40,7 +40,7 @@ from nokenviz.gui.length_panel import LengthPanel
 from nokenviz.gui.lens_panel import LensPanel
 from nokenviz.gui.norms_panel import NormHistogram
 from nokenviz.gui.readout_panel import ReadoutPanel
-from nokenviz.gui.recovery import Recovery, last_session_path
+from nokenviz.gui.recovery import Recovery, crashed_session_path, last_session_path
 from nokenviz.gui.scene_files import SceneFiles, examples
 from nokenviz.gui.sphere_layers import SphereLayers
 from nokenviz.gui.sphere_view import SphereView
@@ -137,9 +137,10 @@ class MainWindow(QMainWindow):
             self.sweep_panel,
         )
         self.autosave_timer = QTimer(self, singleShot=True, interval=AUTOSAVE_MS)
-        self.autosave_timer.timeout.connect(self.scenes.autosave)
+        self.autosave_timer.timeout.connect(lambda: self.scenes.autosave(self.recovery.path))
         self.controller.listen(self._changed)
         self._changed(EVERYTHING)
+        self.autosave_timer.stop()  # nothing made yet: an untouched session is not saved
         if self.recovery.crashed:
             self._offer_restore()
 
@@ -305,10 +306,11 @@ class MainWindow(QMainWindow):
             "before the crash: model, anchors, prompts, settings",
         )
         dismiss = QPushButton("Dismiss", toolTip="Keep it under File > Open recent > Last session")
+        restore.clicked.connect(lambda: self.scenes.open(crashed_session_path()))
         for button in (restore, dismiss):
             button.clicked.connect(lambda: self.statusBar().removeWidget(bar))
+            button.clicked.connect(self.recovery.handled)
             row.addWidget(button)
-        restore.clicked.connect(lambda: self.scenes.open(last_session_path()))
         self.restore_bar = bar
         self.statusBar().addPermanentWidget(bar)
 
@@ -409,8 +411,8 @@ class MainWindow(QMainWindow):
         """Save the session and the user's defaults, cancel running work and wait for the
         workers: nothing is torn down mid-job."""
         self.autosave_timer.stop()
-        self.scenes.autosave()
-        Recovery.closed()
+        self.scenes.autosave(self.recovery.path)
+        self.recovery.closed()
         s = self.session
         settings.write("prompt", s.trace_settings.prompt)
         settings.write("projection", s.projection.kind)

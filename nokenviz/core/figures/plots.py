@@ -31,6 +31,7 @@ RASTER_DPI = 300  # the point layer inside SVG and PDF files
 
 
 LENS_TEXT_PT = 5.5  # the smallest cell text that stays legible in print
+MAX_HEAT_IN = 6.5  # the heatmap's rows never make a figure taller than a page
 
 
 def lens_figure(
@@ -50,7 +51,8 @@ def lens_figure(
     layers, positions = heat_probs.shape
     stacked = size.width < 5
     text_pt = max(LENS_TEXT_PT, min(size.font - 2, 7.0))
-    heat_in = max(layers * 1.45 * text_pt / 72, 1.4) + 1.1  # rows, ticks and title
+    rows_in = min(layers * 1.45 * text_pt / 72, MAX_HEAT_IN)  # deeper models: every n-th row
+    heat_in = max(rows_in, 1.4) + 1.1  # rows, ticks and title
     with mpl.rc_context(size.rc()):
         if stacked:
             figure = Figure(figsize=(size.width, heat_in + 1.9), layout="constrained")
@@ -70,7 +72,7 @@ def lens_figure(
         heat.yaxis.set_major_locator(MaxNLocator(nbins="auto", integer=True))
         heat.set_xlabel("position")
         heat.set_ylabel("layer")
-        if not stacked:  # in one column the colour bar's label says it, above the cells
+        if not stacked:  # in one column the figure's title says it, above the colour bar
             heat.set_title(size.wrap("logit lens: top-1 token and probability", 0.6))
         _norm_curves(curves, norms, position)
         share = 1.0 if stacked else 0.3
@@ -87,22 +89,25 @@ def _write_cells(
     figure: Figure, heat: Axes, probs: np.ndarray, text: list[list[str]], text_pt: float
 ) -> None:
     """Each cell's top-1 token, cut (with `…`) to the cell's measured width, dark on light and
-    light on dark; nothing where a cell holds fewer than three characters or a row no line."""
+    light on dark, on every layer from the last down that has a line's height (every n-th
+    where rows are thinner); nothing where a cell holds fewer than three characters."""
     layers, positions = probs.shape
     box = heat.get_window_extent()
     cell_w, cell_h = box.width / positions - 1.5, box.height / layers
-    renderer = FigureCanvasAgg(figure).get_renderer()  # measures text as every format draws it
+    # Agg measures text as every format draws it (savefig picks each format's own canvas).
+    renderer = FigureCanvasAgg(figure).get_renderer()
     font = FontProperties(size=text_pt)
 
     def width(label: str) -> float:
         return renderer.get_text_width_height_descent(label, font, ismath=False)[0]
 
     line = renderer.get_text_width_height_descent("Ag", font, ismath=False)[1]
-    if cell_h < line or width("ab…") > cell_w:
+    if width("ab…") > cell_w:
         return
+    stride = max(1, int(np.ceil(line / cell_h)))
     fitted: dict[str, str] = {}
-    for layer, row in enumerate(text):
-        for column, label in enumerate(row):
+    for layer in range(layers - 1, -1, -stride):
+        for column, label in enumerate(text[layer]):
             if label not in fitted:
                 limit = len(label)
                 while limit > 3 and width(abbreviate(label, limit)) > cell_w:
@@ -224,6 +229,10 @@ def strip_titles(figure: Figure) -> str:
             if title := axes.get_title(loc):
                 removed.append(title)
                 axes.set_title("", loc=loc)
+    if removed and figure.get_layout_engine() is not None:  # the titles' room goes back
+        figure.set_layout_engine("constrained")
+        figure.draw_without_rendering()
+        figure.set_layout_engine("none")
     return " · ".join(" ".join(text.split()) for text in removed)
 
 

@@ -152,17 +152,12 @@ def silent_settings(
     for rule in experiment.rules:
         if isinstance(rule.trigger, str):
             notes.append(spacing_note(loaded.tokenizer, rule.trigger, "the rule's token"))
-    token_rules = [r for r in experiment.rules if r.step is None]
-    if token_rules and not any(r.step is None for r in _fired(experiment, result)):
-        shown = ", ".join(r.text.partition("=")[0].strip() for r in token_rules)
-        notes.append(f"no rule fired: the model never emitted {shown}")
+    fired = {text for _index, text in result.substituted}
+    idle = [r for r in experiment.rules if r.step is None and r.text not in fired]
+    if idle:
+        shown = ", ".join(r.text.partition("=")[0].strip() for r in idle)
+        notes.append(f"no rule fired for {shown}: the model never emitted it")
     return [n for n in notes if n]
-
-
-def _fired(experiment: Experiment, result: Generation) -> list[RuleSpec]:
-    """The rules that substituted at least once in `result`."""
-    texts = {text for _index, text in result.substituted}
-    return [r for r in experiment.rules if r.text in texts]
 
 
 def baseline_input(

@@ -92,6 +92,9 @@ def parse_assignments(items: list[str]) -> dict[str, NokenSpec]:
     return nokens
 
 
+SPELLINGS = {"neighbours": "neighbors"}  # the app's labels are British; the keys take both
+
+
 def decode_object(spec: str | dict[str, Any], what: str, example: str) -> dict[str, Any]:
     """A spec given as JSON text or an already decoded object, as an object; `what` and an
     `example` of it name it in the message when it is not one."""
@@ -108,9 +111,6 @@ def decode_object(spec: str | dict[str, Any], what: str, example: str) -> dict[s
         SPELLINGS.get(key, key) if SPELLINGS.get(key) not in spec else key: value
         for key, value in spec.items()
     }
-
-
-SPELLINGS = {"neighbours": "neighbors"}  # the app's labels are British; the keys take both
 
 
 def spec_kind(

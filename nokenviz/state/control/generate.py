@@ -64,7 +64,7 @@ class GenerateControl(ControlBase):
         s.sweep_rows = []
         prompts = (part.prompt_a, part.prompt_b)
         model = s.vocab.info["name"]
-        if s.model_spec not in model:  # "SmolLM2-135M-Instruct (default)" says it already
+        if not model.endswith(f"({s.model_spec})"):  # "… (default)" says it already
             model += f" ({s.model_spec})"
         s.sweep_header = sweep_header(
             part.kind,

@@ -104,28 +104,33 @@ class ModelControl(ControlBase):
         self._notify(*SETTINGS, *stale)
 
     def _clear_stale_results(self, scene: Scene) -> set[Part]:
-        """A scene whose Generate or Sweeps settings differ: the old run's output, rows and
-        any run still going are not of it (the history keeps every finished run)."""
+        """The Generate output and the sweep rows made from other settings than the scene's
+        are not of it: cleared, and a run of other settings still going is stopped (the
+        history keeps every run, a stopped one too)."""
         s, stale = self.session, set[Part]()
-        checks: tuple[tuple[str, bool, Part], ...] = (
-            ("generate", scene.generate != s.generate, "output"),
-            ("sweep", scene.sweep != s.sweep, "sweep_rows"),
-        )
-        for kind, differs, part in checks:
-            if not differs:
-                continue
-            if (job := s.running.get(kind)) is not None:
-                if kind == "generate":
-                    self._keep_stopped_output("a scene with other Generate settings was opened")
-                job.cancel()
-                del s.running[kind]
-                stale.add("jobs")
-            if kind == "generate":
-                s.output = None
-            else:
-                s.sweep_rows, s.sweep_header = [], ()
-            stale.add(part)
+        output, made = s.output, s.sweep_made_from
+        if output is not None and output.part != scene.generate:
+            self._keep_stopped_output("a scene with other Generate settings was opened")
+            stale |= self._drop_job("generate")
+            s.output = None
+            stale.add("output")
+        if (s.sweep_rows or "sweep" in s.running) and made != scene.sweep:
+            stale |= self._drop_job("sweep")
+            s.sweep_rows, s.sweep_header = [], ()
+            stale.add("sweep_rows")
         return stale
+
+    def _drop_job(self, kind: str) -> set[Part]:
+        """Stop the `kind` job at once and forget it (its result, if it comes, is dropped),
+        so that the scene's own run can start."""
+        s = self.session
+        job = s.running.pop(kind, None)
+        if job is None:
+            return set()
+        job.cancel()
+        if not s.running:
+            s.progress = None
+        return {"jobs", "progress"}
 
     def refresh(self) -> None:
         """Ask for everything the session shows of the current model."""
