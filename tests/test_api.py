@@ -240,3 +240,9 @@ def test_sweep_options_before_the_kind_are_honoured(capsys, tiny_dirs) -> None:
     assert document["model"] == tiny_dirs["gpt2"]
     after = cli_json(capsys, "sweep", "lerp", "A cat", "A dog", "--model", tiny_dirs["gpt2"])
     assert after["model"] == tiny_dirs["gpt2"]
+
+
+def test_tokens_are_selected_by_the_same_query_as_the_command_line(model) -> None:
+    found = model.tokens("kind:punctuation or kind:number")
+    assert found.tokens and all(t.kind in ("punctuation", "number") for t in found.tokens)
+    assert found.to_json()["count"] == len(found.tokens)

@@ -251,3 +251,12 @@ def test_a_rare_norm_is_not_rounded_to_zero_percent() -> None:
     assert [share_text(s) for s in (0.0015, 0.08, 0.9999, 0.0, 1.0)] == [
         "0.15%", "8%", "99.99%", "0%", "100%",
     ]  # fmt: skip
+
+
+def test_the_inspector_and_hover_say_what_kind_of_token_it_is(qtbot, loaded) -> None:
+    cat = loaded.session.vocab.tokens.index(" cat")
+    loaded.controller.select([cat])
+    qtbot.waitUntil(lambda: "#" + str(cat) in loaded.inspector.title.text(), timeout=LOAD_TIMEOUT)
+    assert "word start · lower · Latin · 4 characters" in loaded.inspector.title.text()
+    loaded.layers._token_hovered(cat)
+    assert loaded.status.hover_label.text().endswith("word start · lower · Latin · 4 characters")

@@ -42,6 +42,7 @@ from nokenviz.api.results import (
     Rendered,
     SizeName,
     Sweep,
+    TokenMatches,
 )
 from nokenviz.core.generation.experiment import parse_experiment
 from nokenviz.core.generation.settings import DecodingSettings
@@ -279,6 +280,12 @@ class Model:
         """The 1-3 hard tokens for `slot` whose prompt predicts most like its noken (KL)."""
         request = InvertRequest(prompt, _nokens(nokens), slot, length, candidates, time_limit)
         return operations.invert(self.loaded, request, Task(progress=progress))
+
+    def tokens(self, query: str) -> TokenMatches:
+        """The tokens `query` selects, e.g. `"script:Cyrillic and not kind:number"`,
+        `"kind:word_start and len>8"`, `"/^ [A-Z]/"` (and, or, not, parentheses; fields
+        kind, case, script, len, norm, id)."""
+        return operations.tokens(self.loaded, query)
 
     def project(
         self,

@@ -38,6 +38,8 @@ from nokenviz.api.results import (
     Readouts,
     Substitution,
     Sweep,
+    TokenMatch,
+    TokenMatches,
     TokenProb,
     TokenScore,
 )
@@ -317,6 +319,29 @@ def project(loaded: LoadedModel, request: MapRequest, task: Task | None = None) 
     return Map(loaded.resolved.spec, request.kind, fitted.describe(), coords, score.mean, seconds)
 
 
+def tokens(loaded: LoadedModel, query: str) -> TokenMatches:
+    """Every token `query` selects (`core/models/token_kinds.py` says the language)."""
+    from nokenviz.core.maps.geometry import norms_and_mean
+    from nokenviz.core.models.token_kinds import select
+
+    kinds, names = loaded.token_kinds, loaded.token_strings
+    norms, _ = norms_and_mean(loaded.adapter.W_E)
+    found = select(query, names, kinds, norms)
+    matches = [
+        TokenMatch(
+            names[i],
+            int(i),
+            loaded.token_labels[i],
+            float(norms[i]),
+            kinds.kinds[i],
+            kinds.cases[i],
+            kinds.scripts[i],
+        )
+        for i in found
+    ]
+    return TokenMatches(loaded.resolved.spec, query, matches)
+
+
 def prompt_tokens(loaded: LoadedModel, prepared: PreparedInput) -> list[PromptToken]:
     """Each input position's raw text, id and label; a transformed position keeps the token it
     was, marked as transformed."""
@@ -361,4 +386,5 @@ __all__ = [
     "project",
     "readout",
     "sweep",
+    "tokens",
 ]

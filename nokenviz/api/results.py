@@ -365,6 +365,38 @@ class Map:
 
 
 @dataclass(frozen=True)
+class TokenMatch:
+    token: str  # raw text
+    id: int
+    label: str
+    norm: float  # of its W_E row
+    kind: str
+    case: str
+    script: str
+
+    def to_json(self) -> Json:
+        entry = {**token_json(self.token, self.id, self.label), "norm": round(self.norm, 4)}
+        return {**entry, "kind": self.kind, "case": self.case, "script": self.script}
+
+
+@dataclass(frozen=True)
+class TokenMatches:
+    """The tokens a query selects (`nokenviz tokens`), in id order."""
+
+    model: str
+    query: str
+    tokens: list[TokenMatch]
+
+    def to_json(self) -> Json:
+        return {
+            "model": self.model,
+            "query": self.query,
+            "count": len(self.tokens),
+            "tokens": [t.to_json() for t in self.tokens],
+        }
+
+
+@dataclass(frozen=True)
 class Rendered:
     model: str
     scene: str

@@ -260,6 +260,20 @@ def run_map(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_tokens(args: argparse.Namespace) -> int:
+    from nokenviz.api import operations
+
+    found = operations.tokens(open_model(args), args.query)
+    if args.json:
+        return emit_json(found.to_json())
+    print(f"{len(found.tokens):,} tokens match {args.query!r}")
+    shown = found.tokens[: max(args.limit, 0)]
+    rows = [[f"#{t.id}", t.label, f"{t.norm:.3f}", t.kind, t.case, t.script] for t in shown]
+    if rows:
+        print(table([["id", "token", "norm", "kind", "case", "script"], *rows]))
+    return 0
+
+
 def run_sweep_lerp(args: argparse.Namespace) -> int:
     from nokenviz.api.requests import SweepRequest
 

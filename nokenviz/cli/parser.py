@@ -163,6 +163,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     map_.add_argument("--exact", action="store_true", help="UMAP: fit every token (slow)")
 
+    tokens = _command(
+        subs,
+        "tokens",
+        "the tokens a query selects by kind, script, length, norm, id or text",
+        commands.run_tokens,
+    )
+    tokens.add_argument(
+        "query",
+        help="e.g. 'script:Cyrillic and not kind:number', 'kind:word_start and len>8', "
+        "'/^ [A-Z]/' (and, or, not, parentheses)",
+    )
+    tokens.add_argument("--limit", type=int, default=50, help="rows printed (JSON has all)")
+
     sweep = _command(subs, "sweep", "one generation per t or per seed", None)
     kinds = sweep.add_subparsers(title="sweeps", metavar="KIND", required=True)
     lerp = _command(

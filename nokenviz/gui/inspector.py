@@ -61,7 +61,8 @@ class Inspector(QWidget):
         norms = session.norms
         rank = float((norms < norms[token]).mean())
         self.title.setText(
-            f"<b>{_escape(vocab.labels[token])}</b> &nbsp; #{token}<br>"
+            f"<b>{_escape(vocab.labels[token])}</b> &nbsp; #{token} &nbsp; "
+            f"<span style='color:#555'>{_escape(vocab.describe(token))}</span><br>"
             f"norm in {session.matrix}: <b>{norms[token]:.3f}</b> "
             f"(larger than {share_text(rank)} of tokens){_input_output_line(vocab, token)}"
             f"{_recall_line(session, vocab)}"

@@ -196,7 +196,11 @@ class SphereLayers:
     def _token_hovered(self, token: int) -> None:
         s = self.session
         if s.vocab is not None and token < len(s.vocab.tokens):
-            self.hover.setText(f"{s.vocab.labels[token]} #{token} · norm {s.norms[token]:.3f}")
+            kind = s.vocab.describe(token)
+            self.hover.setText(
+                f"{s.vocab.labels[token]} #{token} · norm {s.norms[token]:.3f}"
+                + (f" · {kind}" if kind else "")
+            )
 
     def _node_hovered(self, layer: int) -> None:
         s = self.session

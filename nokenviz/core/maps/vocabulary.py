@@ -16,6 +16,7 @@ import torch
 
 from nokenviz.core.maps.geometry import NormStats, Rows, as_rows, norms_and_mean, summarise_norms
 from nokenviz.core.models.loading import LoadedModel
+from nokenviz.core.models.token_kinds import TokenKinds
 from nokenviz.core.task import Task
 
 
@@ -27,6 +28,16 @@ class Vocabulary:
     norms: dict[str, np.ndarray]  # float32 [V]
     stats: dict[str, NormStats]
     info: dict[str, Any]
+    kinds: TokenKinds | None = None  # each row's kind, case, script and length
+
+    def describe(self, token: int) -> str:
+        """What kind of token a row is, in a few words: "word start · lower · Cyrillic ·
+        7 characters" ('' when not classified)."""
+        if self.kinds is None or token >= len(self.kinds.kinds):
+            return ""
+        row = self.kinds.row(token)
+        words = [row["kind"], row["case"], row["script"], f"{row['length']} characters"]
+        return " · ".join(str(w) for w in words if w and w != "Common")
 
     def row(self, matrix: str, token: int) -> np.ndarray:
         """One token's vector in float32."""
@@ -49,6 +60,8 @@ def vocabulary(loaded: LoadedModel, task: Task | None = None) -> Vocabulary:
     tokens = loaded.token_strings
     task.report(0.75, f"labelling {loaded.vocab_size:,} tokens")
     labels = loaded.token_labels
+    task.report(0.9, f"classifying {loaded.vocab_size:,} tokens")
+    kinds = loaded.token_kinds
     task.report(1.0, "vocabulary ready")
     return Vocabulary(
         tokens=tokens,
@@ -57,6 +70,7 @@ def vocabulary(loaded: LoadedModel, task: Task | None = None) -> Vocabulary:
         norms={name: norms for name, (norms, _) in measured.items()},
         stats={name: summarise_norms(*m) for name, m in measured.items()},
         info=loaded.info(),
+        kinds=kinds,
     )
 
 
