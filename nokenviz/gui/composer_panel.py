@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from nokenviz.core.nokens.composer import blend_weights
+from nokenviz.core.nokens.composer import blend_weights, relative_weights
 from nokenviz.core.scenes.scene import ComposerPart
 from nokenviz.errors import NokenvizError
 from nokenviz.gui.plots import compact, show_rows
@@ -370,8 +370,10 @@ class ComposerPanel(QWidget):
         typed, so the next cell is read against it, not against a normalised column)."""
         session = self.controller.session
         labels = session.vocab.labels if session.vocab is not None else []
+        cells = [self.weights.item(row, 1) for row in range(len(session.composer.anchors))]
+        names = [labels[t] if t < len(labels) else f"#{t}" for t in session.composer.anchors]
         try:
-            typed = self._typed_weights(session.composer.anchors, labels)
+            weights = relative_weights([c.text() if c else "" for c in cells], names)
         except NokenvizError as exc:
             self.message.setText(
                 f"<span style='color:#b01c1c'>{escape(str(exc), quote=False)}</span>"
@@ -379,31 +381,9 @@ class ComposerPanel(QWidget):
             return
         self._typing = True
         try:
-            self._set_weights(np.asarray(typed) / sum(typed), from_handle=False)
+            self._set_weights(weights, from_handle=False)
         finally:
             self._typing = False
-
-    def _typed_weights(self, anchors: tuple[int, ...], labels: list[str]) -> list[float]:
-        """The weight column as typed, each a number >= 0, not all 0; or one message naming
-        the anchor at fault."""
-        typed = []
-        for row, token in enumerate(anchors):
-            item = self.weights.item(row, 1)
-            text = "" if item is None else item.text().strip()
-            name = labels[token] if token < len(labels) else f"#{token}"
-            try:
-                value = float(text)
-            except ValueError:
-                raise NokenvizError(f"the weight of {name} is not a number: {text!r}") from None
-            if not np.isfinite(value) or value < 0:
-                raise NokenvizError(
-                    f"the weight of {name} is {text}: weights are 0 or more (to go beyond the "
-                    "anchors, drag the handle with Shift held)"
-                )
-            typed.append(value)
-        if not sum(typed) > 0:
-            raise NokenvizError("the weights add up to 0: give an anchor a weight above 0")
-        return typed
 
     def _set_weights(self, weights: np.ndarray, from_handle: bool) -> None:
         part = self.controller.session.composer

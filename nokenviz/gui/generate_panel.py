@@ -217,7 +217,7 @@ class GeneratePanel(QWidget):
         layout.addLayout(runs, 2)
         layout.addWidget(QLabel("history"))
         layout.addWidget(self.history, 1)
-        self._describe_settings()
+        self._describe_settings(self.part())
 
     def _fold(self, open_: bool) -> None:
         self.settings.setVisible(open_)
@@ -225,9 +225,8 @@ class GeneratePanel(QWidget):
             Qt.ArrowType.DownArrow if open_ else Qt.ArrowType.RightArrow
         )
 
-    def _describe_settings(self) -> None:
+    def _describe_settings(self, part: GeneratePart) -> None:
         """The folded settings in one line: how it decodes and which experiment is set."""
-        part = self.part()
         d = part.decoding
         how = "greedy" if d.temperature == 0 else f"T {d.temperature:g}"
         parts = [f"{how}, {d.max_new_tokens} new tokens"]
@@ -270,8 +269,9 @@ class GeneratePanel(QWidget):
         )
 
     def _edit(self, *_: object) -> None:
-        self._describe_settings()
-        self.controller.set_generate(self.part())
+        part = self.part()
+        self._describe_settings(part)
+        self.controller.set_generate(part)
 
     # ------------------------------------------------------------ in: the session
 
@@ -311,7 +311,7 @@ class GeneratePanel(QWidget):
         self.injections.setPlainText("\n".join(part.injections))
         for editor in self.editors:
             editor.blockSignals(False)
-        self._describe_settings()
+        self._describe_settings(part)
 
     def _show_controls(self, session: Session) -> None:
         reason = session.disabled("generate")

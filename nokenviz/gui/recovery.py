@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
 SAME_START_S = 1.0  # process start times read again can differ by rounding of the boot time
 _WINDOWS = itertools.count()  # window numbers in this process
@@ -95,3 +97,24 @@ class Recovery:
                 os.replace(crashed_session_path(), last_session_path())
         except OSError as exc:
             print(f"nokenviz: could not keep the crashed session: {exc}")
+
+
+def restore_bar(restore: Callable[[], object], recovery: Recovery) -> QWidget:
+    """The status bar's offer after a crash: Restore opens the crashed session, Dismiss keeps
+    it as the last one; either way the bar goes."""
+    bar = QWidget()
+    row = QHBoxLayout(bar)
+    row.setContentsMargins(4, 0, 4, 0)
+    row.addWidget(QLabel("The last session ended without closing (a crash?)."))
+    restore_button = QPushButton(
+        "Restore",
+        toolTip="Open the session as it was a few seconds before the crash: model, anchors, "
+        "prompts, settings",
+    )
+    dismiss = QPushButton("Dismiss", toolTip="Keep it under File > Open recent > Last session")
+    restore_button.clicked.connect(restore)
+    for button in (restore_button, dismiss):
+        button.clicked.connect(bar.hide)
+        button.clicked.connect(recovery.handled)
+        row.addWidget(button)
+    return bar

@@ -6,6 +6,9 @@ from typing import Any
 
 from PySide6.QtCore import QSettings
 
+from nokenviz.core.scenes.scene import ProjectionPart, TracePart
+from nokenviz.state.session import Session
+
 _DEFAULTS: dict[str, Any] = {
     "recent_models": [],
     "recent_scenes": [],
@@ -40,3 +43,15 @@ def remember_model(spec: str) -> list[str]:
     recent = [spec, *(m for m in read("recent_models") if m != spec)][:MAX_RECENT]
     write("recent_models", recent)
     return recent
+
+
+def initial_session() -> Session:
+    """A new session with the user's last prompt and global projection (a token plane or a
+    local view is about tokens of the last model: the app starts on the PCA sphere instead)."""
+    kind = read("projection")
+    return Session(
+        projection=ProjectionPart(
+            kind=kind if kind in ("pca", "umap") else "pca", centred=read("centred")
+        ),
+        trace_settings=TracePart(prompt=read("prompt")),
+    )

@@ -1,5 +1,6 @@
-"""The sphere view's marks that need more than a styled item: the composer's handle, and
-labels placed in screen space so that they overlap neither each other nor a mark."""
+"""The sphere view's marks that need more than a styled item: the composer's handle, labels
+placed in screen space so that they overlap neither each other nor a mark, and which marks the
+legend names."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QFontMetrics
 
 from nokenviz.core.figures.labels import arrange_labels, leader_end, mark_boxes
-from nokenviz.core.figures.overlays import COLOURS
+from nokenviz.core.figures.overlays import COLOURS, Role
 
 LabelItem = tuple[QPointF, str, float, str]  # position (view units), text, priority, colour
 PAD_PX = 6
@@ -72,3 +73,16 @@ def placed_labels(
             line.setZValue(6)
             made.append(line)
     return made
+
+
+def shown_roles(layers: dict[Role, pg.GraphicsObject], band: int) -> list[Role]:
+    """The roles whose marks are on screen (the band's by its count of tokens): the legend
+    names those, and only those."""
+    return [role for role, item in layers.items() if (band if role == "band" else _has_data(item))]
+
+
+def _has_data(item: pg.GraphicsObject) -> bool:
+    if isinstance(item, pg.ScatterPlotItem):
+        return len(item.data) > 0
+    x = item.getData()[0]
+    return x is not None and len(x) > 0

@@ -15,9 +15,10 @@ import pyqtgraph as pg
 from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 
+from nokenviz.core.figures import overlays
 from nokenviz.core.figures.overlays import COLOURS, NAMES, Role
 from nokenviz.core.maps.density import bin_points, visible
-from nokenviz.gui.sphere_marks import Handle, LabelItem, placed_labels
+from nokenviz.gui.sphere_marks import Handle, LabelItem, placed_labels, shown_roles
 
 POINT_LIMIT = 3000
 NEAR_DEGREES = 60.0  # a local view draws the tokens this close to its centre large
@@ -197,9 +198,7 @@ class SphereView(pg.PlotWidget):
             return
         if self.local:  # the neighbourhood: about the 200 nearest tokens
             radius = np.hypot(self.coords[:, 0], self.coords[:, 1])
-            r = 1.2 * float(
-                np.partition(radius, min(200, len(radius) - 1))[min(200, len(radius) - 1)]
-            )
+            r = 1.2 * float(np.partition(radius, k := min(200, len(radius) - 1))[k])
             self.plotItem.vb.setRange(xRange=(-r, r), yRange=(-r, r), padding=0)
             return
         (x0, y0), (x1, y1) = self.coords.min(axis=0).tolist(), self.coords.max(axis=0).tolist()
@@ -260,14 +259,12 @@ class SphereView(pg.PlotWidget):
         self.highlight_image.setVisible(True)
 
     def _draw_near(self) -> None:
-        """A local view's nearest tokens (within NEAR_DEGREES of the centre, at most
-        NEAR_LIMIT) as large points over the binned cloud: they are what the view is for."""
+        """A local view's nearest tokens (within NEAR_DEGREES of the centre, at most NEAR_LIMIT;
+        the labelled ones however far) as large points over the cloud: the view's point."""
         if not self.local or not len(self.coords):
             self.near.clear()
             return
-        radius = np.hypot(self.coords[:, 0], self.coords[:, 1])
-        ids = np.argsort(radius, kind="stable")[:NEAR_LIMIT]
-        ids = ids[radius[ids] <= NEAR_DEGREES]
+        ids = overlays.local_nearest(self.coords, NEAR_LIMIT, NEAR_DEGREES, overlays.NEAREST_LABELS)
         brushes = self.colormap.map(self._scaled(self.norms[ids]), mode="qcolor")
         self.near.setData(pos=self.coords[ids], brush=brushes, data=ids)
 
@@ -327,11 +324,7 @@ class SphereView(pg.PlotWidget):
             "band": self.highlight,
             "mean": self.mean_marker,
         }
-        shown = [
-            role
-            for role, item in layers.items()
-            if (len(self.highlight_ids) if role == "band" else _has_data(item))
-        ]
+        shown = shown_roles(layers, band=len(self.highlight_ids))
         if shown == self.legend_roles:
             return
         self.legend_roles = shown
@@ -405,10 +398,3 @@ class SphereView(pg.PlotWidget):
         """The view stopped moving: re-bin the image and re-place labels (screen space)."""
         self.rebin()
         self._layout_labels()
-
-
-def _has_data(item: pg.GraphicsObject) -> bool:
-    if isinstance(item, pg.ScatterPlotItem):
-        return len(item.data) > 0
-    x = item.getData()[0]
-    return x is not None and len(x) > 0

@@ -18,19 +18,15 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QFrame,
-    QHBoxLayout,
     QInputDialog,
-    QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
-    QPushButton,
     QScrollArea,
     QWidget,
 )
 
 from nokenviz.core.models.model_spec import IN_MEMORY, LoadOptions
-from nokenviz.core.scenes.scene import ProjectionPart, TracePart
 from nokenviz.gui import settings
 from nokenviz.gui.attention_panel import AttentionPanel
 from nokenviz.gui.composer_panel import ComposerPanel
@@ -40,7 +36,12 @@ from nokenviz.gui.length_panel import LengthPanel
 from nokenviz.gui.lens_panel import LensPanel
 from nokenviz.gui.norms_panel import NormHistogram
 from nokenviz.gui.readout_panel import ReadoutPanel
-from nokenviz.gui.recovery import Recovery, crashed_session_path, last_session_path
+from nokenviz.gui.recovery import (
+    Recovery,
+    crashed_session_path,
+    last_session_path,
+    restore_bar,
+)
 from nokenviz.gui.scene_files import SceneFiles, examples
 from nokenviz.gui.sphere_layers import SphereLayers
 from nokenviz.gui.sphere_view import SphereView
@@ -49,7 +50,7 @@ from nokenviz.gui.sweep_panel import SweepPanel
 from nokenviz.gui.toolbar import PROJECTIONS, ControlsBar
 from nokenviz.gui.worker import Worker
 from nokenviz.state.controller import EVERYTHING, Controller
-from nokenviz.state.session import SETTINGS, Part, Session
+from nokenviz.state.session import SETTINGS, Part
 
 if TYPE_CHECKING:
     from nokenviz.core.models.loading import LoadedModel
@@ -66,18 +67,6 @@ FIGURE_DOCKS = {  # the dock that shows each figure a scene can be about
     "generate": "Generate",
 }
 SAVED: frozenset[Part] = SETTINGS | {"model"}  # what a scene holds: a change is autosaved
-
-
-def initial_session() -> Session:
-    """A new session with the user's last prompt and global projection (a token plane or a
-    local view is about tokens of the last model: the app starts on the PCA sphere instead)."""
-    kind = settings.read("projection")
-    return Session(
-        projection=ProjectionPart(
-            kind=kind if kind in ("pca", "umap") else "pca", centred=settings.read("centred")
-        ),
-        trace_settings=TracePart(prompt=settings.read("prompt")),
-    )
 
 
 def _scrolling(panel: QWidget) -> QScrollArea:
@@ -103,7 +92,7 @@ class MainWindow(QMainWindow):
         self._fit_screen(1400, 900)
         self.last_error = ""  # the last message shown (for tests and scripts)
         self.recovery = Recovery.start()  # before the menus: they list the last session
-        self.session = initial_session()
+        self.session = settings.initial_session()
         if options is not None:
             self.session.load_options = options
         self.model_worker = Worker("model")
@@ -142,7 +131,8 @@ class MainWindow(QMainWindow):
         self._changed(EVERYTHING)
         self.autosave_timer.stop()  # nothing made yet: an untouched session is not saved
         if self.recovery.crashed:
-            self._offer_restore()
+            bar = restore_bar(lambda: self.scenes.open(crashed_session_path()), self.recovery)
+            self.statusBar().addPermanentWidget(bar)
 
     # ------------------------------------------------------------ building
 
@@ -293,26 +283,6 @@ class MainWindow(QMainWindow):
         self.recent_menu.setEnabled(bool(recent))
 
     # ------------------------------------------------------------ the session changed
-
-    def _offer_restore(self) -> None:
-        """After a crash: the session it left, one click away (the bar stays until used)."""
-        bar = QWidget()
-        row = QHBoxLayout(bar)
-        row.setContentsMargins(4, 0, 4, 0)
-        row.addWidget(QLabel("The last session ended without closing (a crash?)."))
-        restore = QPushButton(
-            "Restore",
-            toolTip="Open the session as it was a few seconds "
-            "before the crash: model, anchors, prompts, settings",
-        )
-        dismiss = QPushButton("Dismiss", toolTip="Keep it under File > Open recent > Last session")
-        restore.clicked.connect(lambda: self.scenes.open(crashed_session_path()))
-        for button in (restore, dismiss):
-            button.clicked.connect(lambda: self.statusBar().removeWidget(bar))
-            button.clicked.connect(self.recovery.handled)
-            row.addWidget(button)
-        self.restore_bar = bar
-        self.statusBar().addPermanentWidget(bar)
 
     def raise_view(self, figure: str) -> None:
         """Bring forward the dock that shows a scene's figure (the sphere is always shown)."""

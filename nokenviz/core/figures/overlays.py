@@ -97,9 +97,12 @@ def overlay_labels(
     return labels
 
 
-def local_nearest(coords: np.ndarray, count: int = NEAREST_LABELS) -> list[int]:
-    """In a local view (the centre at the origin, distance = angle): the `count` tokens nearest
-    the centre, nearest first, the centre itself left out."""
+def local_nearest(
+    coords: np.ndarray, count: int = NEAREST_LABELS, within: float = 180.0, least: int = 0
+) -> list[int]:
+    """In a local view (the centre at the origin, distance = angle in degrees): at most
+    `count` tokens within `within` degrees of the centre, and the `least` nearest however
+    far; nearest first, the centre itself left out."""
     radius = np.hypot(coords[:, 0], coords[:, 1])
-    order = np.argsort(radius, kind="stable")
-    return [int(i) for i in order[: count + 1] if radius[i] > 1e-6][:count]
+    order = [int(i) for i in np.argsort(radius, kind="stable")[: count + 1] if radius[i] > 1e-6]
+    return [i for n, i in enumerate(order) if n < least or radius[i] <= within][:count]

@@ -17,11 +17,33 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nokenviz.errors import NokenvizError
+
 if TYPE_CHECKING:  # the scene describes a composer; the arithmetic does not need it
     from nokenviz.core.scenes.scene import ComposerPart
 
 
 _EPS = 1e-9
+
+
+def relative_weights(texts: Sequence[str], names: Sequence[str]) -> np.ndarray:
+    """Weights typed as relative numbers (1, 1, 2, 0 is .25, .25, .5, 0), each 0 or more and
+    not all 0, as shares of their sum; or one message naming the anchor (`names`) at fault."""
+    typed = []
+    for text, name in zip(texts, names, strict=True):
+        try:
+            value = float(text.strip())
+        except ValueError:
+            raise NokenvizError(f"the weight of {name} is not a number: {text.strip()!r}") from None
+        if not np.isfinite(value) or value < 0:
+            raise NokenvizError(
+                f"the weight of {name} is {text.strip()}: weights are 0 or more (to go beyond "
+                "the anchors, drag the handle with Shift held)"
+            )
+        typed.append(value)
+    if not sum(typed) > 0:
+        raise NokenvizError("the weights add up to 0: give an anchor a weight above 0")
+    return np.asarray(typed) / sum(typed)
 
 
 def blend_weights(handle: np.ndarray, anchors: np.ndarray, extrapolate: bool = False) -> np.ndarray:
