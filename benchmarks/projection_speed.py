@@ -12,14 +12,14 @@ runs after the map is drawn.
 
 from __future__ import annotations
 
-import os
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from benchmarks.empty_cache import empty_cache
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -29,8 +29,11 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def run() -> dict:
-    cache = tempfile.TemporaryDirectory(prefix="nokenviz-bench-")  # removed when run returns
-    os.environ["XDG_CACHE_HOME"] = cache.name
+    with empty_cache():
+        return _run()
+
+
+def _run() -> dict:
     from nokenviz.core.maps.projections import ProjectionSpec, fit_projection
     from nokenviz.core.models.loading import load_model
     from nokenviz.core.task import Task

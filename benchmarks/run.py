@@ -20,8 +20,10 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 from benchmarks import (
     app_launch,
+    compare_speed,
     generation_speed,
     inversion_speed,
+    neighbour_map,
     preview_speed,
     projection_speed,
     render_speed,
@@ -36,6 +38,8 @@ BENCHMARKS: dict[str, Callable[[], dict]] = {
     "P5": projection_speed.run,
     "P6": app_launch.run_memory,
     "N7": inversion_speed.run,
+    "M": neighbour_map.run,
+    "C": compare_speed.run,
     "S": scale.run,
 }
 

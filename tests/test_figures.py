@@ -16,6 +16,7 @@ from PIL import Image
 from nokenviz.core.figures.overlays import NAMES, Label
 from nokenviz.core.figures.plots import SIZES, lens_figure, png_dpi, save_figure, table_figure
 from nokenviz.core.figures.sphere import SphereLayers, sphere_figure
+from nokenviz.core.maps.colouring import TokenColours
 from nokenviz.errors import NokenvizError
 
 
@@ -29,8 +30,7 @@ def _layers(view=None) -> SphereLayers:
     labels += [Label(coords[i], f"␣tok{i}", 90, "selection") for i in range(3)]
     return SphereLayers(
         coords=coords.astype(np.float32),
-        norms=rng.uniform(2, 5, 3000),
-        levels=(2.0, 5.0),
+        colours=TokenColours("token norm", "viridis", rng.uniform(2, 5, 3000), (2.0, 5.0)),
         title="a title long enough to need wrapping at the width of one journal column, surely",
         shape="map",
         labels=labels,

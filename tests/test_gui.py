@@ -68,7 +68,8 @@ def test_switching_projection_keeps_the_selection(qtbot, loaded) -> None:
     loaded.controller.select(ids[:1])
     loaded.controller.select(ids)
     with qtbot.waitSignal(loaded.projection_ready, timeout=LOAD_TIMEOUT):
-        loaded.toolbar.projection_box.setCurrentIndex(2)  # token plane of the two selected tokens
+        box = loaded.toolbar.projection_box
+        box.setCurrentIndex(box.findData("plane"))  # token plane of the two selected tokens
     assert loaded.session.fitted.spec.plane_tokens == tuple(ids)
     assert list(loaded.session.selection) == ids
     assert loaded.view.selection.data["data"].tolist() == ids
@@ -174,7 +175,8 @@ def test_untied_models_switch_between_w_e_and_w_u(qtbot, window, tiny_dirs) -> N
 
 def test_token_plane_without_two_tokens_keeps_the_current_view(loaded) -> None:
     loaded.controller.select([loaded.session.vocab.tokens.index(" cat")])
-    loaded.toolbar.projection_box.setCurrentIndex(2)
+    box = loaded.toolbar.projection_box
+    box.setCurrentIndex(box.findData("plane"))
     assert loaded.toolbar.projection_box.currentData() == "pca"
     assert "select two tokens" in loaded.statusBar().currentMessage()
 

@@ -59,14 +59,14 @@ def test_local_view_and_recall_from_the_view_menu(qtbot, loaded) -> None:
     assert "local view centred on ␣cat" in title and "kNN recall@10" in title
     assert "are among its 10 nearest on screen" in loaded.inspector.title.text()
     assert s.neighbours.recall == 1.0  # the centre's neighbours are its nearest points
-    _action(loaded, "Colour by neighbour recall").trigger()
+    _action(loaded, "neighbour recall").trigger()
     wait_idle(qtbot, loaded)
     assert s.recall is not None and s.recall.shape == (len(s.vocab.tokens),)
     assert s.recall[cat] == 1.0
     assert "kNN recall" in loaded.view.colorbar.getAxis("left").labelText
-    assert np.array_equal(loaded.view.norms, s.recall.astype(np.float32))
-    _action(loaded, "Colour by neighbour recall").trigger()  # back to norms
-    assert np.array_equal(loaded.view.norms, s.norms.astype(np.float32))
+    assert np.array_equal(loaded.view.paint.values, s.recall.astype(np.float32))
+    _action(loaded, "neighbour recall").trigger()  # unchecked: back to norms
+    assert np.array_equal(loaded.view.paint.values, s.norms.astype(np.float32))
 
 
 def test_local_view_on_the_noken_needs_a_noken(qtbot, loaded) -> None:
@@ -172,7 +172,7 @@ def test_a_large_vocabulary_gets_a_sampled_umap_and_an_exact_one_after_an_estima
     monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
     bar.exact_box.click()
     assert not bar.exact_box.isChecked() and not s.projection.exact and not s.running
-    assert re.search(rf"exact UMAP of {count:,} tokens takes about \d+ min", asked[0])
+    assert re.search(rf"exact UMAP sphere of {count:,} tokens takes about \d+ min", asked[0])
     monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
     bar.exact_box.click()
     wait_idle(qtbot, loaded)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from nokenviz.core.figures.labels import arrange_labels, mark_boxes
-from nokenviz.core.maps import umap_sphere
 from nokenviz.core.maps.density import bin_points, visible
+from nokenviz.core.maps.fit_cache import cache_dir
 from nokenviz.core.maps.projections import ProjectionSpec, fit_projection
 from nokenviz.core.models.tokens import find_tokens
 from nokenviz.core.task import Task
@@ -79,7 +79,7 @@ def test_umap_sphere_is_cached_and_cancellable(anisotropic) -> None:
     task.progress = lambda fraction, message: task.cancel() if "laying out" in message else None
     with pytest.raises(Cancelled):
         fit_projection(anisotropic[:700], spec, task)
-    assert not list(umap_sphere.cache_dir().glob("*.tmp.npy"))
+    assert not list(cache_dir("umap").glob("*.tmp.npy"))
 
 
 def test_density_binning_counts_and_means() -> None:
@@ -223,3 +223,63 @@ def test_a_large_vocabulary_gets_a_stratified_umap_sample_and_says_so(
     recall_sampled = score_projection(clustered, sampled.coords).mean
     recall_exact = score_projection(clustered, exact.coords).mean
     assert recall_sampled >= 0.8 * recall_exact > 0.15, (recall_sampled, recall_exact)
+
+
+def _clustered(seed: int, count: int = 2000, dims: int = 48) -> np.ndarray:
+    """Directions in 40 tight groups spread over many dimensions: neighbourhoods that three or
+    64 principal axes cannot all keep."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(40, dims))[rng.integers(0, 40, count)]
+    return (centres + 0.3 * rng.normal(size=(count, dims))).astype(np.float32)
+
+
+def test_the_neighbour_map_keeps_more_neighbours_than_the_spheres_flat_and_cached() -> None:
+    from nokenviz.core.maps.faithfulness import score_projection
+
+    vectors = _clustered(4)
+    spec = ProjectionSpec("neighbors", seed=1)
+    fitted = fit_projection(vectors, spec)
+    assert fitted.shape == "flat" and fitted.coords.shape == (2000, 2)
+    assert "neighbour map" in fitted.describe() and "approximate" in fitted.describe()
+    recall = score_projection(vectors, fitted.coords).mean
+    pca = score_projection(vectors, fit_projection(vectors, ProjectionSpec("pca")).coords).mean
+    assert recall > 0.4 and recall > 2 * pca, (recall, pca)
+    start = time.perf_counter()
+    again = fit_projection(vectors, spec)
+    assert time.perf_counter() - start < 1.0 and np.array_equal(again.coords, fitted.coords)
+    # a vocabulary direction (scaled) lands on its own point, within a small part of the map
+    span = np.ptp(fitted.coords, axis=0).max()
+    placed = fitted.project(vectors[:5] * 2.0)
+    assert np.all(np.linalg.norm(placed - fitted.coords[:5], axis=1) < 0.01 * span)
+
+
+def test_the_neighbour_map_is_cancellable_and_samples_a_large_vocabulary(monkeypatch) -> None:
+    from nokenviz.core.maps import projections
+    from nokenviz.core.maps.faithfulness import score_projection
+
+    vectors = _clustered(5)
+    task = Task()
+    messages: list[str] = []
+
+    def progress(fraction: float, message: str) -> None:
+        messages.append(message)
+        if "laying out" in message:
+            task.cancel()
+
+    task.progress = progress
+    with pytest.raises(Cancelled):
+        fit_projection(vectors, ProjectionSpec("neighbors", seed=2), task)
+    assert any("nearest neighbours" in m for m in messages)
+    assert not list(cache_dir("tsne").glob("*.tmp.npy"))
+
+    monkeypatch.setattr(projections, "UMAP_SAMPLE", 800)
+    sampled = fit_projection(vectors, ProjectionSpec("neighbors", seed=2))
+    assert sampled.sampled and len(sampled._fitted) == 800
+    assert "dimension, approximate: fitted on 800 of 2,000 tokens" in sampled.describe()
+    exact = fit_projection(vectors, ProjectionSpec("neighbors", seed=2, exact=True))
+    recall_sampled = score_projection(vectors, sampled.coords).mean
+    recall_exact = score_projection(vectors, exact.coords).mean
+    assert recall_exact > 0.3 and recall_sampled >= 0.5 * recall_exact, (
+        recall_sampled,
+        recall_exact,
+    )

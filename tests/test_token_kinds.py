@@ -110,6 +110,7 @@ def test_the_query_language_against_plain_python() -> None:
         ("/[/", "bad regex"),
         ("colour:red", "unknown field"),
         ("and kind:byte", "where a term should be"),
+        ("len>1.2.3", "'1.2.3' in 'len>1.2.3' is not a number"),
     ],
 )
 def test_a_bad_query_is_one_line(query: str, message: str) -> None:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from nokenviz.api import operations
 from nokenviz.api.requests import (
+    CompareRequest,
     GenerateRequest,
     InvertRequest,
     LengthRequest,
@@ -35,6 +36,7 @@ from nokenviz.api.results import (
     Length,
     Lens,
     Map,
+    ModelComparison,
     ModelInfo,
     Neighbors,
     Noken,
@@ -47,6 +49,7 @@ from nokenviz.api.results import (
 from nokenviz.core.generation.experiment import parse_experiment
 from nokenviz.core.generation.settings import DecodingSettings
 from nokenviz.core.generation.sweeps import OnRow, parse_seed_range
+from nokenviz.core.maps.map_kinds import MapKind
 from nokenviz.core.models.model_spec import LoadOptions
 from nokenviz.core.nokens.specs import NokenSpec, parse_noken
 from nokenviz.core.task import ProgressFn as Progress
@@ -289,7 +292,7 @@ class Model:
 
     def project(
         self,
-        kind: Literal["pca", "umap"] = "pca",
+        kind: MapKind = "pca",
         *,
         centred: bool = True,
         matrix: Literal["W_E", "W_U"] = "W_E",
@@ -299,6 +302,20 @@ class Model:
         """Every token's place on the app's map (`.coords`, [vocab, 2]) and its kNN recall@10."""
         request = MapRequest(kind, centred, matrix, exact)
         return operations.project(self.loaded, request, Task(progress=progress))
+
+    def compare(
+        self,
+        other: str | Path,
+        *,
+        top: int = 50,
+        matrix: Literal["W_E", "W_U"] = "W_E",
+        progress: Progress | None = None,
+    ) -> ModelComparison:
+        """What changed from this model to `other` (a checkpoint folder or .gguf file sharing
+        its tokenizer): per token the aligned cosine, neighbour overlap and norm ratio
+        (`.comparison`), and the `top` that changed most (`.moved`)."""
+        request = CompareRequest(str(other), top, matrix)
+        return operations.compare(self.loaded, request, Task(progress=progress))
 
     def render(
         self,

@@ -10,10 +10,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 
 from nokenviz.api.requests import (
+    CompareRequest,
     GenerateRequest,
     InvertRequest,
     LengthRequest,
@@ -31,7 +33,9 @@ from nokenviz.api.results import (
     Lens,
     LensLayer,
     Map,
+    ModelComparison,
     ModelInfo,
+    MovedToken,
     Neighbors,
     Noken,
     PromptToken,
@@ -340,6 +344,41 @@ def tokens(loaded: LoadedModel, query: str) -> TokenMatches:
         for i in found
     ]
     return TokenMatches(loaded.resolved.spec, query, matches)
+
+
+def compare(
+    loaded: LoadedModel, request: CompareRequest, task: Task | None = None
+) -> ModelComparison:
+    """What changed from this model to `request.other`, whose matrix is read from its
+    checkpoint alone (`core/models/checkpoint.py`); tokens are matched by tokenizer piece."""
+    from nokenviz.core.maps.compare import compare_vocabularies
+    from nokenviz.core.models.checkpoint import read_matrix
+
+    task = task or Task(what="the comparison")
+    which: Literal["embed", "unembed"] = "unembed" if request.matrix == "W_U" else "embed"
+    other = read_matrix(request.other, which, task.scaled(0.0, 0.2))
+    mine = loaded.adapter.matrix(request.matrix).detach()
+    found = compare_vocabularies(
+        mine, loaded.token_pieces, other.matrix, other.pieces, task.scaled(0.2, 1.0)
+    )
+    texts, labels = loaded.token_strings, loaded.token_labels
+    moved = []
+    for i in found.most_changed(request.top):
+        token = int(found.ids_a[i])
+        cosine = None if found.cosine is None else float(found.cosine[i])
+        moved.append(
+            MovedToken(
+                texts[token],
+                token,
+                labels[token],
+                cosine,
+                float(found.overlap[i]),
+                float(found.norm_ratio[i]),
+            )
+        )
+    return ModelComparison(
+        loaded.resolved.spec, request.other, request.matrix, found, moved, other.matrix
+    )
 
 
 def prompt_tokens(loaded: LoadedModel, prepared: PreparedInput) -> list[PromptToken]:

@@ -19,6 +19,7 @@ from nokenviz.core.maps.faithfulness import knn_recall, score_projection
 from nokenviz.core.maps.projections import fit_projection
 from nokenviz.core.maps.vocabulary import vocabulary
 from nokenviz.core.models.loading import LoadedModel
+from nokenviz.core.models.token_kinds import select
 from nokenviz.core.nokens.composer import composer_spec
 from nokenviz.core.nokens.prompts import prepare_prompt
 from nokenviz.core.nokens.specs import build_noken, parse_noken
@@ -77,6 +78,10 @@ def compute_scene(scene: Scene, loaded: LoadedModel, task: Task) -> SceneData:
     )
     data = SceneData(vocab.labels, vocab.norms[matrix_name], (stats.p01, stats.p99), projection)
     data.noken = noken
+    data.kinds = vocab.kinds
+    if scene.projection.filter and vocab.kinds is not None:
+        norms = vocab.norms[matrix_name]
+        data.matched = select(scene.projection.filter, vocab.tokens, vocab.kinds, norms)
     matrix = vocab.matrices[matrix_name]
     if scene.figure == "sphere":  # the other figures do not show the map
         data.faithfulness = score_projection(matrix, projection.coords, task.scaled(0.3, 0.4))

@@ -13,6 +13,7 @@ from typing import Literal
 from nokenviz.core.generation.experiment import Experiment, parse_experiment, soft_conflicts
 from nokenviz.core.generation.settings import DecodingSettings
 from nokenviz.core.generation.sweeps import parse_seed_range
+from nokenviz.core.maps.map_kinds import MAP_KINDS, MapKind
 from nokenviz.core.nokens.specs import NokenSpec, parse_assignments
 from nokenviz.core.scenes.scene import GeneratePart, SweepPart
 from nokenviz.errors import NokenvizError
@@ -226,11 +227,28 @@ class MapRequest(_Request):
     """A projection of the vocabulary's directions (what the app draws), scored by how many of
     each token's 10 nearest tokens stay nearest on the map."""
 
-    kind: Literal["pca", "umap"] = "pca"
+    kind: MapKind = "pca"
     centred: bool = True
     matrix: Literal["W_E", "W_U"] = "W_E"
     exact: bool = False
 
     def __post_init__(self) -> None:
-        _one_of("a map's kind", self.kind, ("pca", "umap"))
+        _one_of("a map's kind", self.kind, MAP_KINDS)
         _one_of("matrix", self.matrix, ("W_E", "W_U"))
+
+
+@dataclass(frozen=True)
+class CompareRequest(_Request):
+    """What changed from this model to `other` (a checkpoint folder or a .gguf file): per
+    shared token, direction after alignment, neighbours and norm; the `top` most changed."""
+
+    other: str
+    top: int = 50
+    matrix: Literal["W_E", "W_U"] = "W_E"
+
+    def __post_init__(self) -> None:
+        _one_of("matrix", self.matrix, ("W_E", "W_U"))
+        if not self.other.strip():
+            raise NokenvizError("compare needs a second model: a checkpoint folder or a .gguf file")
+        if self.top < 1:
+            raise NokenvizError(f"--top must be at least 1, not {self.top}")

@@ -274,6 +274,40 @@ def run_tokens(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_compare(args: argparse.Namespace) -> int:
+    from nokenviz.api import operations
+    from nokenviz.api.requests import CompareRequest
+
+    if args.model != "default":
+        raise options.UsageError("compare names its two models itself: compare A B (no --model)")
+    matrix: Literal["W_E", "W_U"] = "W_U" if args.matrix == "unembed" else "W_E"
+    request = CompareRequest(args.b, args.top, matrix)
+    found = operations.compare(open_model(args, args.a), request, _task(args))
+    clear_progress(args.json)
+    if args.json:
+        return emit_json(found.to_json())
+    c = found.comparison
+    print(f"{len(c.ids_a):,} shared tokens ({c.tokens_a:,} in A, {c.tokens_b:,} in B); {c.note}")
+    print(
+        f"mean overlap of the 10 nearest tokens: {c.mean_knn_overlap:.3f} "
+        f"(over {len(c.sampled):,} tokens)"
+    )
+    rows = [
+        [
+            f"#{m.id}",
+            m.label,
+            "-" if m.cosine is None else f"{m.cosine:.3f}",
+            f"{m.knn_overlap:.2f}",
+            f"{m.norm_ratio:.3f}",
+        ]
+        for m in found.moved
+    ]
+    if rows:
+        print("most changed first:")
+        print(table([["id", "token", "cosine", "kNN overlap", "norm B/A"], *rows]))
+    return 0
+
+
 def run_sweep_lerp(args: argparse.Namespace) -> int:
     from nokenviz.api.requests import SweepRequest
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nokenviz.cli import commands
+from nokenviz.core.maps.map_kinds import MAP_KINDS
 from nokenviz.version import __version__
 
 
@@ -151,7 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
         "every token's place on the app's map, and how many of its neighbours the map keeps",
         commands.run_map,
     )
-    map_.add_argument("kind", choices=("pca", "umap"), help="the projection the app draws")
+    map_.add_argument(
+        "kind",
+        choices=MAP_KINDS,
+        help="the projection the app draws (neighbors: the neighbour map, t-SNE)",
+    )
     map_.add_argument(
         "--out", metavar="FILE.npy", help="write the [vocab, 2] float32 coordinates, by token id"
     )
@@ -161,7 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     map_.add_argument(
         "--uncentred", action="store_true", help="directions as they are (default: centred)"
     )
-    map_.add_argument("--exact", action="store_true", help="UMAP: fit every token (slow)")
+    map_.add_argument(
+        "--exact", action="store_true", help="umap, neighbors: fit every token (slow)"
+    )
 
     tokens = _command(
         subs,
@@ -175,6 +182,24 @@ def build_parser() -> argparse.ArgumentParser:
         "'/^ [A-Z]/' (and, or, not, parentheses)",
     )
     tokens.add_argument("--limit", type=int, default=50, help="rows printed (JSON has all)")
+
+    compare = _command(
+        subs,
+        "compare",
+        "what changed between two models sharing a tokenizer: per token, direction after "
+        "alignment, nearest tokens and norm",
+        commands.run_compare,
+    )
+    compare.add_argument("a", help="the first model (loaded): default | a directory | a .gguf file")
+    compare.add_argument(
+        "b",
+        help="the second model: a directory or a .gguf file (only its "
+        "embedding and tokenizer are read)",
+    )
+    compare.add_argument("--top", type=int, default=50, help="the most changed tokens listed")
+    compare.add_argument(
+        "--matrix", choices=("embed", "unembed"), default="embed", help="W_E (default) or W_U"
+    )
 
     sweep = _command(subs, "sweep", "one generation per t or per seed", None)
     kinds = sweep.add_subparsers(title="sweeps", metavar="KIND", required=True)

@@ -1,4 +1,6 @@
-"""Histogram of token norms; dragging the shaded band highlights every token in it."""
+"""Histogram of token norms; dragging the shaded band highlights every token in it. With a
+token filter, the matching tokens' own histogram is drawn over it, and the band highlights
+only matching tokens."""
 
 from __future__ import annotations
 
@@ -21,6 +23,11 @@ class NormHistogram(QWidget):
             stepMode="center", fillLevel=0, brush=(68, 1, 84, 120), pen="k"
         )
         self.plot.addItem(self.curve)
+        self.matched = pg.PlotDataItem(
+            stepMode="center", fillLevel=0, brush=(0, 114, 178, 150), pen=(0, 114, 178)
+        )
+        self.plot.addItem(self.matched)
+        self.edges = np.zeros(0)
         self.region = pg.LinearRegionItem(brush=(230, 80, 20, 60))
         self.region.setZValue(10)
         self.region.sigRegionChangeFinished.connect(lambda r: controller.set_band(*r.getRegion()))
@@ -34,16 +41,26 @@ class NormHistogram(QWidget):
             return
         shown = (session.generation, session.matrix)
         if shown != self.shown:
-            counts, edges = np.histogram(session.norms, bins=120)
-            self.curve.setData(edges, counts)
+            counts, self.edges = np.histogram(session.norms, bins=120)
+            self.curve.setData(self.edges, counts)
             self.shown = shown
+        matched = session.matched
+        self.curve.setBrush((68, 1, 84, 120 if matched is None else 35))  # the matches stand out
+        if matched is None:
+            self.matched.setData([], [])
+            self.plot.enableAutoRange(axis="y")
+        else:  # the matches' own histogram, in view; the whole vocabulary's runs off the top
+            counts, _ = np.histogram(session.norms[matched], bins=self.edges)
+            self.matched.setData(self.edges, counts)
+            self.plot.setYRange(0, max(int(counts.max()), 1) * 1.1, padding=0)
         if session.band is not None:
             self.region.blockSignals(True)
             self.region.setRegion(session.band)
             self.region.blockSignals(False)
         count = len(session.highlight)
+        which = "tokens" if matched is None else f"of {len(matched):,} matches (blue)"
         self.plot.setTitle(
-            f"token norms: {count:,} tokens in the band (drag it to highlight)",
+            f"token norms: {count:,} {which} in the band (drag it to highlight)",
             color="k",
             size="10pt",
         )

@@ -6,6 +6,7 @@ from typing import Any
 
 from PySide6.QtCore import QSettings
 
+from nokenviz.core.maps.map_kinds import MAP_KINDS
 from nokenviz.core.scenes.scene import ProjectionPart, TracePart
 from nokenviz.state.session import Session
 
@@ -51,7 +52,7 @@ def initial_session() -> Session:
     kind = read("projection")
     return Session(
         projection=ProjectionPart(
-            kind=kind if kind in ("pca", "umap") else "pca", centred=read("centred")
+            kind=kind if kind in MAP_KINDS else "pca", centred=read("centred")
         ),
         trace_settings=TracePart(prompt=read("prompt")),
     )

@@ -8,17 +8,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLabel
 
 from nokenviz.core.figures.overlays import (
     COLOURS,
-    POINT_COLOURS,
     local_nearest,
     overlay_labels,
+    region_labels,
 )
+from nokenviz.core.maps.colouring import token_colours
 from nokenviz.core.nokens.composer import polygon_order
 from nokenviz.gui.sphere_view import SphereView
+from nokenviz.gui.token_paint import TokenPaint
 from nokenviz.state.controller import Controller
 from nokenviz.state.session import Part, Session
 
@@ -54,7 +57,7 @@ class SphereLayers:
         fitted, vocab = session.fitted, session.vocab
         if fitted is None or vocab is None:
             return
-        if changed & {"model", "fitted", "recall", "projection", "jobs"}:
+        if changed & {"model", "fitted", "recall", "projection", "jobs", "comparison"}:
             self._colour(session, fitted, vocab)
         if changed & {"model", "fitted", "band"}:
             self.view.set_highlight(session.highlight)
@@ -64,13 +67,28 @@ class SphereLayers:
             self._draw_soft_path(session, fitted)
         if changed & {"model", "fitted", "composer"}:
             self._draw_anchors(session, fitted)
+        if changed & {"model", "fitted", "selection", "comparison", "projection"}:
+            self._draw_moved(session, fitted)
         if changed & {"model", "fitted", "preview"}:
             preview = session.preview
             marker = None if preview is None else fitted.project(preview.vector)[0]
             self.view.set_noken_marker(marker)
-        if changed & {"model", "fitted", "selection", "trace", "trace_settings", "composer"}:
+        labelled = {"model", "fitted", "selection", "trace", "trace_settings", "composer"}
+        if changed & {*labelled, "regions", "projection"}:
             self.draw_labels(session)
         self.view.update_legend()
+
+    def _draw_moved(self, session: Session, fitted: Projection) -> None:
+        """After a comparison: the selected token joined to its place in the other model (its
+        aligned vector placed by this projection)."""
+        found, selection = session.compared, session.selection
+        vector = None
+        if found is not None and selection:
+            vector = found.other_vector(selection[-1])
+        if vector is None:
+            self.view.set_moved(None, None)
+            return
+        self.view.set_moved(fitted.coords[selection[-1]], fitted.project(vector[None])[0])
 
     def _draw_anchors(self, session: Session, fitted: Projection) -> None:
         """The anchors as a closed polygon, in the order the blend weights use."""
@@ -114,20 +132,33 @@ class SphereLayers:
         self.coloured = None
 
     def _colour(self, session: Session, fitted: Projection, vocab: Vocabulary) -> None:
-        """Points coloured by norm, or by each token's kNN recall once it is measured; the title
-        says what is drawn and how faithful the map is."""
+        """Points coloured by norm, kind, script, length or (once measured) kNN recall, the
+        filter's matches bright; the title says what is drawn and how faithful the map is."""
         stats = vocab.stats[session.matrix]
-        recall = session.recall if session.projection.colour == "recall" else None
-        by_recall = recall is not None
-        values = session.norms if recall is None else recall
+        part, matched = session.projection, session.matched
+        recall = session.recall if part.colour == "recall" else None
+        compared = session.compared if part.colour == "change" else None
         measuring = "faithfulness" in session.running
-        drawing = ((values, session.faithfulness), (measuring,))
+        drawn_from = (session.norms, recall, matched, session.faithfulness, compared)
+        drawing = (drawn_from, (part, measuring))
         if self.coloured is not None and _same(self.coloured, drawing):
             return
         self.coloured = drawing
-        levels = (0.0, 1.0) if by_recall else (stats.p01, stats.p99)
-        label, colour_map = POINT_COLOURS["recall" if by_recall else "norm"]
-        self.view.set_values(values, levels, label, colour_map)
+        levels = (stats.p01, stats.p99)
+        change = None if compared is None else compared.comparison.per_token()
+        colours = token_colours(
+            part.colour, session.norms, levels, vocab.kinds, recall, matched, change
+        )
+        found = colours.categories
+        paint = TokenPaint(
+            colours.values,
+            colours.levels,
+            pg.colormap.get(colours.colour_map),
+            None if found is None else found.codes,
+            None if found is None else found.rgba(),
+            matched,
+        )
+        self.view.set_paint(paint, colours.label, [] if found is None else found.legend())
         title = f"{session.matrix}: {fitted.describe()}"
         score = session.faithfulness
         unknown = "measuring…" if measuring else "not measured"
@@ -135,6 +166,8 @@ class SphereLayers:
         title += "<br>neighbours kept: " + (unknown if score is None else score.describe(local))
         if fitted.mean_marker() is not None:
             title += f" · ★ mean direction (norm {stats.mean_direction_norm:.2f})"
+        if matched is not None:
+            title += f" · filter {part.filter!r}: {len(matched):,} of {len(vocab.tokens):,} tokens"
         self.view.setTitle(title, color="k", size="10pt")
 
     def _draw_trajectory(self, session: Session, fitted: Projection) -> None:
@@ -166,7 +199,8 @@ class SphereLayers:
         fitted, vocab = session.fitted, session.vocab
         if fitted is None or vocab is None:
             return
-        drawn_from = (fitted, session.trace, self.view.trajectory_nodes)
+        regions = session.regions if session.projection.regions else None
+        drawn_from = (fitted, session.trace, self.view.trajectory_nodes, regions)
         tokens_of = (session.selection, session.composer.anchors)
         if self.labelled is not None and _same(self.labelled, (drawn_from, tokens_of)):
             return
@@ -184,6 +218,8 @@ class SphereLayers:
             nodes if len(entries) else None,
             nearest,
         )
+        if regions:
+            labels += region_labels(fitted.coords, regions, vocab.labels)
         self.view.set_labels([(lb.xy, lb.text, lb.priority, COLOURS[lb.role]) for lb in labels])
 
     # ------------------------------------------------------------ mouse

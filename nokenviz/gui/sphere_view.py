@@ -1,7 +1,10 @@
-"""The hypersphere view: every token as a direction, coloured by its norm, drawn flat.
+"""The hypersphere view: every token as a direction, coloured by its norm (or kind, script,
+length, kNN recall), drawn flat.
 
-Rendering (P1): the whole vocabulary is one image (mean norm per 2x2-pixel cell, empty cells
-transparent) re-binned when the view settles; panning only transforms that image. The brushed
+Rendering (P1): the whole vocabulary is one image (per 2x2-pixel cell the mean value's colour
+or the most frequent category's, empty cells transparent; `token_paint.py`) re-binned when the
+view settles; panning only transforms that image. With a filter, that image is dimmed and the
+matching tokens are a second, bright image over it (every match drawn, however many). The brushed
 set is a second image of its own colour when it is large (every token of the band is drawn,
 never a capped subset). Real point items are used where they are few: the selection, a
 trajectory, a small brushed set, and all points once zoomed in so far that fewer than
@@ -19,6 +22,7 @@ from nokenviz.core.figures import overlays
 from nokenviz.core.figures.overlays import COLOURS, NAMES, Role
 from nokenviz.core.maps.density import bin_points, visible
 from nokenviz.gui.sphere_marks import Handle, LabelItem, placed_labels, shown_roles
+from nokenviz.gui.token_paint import DIM_ALPHA, TokenPaint
 
 POINT_LIMIT = 3000
 NEAR_DEGREES = 60.0  # a local view draws the tokens this close to its centre large
@@ -44,20 +48,25 @@ class SphereView(pg.PlotWidget):
         self.hideAxis("left")
         self.hideAxis("bottom")
         self.plotItem.setMenuEnabled(False)
-        self.colormap = pg.colormap.get(COLORMAP)
         self.coords = np.zeros((0, 2), np.float32)
-        self.norms = np.zeros(0, np.float32)
         self.tokens: list[str] = []
-        self.levels = (0.0, 1.0)
+        self.paint = TokenPaint(np.zeros(0, np.float32), (0.0, 1.0), pg.colormap.get(COLORMAP))
         self.polar = self.local = False
 
-        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image = pg.ImageItem(axisOrder="row-major")  # every token (dimmed by a filter)
         self.image.setZValue(0)
-        self.addItem(self.image)
+        self.match_image = pg.ImageItem(axisOrder="row-major")  # the filter's matches
+        self.match_image.setZValue(0.2)
+        for image in (self.image, self.match_image):
+            self.addItem(image)
         self.colorbar = pg.ColorBarItem(
-            colorMap=self.colormap, label="token norm", interactive=False, width=14
+            colorMap=self.paint.colormap, label="token norm", interactive=False, width=14
         )
-        self.colorbar.setImageItem(self.image, insert_in=self.plotItem)
+        self.plotItem.layout.addItem(self.colorbar, 2, 5)  # right of the plot, as pyqtgraph does
+        self.categories = pg.LegendItem(
+            offset=(-8, 8), brush=pg.mkBrush(255, 255, 255, 210), labelTextColor="k"
+        )
+        self.categories.setParentItem(self.plotItem.vb)
         self.points = pg.ScatterPlotItem(pxMode=True, size=6, pen=None)
         self.points.setZValue(1)
         self.near = pg.ScatterPlotItem(pxMode=True, size=10, pen=pg.mkPen(COLOURS["nearest"]))
@@ -133,7 +142,16 @@ class SphereView(pg.PlotWidget):
         self.handle = Handle()
         self.handle.setZValue(8)
         self.handle.setVisible(False)
-        for item in (self.anchor_polygon, self.noken_marker, self.handle, self.soft_path):
+        self.moved = pg.PlotDataItem(  # the selected token, here and in the compared model
+            pen=pg.mkPen(COLOURS["moved"], width=2, style=Qt.PenStyle.DotLine),
+            symbol="o",
+            symbolSize=9,
+            symbolBrush=COLOURS["moved"],
+            symbolPen="k",
+        )
+        self.moved.setZValue(4.5)
+        items = (self.anchor_polygon, self.noken_marker, self.handle, self.soft_path, self.moved)
+        for item in items:
             self.addItem(item)
         self.legend = self.plotItem.addLegend(
             offset=(8, 8), brush=pg.mkBrush(255, 255, 255, 210), labelTextColor="k"
@@ -163,7 +181,8 @@ class SphereView(pg.PlotWidget):
     ) -> None:
         """`shape` "plane" (token plane): axes shown, the origin (norm 0) kept in view; "local":
         the centre marked and rings of equal angle every 30 degrees."""
-        self.coords, self.norms, self.tokens = coords, norms.astype(np.float32), tokens
+        self.coords, self.tokens = coords, tokens
+        self.paint = TokenPaint(norms.astype(np.float32), levels, pg.colormap.get(COLORMAP))
         self.polar, self.local = shape == "plane", shape == "local"
         for axis in ("left", "bottom"):
             self.showAxis(axis, self.polar)
@@ -172,23 +191,27 @@ class SphereView(pg.PlotWidget):
         rings = [np.append(d * np.exp(1j * angle), np.nan) for d in range(30, 181, 30)]
         ring = np.concatenate(rings) if self.local else np.zeros(0, complex)
         self.rings.setData(ring.real, ring.imag, connect="finite")
-        self.levels = levels
         self.colorbar.setLevels(levels)
         if not keep_range:
             self.reset_range()
         self.rebin()
         self._draw_near()
 
-    def set_values(
-        self, values: np.ndarray, levels: tuple[float, float], label: str, colormap: str
-    ) -> None:
-        """What the points' colour shows (norm, or kNN recall), keeping the view."""
-        self.norms, self.levels = values.astype(np.float32), levels
-        self.colormap = pg.colormap.get(colormap)
-        self.colorbar.setColorMap(self.colormap)
-        self.image.setColorMap(self.colormap)
-        self.colorbar.setLevels(levels)
-        self.colorbar.getAxis("left").setLabel(label)
+    def set_paint(self, paint: TokenPaint, label: str, legend: list[tuple[str, str]]) -> None:
+        """What the points' colour shows, keeping the view: a colour scale labelled `label`,
+        or categories named in `legend` ((colour, text) rows) instead of the scale."""
+        self.paint = paint
+        categorical = paint.codes is not None
+        self.colorbar.setVisible(not categorical)
+        if not categorical:
+            self.colorbar.setColorMap(paint.colormap)
+            self.colorbar.setLevels(paint.levels)
+            self.colorbar.getAxis("left").setLabel(label)
+        self.categories.clear()
+        for colour, text in legend:
+            sample = pg.ScatterPlotItem(size=10, pen=None, brush=pg.mkBrush(colour))
+            self.categories.addItem(sample, text)
+        self.categories.setVisible(bool(legend))
         self.rebin()
         self._draw_near()
 
@@ -212,17 +235,17 @@ class SphereView(pg.PlotWidget):
     def clear_vocabulary(self) -> None:
         """Nothing to show (a model loading, or its projection not yet fitted)."""
         self.coords = np.zeros((0, 2), np.float32)
-        self.norms = np.zeros(0, np.float32)
+        self.paint = TokenPaint(np.zeros(0, np.float32), (0.0, 1.0), self.paint.colormap)
         self.tokens = []
         self.highlight_ids = np.zeros(0, dtype=np.int64)
-        for item in (self.image, self.highlight_image):
+        for item in (self.image, self.match_image, self.highlight_image):
             item.clear()
         for item in (self.points, self.near, self.highlight, self.selection, self.mean_marker):
             item.clear()
 
     def rebin(self) -> None:
         """Redraw the vocabulary image for the current view (or points when few are visible)."""
-        if not len(self.coords):
+        if self.plotItem is None or not len(self.coords):  # closed, or nothing to draw
             return
         (x0, x1), (y0, y1) = self.plotItem.vb.viewRange()
         rect = self.plotItem.vb.sceneBoundingRect()
@@ -230,15 +253,29 @@ class SphereView(pg.PlotWidget):
         self._rebin_highlight((x0, x1), (y0, y1), shape)
         shown = visible(self.coords, (x0, x1), (y0, y1))
         if len(shown) <= POINT_LIMIT:
-            self.image.setVisible(False)
-            brushes = self.colormap.map(self._scaled(self.norms[shown]), mode="qcolor")
-            self.points.setData(pos=self.coords[shown], brush=brushes, data=shown)
+            for image in (self.image, self.match_image):
+                image.setVisible(False)
+            self.points.setData(pos=self.coords[shown], brush=self.paint.points(shown), data=shown)
             return
-        self.points.clear()
-        density = bin_points(self.coords, self.norms, (x0, x1), (y0, y1), shape)
-        self.image.setImage(density.mean_value, levels=self.levels, autoLevels=False)
-        self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+        matched, rect = self.paint.matched, QRectF(x0, y0, x1 - x0, y1 - y0)
+        few = (
+            None if matched is None else matched[visible(self.coords[matched], (x0, x1), (y0, y1))]
+        )
+        if few is not None and len(few) <= POINT_LIMIT:  # few matches: points, easy to see
+            self.points.setData(pos=self.coords[few], brush=self.paint.points(few), data=few)
+            matched = None
+        else:
+            self.points.clear()
+        everything = self.paint.cells(self.coords, None, (x0, x1), (y0, y1), shape)
+        self.image.setImage(everything, levels=(0, 255))
+        self.image.setOpacity(1.0 if self.paint.matched is None else DIM_ALPHA / 255)
+        if matched is not None:
+            matches = self.paint.cells(self.coords, matched, (x0, x1), (y0, y1), shape)
+            self.match_image.setImage(matches, levels=(0, 255))
+        for image in (self.image, self.match_image):
+            image.setRect(rect)
         self.image.setVisible(True)
+        self.match_image.setVisible(matched is not None)
 
     def _rebin_highlight(
         self, x: tuple[float, float], y: tuple[float, float], shape: tuple[int, int]
@@ -265,12 +302,8 @@ class SphereView(pg.PlotWidget):
             self.near.clear()
             return
         ids = overlays.local_nearest(self.coords, NEAR_LIMIT, NEAR_DEGREES, overlays.NEAREST_LABELS)
-        brushes = self.colormap.map(self._scaled(self.norms[ids]), mode="qcolor")
+        brushes = self.paint.points(np.asarray(ids, dtype=np.int64))
         self.near.setData(pos=self.coords[ids], brush=brushes, data=ids)
-
-    def _scaled(self, values: np.ndarray) -> np.ndarray:
-        low, high = self.levels
-        return np.clip((values - low) / max(high - low, 1e-9), 0.0, 1.0)
 
     def set_anchors(self, xy: np.ndarray) -> None:
         """The composer's anchors as a closed polygon (in the order the weights use)."""
@@ -281,6 +314,14 @@ class SphereView(pg.PlotWidget):
         """The inputs soft feedback appended, step by step."""
         xy = np.zeros((0, 2)) if xy is None else xy
         self.soft_path.setData(xy[:, 0], xy[:, 1])
+
+    def set_moved(self, start: np.ndarray | None, end: np.ndarray | None) -> None:
+        """A line from the selected token to where it is in the compared model, both ends
+        marked."""
+        if start is None or end is None:
+            self.moved.setData([], [])
+            return
+        self.moved.setData([start[0], end[0]], [start[1], end[1]])
 
     def set_noken_marker(self, xy: np.ndarray | None) -> None:
         """Where the noken's true direction lands in this projection."""
@@ -321,6 +362,7 @@ class SphereView(pg.PlotWidget):
             "noken": self.noken_marker,
             "trajectory": self.trajectory,
             "soft": self.soft_path,
+            "moved": self.moved,
             "band": self.highlight,
             "mean": self.mean_marker,
         }

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QToolBar,
 )
 
+from nokenviz.core.maps.tsne_map import tsne_seconds
 from nokenviz.core.maps.umap_sphere import UMAP_SAMPLE, umap_seconds
 from nokenviz.state.controller import Controller
 from nokenviz.state.session import Part, Session
@@ -20,6 +21,7 @@ from nokenviz.state.session import Part, Session
 PROJECTIONS = {
     "pca": "PCA sphere",
     "umap": "UMAP sphere",
+    "neighbors": "Neighbour map",
     "plane": "Token plane",
     "local": "Local view",
 }
@@ -39,8 +41,8 @@ class ControlsBar(QToolBar):
         )
         self.exact_box = QCheckBox(
             "exact",
-            toolTip=f"Fit UMAP on every token (vocabularies past {UMAP_SAMPLE:,} tokens are "
-            "otherwise fitted on a sample and the rest placed by neighbours)",
+            toolTip=f"Fit every token (vocabularies past {UMAP_SAMPLE:,} tokens are otherwise "
+            "fitted on a sample and the rest placed by neighbours)",
         )
         self.matrix_box = QComboBox(
             toolTip="Input embeddings (W_E) or output vectors (W_U, untied models)"
@@ -91,7 +93,7 @@ class ControlsBar(QToolBar):
         self.exact_action = next(
             a for a in self.actions() if self.widgetForAction(a) is self.exact_box
         )
-        self.exact_action.setVisible(False)  # only for UMAP of a large vocabulary
+        self.exact_action.setVisible(False)  # only for a layout of a large vocabulary
 
     def _connect(self) -> None:
         c = self.controller
@@ -114,15 +116,16 @@ class ControlsBar(QToolBar):
 
     def _exact_toggled(self, on: bool) -> None:
         """An exact fit of a large vocabulary takes minutes: say how many before it starts."""
-        vocab = self.controller.session.vocab
+        vocab, kind = self.controller.session.vocab, self.controller.session.projection.kind
         if on and vocab is not None:
             count, dims = len(vocab.tokens), int(vocab.info["d_model"])
-            exact = umap_seconds(count, dims) / 60
-            sampled = umap_seconds(count, dims, exact=False) / 60
+            seconds = tsne_seconds if kind == "neighbors" else umap_seconds
+            exact, sampled = (seconds(count, dims, exact=e) / 60 for e in (True, False))
+            name = "neighbour map" if kind == "neighbors" else "UMAP sphere"
             answer = QMessageBox.question(
                 self,
-                "Exact UMAP",
-                f"An exact UMAP of {count:,} tokens takes about {exact:.0f} min on a 2-core "
+                "Fit every token",
+                f"An exact {name} of {count:,} tokens takes about {exact:.0f} min on a 2-core "
                 f"machine (the sampled one about {sampled:.0f} min). It runs in the "
                 "background and can be cancelled. Fit every token?",
             )
@@ -173,7 +176,7 @@ class ControlsBar(QToolBar):
         self.centred_box.setChecked(part.centred)
         self.exact_box.setChecked(part.exact)
         large = session.vocab is not None and len(session.vocab.tokens) > UMAP_SAMPLE
-        self.exact_action.setVisible(part.kind == "umap" and large)
+        self.exact_action.setVisible(part.kind in ("umap", "neighbors") and large)
         names = list(session.vocab.matrices) if session.vocab is not None else ["W_E"]
         if [self.matrix_box.itemData(i) for i in range(self.matrix_box.count())] != names:
             self.matrix_box.clear()

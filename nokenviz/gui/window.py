@@ -29,7 +29,9 @@ from PySide6.QtWidgets import (
 from nokenviz.core.models.model_spec import IN_MEMORY, LoadOptions
 from nokenviz.gui import settings
 from nokenviz.gui.attention_panel import AttentionPanel
+from nokenviz.gui.compare_panel import ComparePanel
 from nokenviz.gui.composer_panel import ComposerPanel
+from nokenviz.gui.filter_bar import FilterBar
 from nokenviz.gui.generate_panel import GeneratePanel
 from nokenviz.gui.inspector import Inspector
 from nokenviz.gui.length_panel import LengthPanel
@@ -104,6 +106,9 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.view)
         self.toolbar = ControlsBar(self.controller)
         self.addToolBar(self.toolbar)
+        self.addToolBarBreak()
+        self.filter_bar = FilterBar(self.controller)
+        self.addToolBar(self.filter_bar)
         self.status = StatusLine(self.statusBar(), self.controller)
         self.layers = SphereLayers(self.view, self.controller, self.status.hover_label)
         self._build_docks()
@@ -113,6 +118,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.views = (
             self.toolbar,
+            self.filter_bar,
             self.status,
             self.layers,
             self.inspector,
@@ -124,6 +130,7 @@ class MainWindow(QMainWindow):
             self.composer,
             self.generate_panel,
             self.sweep_panel,
+            self.compare_panel,
         )
         self.autosave_timer = QTimer(self, singleShot=True, interval=AUTOSAVE_MS)
         self.autosave_timer.timeout.connect(lambda: self.scenes.autosave(self.recovery.path))
@@ -154,6 +161,7 @@ class MainWindow(QMainWindow):
         self.generate_panel = GeneratePanel(c)
         self.composer = ComposerPanel(c, self.view)
         self.sweep_panel = SweepPanel(c)
+        self.compare_panel = ComparePanel(c)
         self.sweep_panel.failed.connect(lambda message: self.show_error("export", message))
         right = Qt.DockWidgetArea.RightDockWidgetArea
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
@@ -168,6 +176,7 @@ class MainWindow(QMainWindow):
             ("Sweeps", _scrolling(self.sweep_panel), right),
             ("Length", self.length_panel, right),
             ("Readouts", _scrolling(self.readout_panel), right),
+            ("Compare", self.compare_panel, right),
             ("Logit lens", self.lens_panel, bottom),
             ("Attention", self.attention_panel, bottom),
         ):
@@ -180,6 +189,7 @@ class MainWindow(QMainWindow):
             ("Compose", "Sweeps"),
             ("Sweeps", "Length"),
             ("Length", "Readouts"),
+            ("Readouts", "Compare"),
         ):
             self.tabifyDockWidget(docks[first], docks[second])
         docks["Norms"].raise_()
@@ -208,6 +218,7 @@ class MainWindow(QMainWindow):
         self.recent_scenes_menu = file_menu.addMenu("Recent s&cenes")
         self.fill_recent_scenes()
         file_menu.addSeparator()
+        self._action(file_menu, "Compare &with model…", self._compare)
         self._action(file_menu, "E&xport figure…", self.scenes.export_dialog, "Ctrl+E")
         self._action(file_menu, "Save &screenshot…", self._save_screenshot)
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
@@ -225,19 +236,9 @@ class MainWindow(QMainWindow):
             view_menu,
             "Local view centred on the &noken",
             lambda: c.set_projection(kind="local", centre="noken"),
-            "Ctrl+5",
+            "Ctrl+6",
         )
-        self.recall_action = self._action(
-            view_menu,
-            "Colour by neighbour &recall",
-            lambda: c.set_colour("recall" if self.recall_action.isChecked() else "norm"),
-            "Ctrl+R",
-        )
-        self.recall_action.setCheckable(True)
-        self.recall_action.setToolTip(
-            "Colour each token by the share of its 10 nearest tokens (cosine) that are also "
-            "nearest on screen: where the map can be trusted"
-        )
+        self.filter_bar.add_menu_actions(view_menu, self._action)
         self._action(view_menu, "&Reset view", self._reset_view, "Home")
         self._action(view_menu, "Add selected token as &anchor", c.add_anchor, "A")
         self._action(
@@ -249,6 +250,10 @@ class MainWindow(QMainWindow):
         for title, path in examples():
             self._action(examples_menu, title, partial(self.scenes.open, path))
         self._action(help_menu, "&About nokenviz", self._about)
+
+    def _compare(self) -> None:
+        self.docks["Compare"].raise_()
+        self.compare_panel.choose()
 
     def _action(
         self,
@@ -301,7 +306,6 @@ class MainWindow(QMainWindow):
             self.setWindowTitle(f"{s.title} — nokenviz" if s.title else "nokenviz")
         if "projection" in changed:
             self.projection_actions[s.projection.kind].setChecked(True)
-            self.recall_action.setChecked(s.projection.colour == "recall")
         if "model" in changed and s.vocab is not None:
             if not s.vocab.info["model"].startswith(IN_MEMORY):  # no file to open again
                 settings.remember_model(s.vocab.info["model"])

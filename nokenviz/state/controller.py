@@ -9,6 +9,7 @@ loads; a scene opened during a load rides on the load of its model. Views subscr
 
 from __future__ import annotations
 
+from nokenviz.state.control.compare import CompareControl
 from nokenviz.state.control.composer import ComposerControl
 from nokenviz.state.control.generate import GenerateControl
 from nokenviz.state.control.maps import MapControl
@@ -20,10 +21,13 @@ from nokenviz.state.session import EVERYTHING, Session
 __all__ = ["EVERYTHING", "Controller"]
 
 
-class Controller(ModelControl, MapControl, TraceControl, ComposerControl, GenerateControl):
+class Controller(
+    ModelControl, MapControl, TraceControl, ComposerControl, GenerateControl, CompareControl
+):
     def __init__(self, session: Session, model: Runner, projection: Runner) -> None:
         super().__init__(session, model, projection)
         self._map_handlers()
         self._trace_handlers()
         self._composer_handlers()
         self._generate_handlers()
+        self._compare_handlers()

@@ -27,12 +27,13 @@ from nokenviz.core.scenes.scene import (
 from nokenviz.state.job import Job
 
 if TYPE_CHECKING:
-    from nokenviz.api.results import GenerationResult
+    from nokenviz.api.results import GenerationResult, ModelComparison
     from nokenviz.core.generation.patchscope import Readout
     from nokenviz.core.generation.sweeps import SweepRow
     from nokenviz.core.maps.faithfulness import Faithfulness
     from nokenviz.core.maps.geometry import Neighbours
     from nokenviz.core.maps.projections import Projection
+    from nokenviz.core.maps.regions import Region
     from nokenviz.core.maps.vocabulary import Vocabulary
     from nokenviz.core.nokens.inversion import Inversion
     from nokenviz.core.residual.lens import Trace
@@ -49,6 +50,7 @@ Part = Literal[
     "projection",
     "fitted",
     "recall",
+    "regions",
     "selection",
     "neighbours",
     "band",
@@ -63,6 +65,7 @@ Part = Literal[
     "length",
     "readout",
     "inversion",
+    "comparison",
     "title",
     # events: something just happened (shown once), not state to render again
     "message",
@@ -121,6 +124,7 @@ class Session:
     fitted: Projection | None = None
     faithfulness: Faithfulness | None = None  # kNN recall of `fitted` on a sample of tokens
     recall: np.ndarray | None = None  # kNN recall of every token in `fitted` (on demand)
+    regions: list[Region] | None = None  # named regions of `fitted` (when shown)
     restore_view: bool = False  # a scene was opened: show its `view` (None: all) once drawn
     run_on_show: str = ""  # a scene about a run ("generate", "sweep"): run it once shown
     trace: Trace | None = None
@@ -139,12 +143,15 @@ class Session:
     noken_readout: Readout | str | None = None  # what the model reads the previewed noken as
     readouts: list[Readout] | None = None  # the trace's position read at every layer
     inversion: Inversion | None = None  # the closest hard prompt to the composer's noken
+    comparison: ModelComparison | None = None  # what changed from this model to another
     # ---- work in flight, and what the user was last told
     running: dict[str, Job] = field(default_factory=dict)
     progress: tuple[float | None, str] | None = None  # fraction (None: not known), message
     message: str = ""
     error: str = ""
     exported: str = ""  # the last figure written
+    # the filter's matches, kept while the model, matrix and query they were read for are shown
+    _matches: tuple[tuple[int, str, str], np.ndarray] | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------ derived
 
@@ -186,12 +193,36 @@ class Session:
         return self.vocab.norms[self.matrix]
 
     @property
+    def matched(self) -> np.ndarray | None:
+        """The tokens the filter query selects (ids, ascending); None when there is no filter.
+        Read once per model, matrix (a query may name norms) and query."""
+        query = self.projection.filter.strip()
+        if self.vocab is None or self.vocab.kinds is None or not query:
+            return None
+        key = (self.generation, self.matrix, query)
+        if self._matches is None or self._matches[0] != key:
+            from nokenviz.core.models.token_kinds import select
+
+            ids = select(query, self.vocab.tokens, self.vocab.kinds, self.norms)
+            self._matches = (key, ids)
+        return self._matches[1]
+
+    @property
+    def compared(self) -> ModelComparison | None:
+        """The comparison, when it was made on the matrix shown (W_E or W_U)."""
+        found = self.comparison
+        return found if found is not None and found.matrix == self.matrix else None
+
+    @property
     def highlight(self) -> np.ndarray:
-        """Every token whose norm is in the band (ids, ascending)."""
+        """Every token whose norm is in the band (ids, ascending), of those the filter keeps:
+        the band and the filter select together."""
         if self.vocab is None or self.band is None:
             return np.zeros(0, dtype=np.int64)
         low, high = self.band
-        return np.flatnonzero((self.norms >= low) & (self.norms <= high))
+        ids = np.flatnonzero((self.norms >= low) & (self.norms <= high))
+        matched = self.matched
+        return ids if matched is None else np.intersect1d(ids, matched, assume_unique=True)
 
     def disabled(self, action: str) -> str:
         """Why `action` cannot be done now ('' when it can): the tooltip of its control."""

@@ -8,7 +8,7 @@ results are dataclasses.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -19,15 +19,17 @@ from nokenviz.errors import NokenvizError
 from nokenviz.state.job import JobFn
 
 if TYPE_CHECKING:
-    from nokenviz.api.results import GenerationResult
+    from nokenviz.api.results import GenerationResult, ModelComparison
     from nokenviz.core.figures.render import SceneData
     from nokenviz.core.generation.patchscope import Readout
     from nokenviz.core.generation.sweeps import SweepRow
     from nokenviz.core.maps.faithfulness import Faithfulness
     from nokenviz.core.maps.geometry import Neighbours, Rows
     from nokenviz.core.maps.projections import Projection, ProjectionSpec
+    from nokenviz.core.maps.regions import Region
     from nokenviz.core.maps.vocabulary import Vocabulary
     from nokenviz.core.models.loading import LoadedModel
+    from nokenviz.core.models.token_kinds import TokenKinds
     from nokenviz.core.nokens.inversion import Inversion
     from nokenviz.core.nokens.preview import Preview
     from nokenviz.core.residual.lens import Trace
@@ -116,6 +118,32 @@ def faithfulness(vectors: np.ndarray, fitted: Projection) -> JobFn:
 
         task.what = "measuring how well the map keeps neighbours"
         return fitted, score_projection(vectors, fitted.coords, task)
+
+    return job
+
+
+def regions(kinds: TokenKinds, fitted: Projection) -> JobFn:
+    """The drawn map's regions, named by what they hold (about a second at 262k tokens)."""
+
+    def job(_state: dict[str, Any], task: Task) -> tuple[Projection, list[Region]]:
+        from nokenviz.core.maps.regions import find_regions
+
+        task.what = "naming the map's regions"
+        task.report(0.1, "naming the map's regions")
+        return fitted, find_regions(fitted.coords, kinds)
+
+    return job
+
+
+def compare(other: str, matrix: Literal["W_E", "W_U"]) -> JobFn:
+    """What changed from the loaded model to `other` (its matrix read from its checkpoint)."""
+
+    def job(state: dict[str, Any], task: Task) -> ModelComparison:
+        from nokenviz.api import operations
+        from nokenviz.api.requests import CompareRequest
+
+        task.what = f"comparing with {other}"
+        return operations.compare(_model(state), CompareRequest(other, 50, matrix), task)
 
     return job
 

@@ -10,17 +10,21 @@ from typing import Any, Literal
 
 import numpy as np
 
-Role = Literal["selection", "anchors", "noken", "trajectory", "soft", "band", "mean", "nearest"]
-OKABE_ITO = {
-    "black": "#000000",
-    "orange": "#E69F00",
-    "sky": "#56B4E9",
-    "green": "#009E73",
-    "yellow": "#F0E442",
-    "blue": "#0072B2",
-    "vermillion": "#D55E00",
-    "purple": "#CC79A7",
-}
+from nokenviz.core.maps.colouring import OKABE_ITO
+from nokenviz.core.maps.regions import Region
+
+Role = Literal[
+    "selection",
+    "anchors",
+    "noken",
+    "trajectory",
+    "soft",
+    "band",
+    "mean",
+    "nearest",
+    "region",
+    "moved",
+]
 COLOURS: dict[Role, str] = {
     "selection": OKABE_ITO["black"],
     "anchors": OKABE_ITO["blue"],
@@ -30,11 +34,8 @@ COLOURS: dict[Role, str] = {
     "band": OKABE_ITO["orange"],
     "mean": OKABE_ITO["yellow"],  # drawn with a black edge: yellow alone is faint on white
     "nearest": "#444444",  # a local view's nearest tokens: the point of the view, in grey ink
-}
-# What the points' colour shows: (colour-bar label, perceptually uniform colour map).
-POINT_COLOURS = {
-    "norm": ("token norm", "viridis"),
-    "recall": ("kNN recall@10 of each token", "cividis"),
+    "region": "#222222",  # a region's name: ink, like a map's place names
+    "moved": OKABE_ITO["sky"],  # where the selected token is in the compared model
 }
 NAMES: dict[Role, str] = {
     "selection": "selected token",
@@ -45,6 +46,8 @@ NAMES: dict[Role, str] = {
     "band": "tokens in the norm band",
     "mean": "mean direction",
     "nearest": "nearest tokens",
+    "region": "region (dominant kind · script: central tokens)",
+    "moved": "selected token in the compared model (aligned)",
 }
 NEAREST_LABELS = 12  # a local view labels this many of the tokens nearest its centre
 
@@ -95,6 +98,17 @@ def overlay_labels(
             labels.append(Label(point, f"L{entry.layer} {shown[top]}", priority, "trajectory"))
         previous = top
     return labels
+
+
+def region_labels(
+    coords: np.ndarray, regions: Sequence[Region], shown: Sequence[str]
+) -> list[Label]:
+    """A label per region on its central token, below the marks' labels in priority (largest
+    regions first), so they fill the space the marks leave."""
+    return [
+        Label(coords[r.anchor], r.text(shown), 30.0 - n / 100, "region")
+        for n, r in enumerate(regions)
+    ]
 
 
 def local_nearest(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from nokenviz.core.figures.overlays import POINT_COLOURS, local_nearest, overlay_labels
+from nokenviz.core.figures.overlays import local_nearest, overlay_labels, region_labels
 from nokenviz.core.figures.plots import (
     SIZES,
     FigureSize,
@@ -22,6 +22,7 @@ from nokenviz.core.figures.plots import (
     table_figure,
 )
 from nokenviz.core.figures.sphere import SphereLayers, sphere_figure
+from nokenviz.core.maps.colouring import token_colours
 from nokenviz.core.maps.projections import Projection
 from nokenviz.core.nokens.composer import polygon_order
 from nokenviz.core.scenes.scene import Scene, TracePart
@@ -29,6 +30,7 @@ from nokenviz.errors import NokenvizError
 
 if TYPE_CHECKING:  # torch is imported when a figure is computed, not to describe one
     from nokenviz.core.maps.faithfulness import Faithfulness
+    from nokenviz.core.models.token_kinds import TokenKinds
 
 
 @dataclass
@@ -46,6 +48,9 @@ class SceneData:
     sweep_rows: list[Any] | None = None
     generation: list[tuple[str, str]] | None = None  # a run and its baseline (table rows)
     length: Any = None  # core.vector_length.LengthSweep of the traced position (or the noken)
+    kinds: TokenKinds | None = None  # each token's kind and script (colouring by them)
+    matched: np.ndarray | None = None  # the ids the scene's filter keeps (None: no filter)
+    change: tuple[np.ndarray, str] | None = None  # a comparison's value per token, its name
 
 
 def sphere_layers(scene: Scene, data: SceneData, title: str) -> SphereLayers:
@@ -64,17 +69,22 @@ def sphere_layers(scene: Scene, data: SceneData, title: str) -> SphereLayers:
     labels = overlay_labels(
         coords, shown, scene.selection, scene.composer.anchors, entries, trajectory, nearest
     )
+    if scene.projection.regions and data.kinds is not None:
+        from nokenviz.core.maps.regions import find_regions
+
+        labels += region_labels(coords, find_regions(coords, data.kinds), shown)
     view = scene.view
-    by_recall = scene.projection.colour == "recall" and data.recall is not None
     local = projection.shape == "local"
-    colour_by, colour_map = POINT_COLOURS["recall" if by_recall else "norm"]
+    part = scene.projection
+    colours = token_colours(
+        part.colour, data.norms, data.levels, data.kinds, data.recall, data.matched, data.change
+    )
     score = data.faithfulness
     return SphereLayers(
         coords=coords,
-        norms=data.recall if by_recall and data.recall is not None else data.norms,
-        levels=(0.0, 1.0) if by_recall else data.levels,
-        colour_by=colour_by,
-        colour_map=colour_map,
+        colours=colours,
+        matched=data.matched,
+        filter=scene.projection.filter,
         faithfulness="" if score is None else f"neighbours kept: {score.describe(local)}",
         title=title,
         shape=projection.shape,

@@ -5,7 +5,7 @@ of the whole drawing when zoomed in)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import matplotlib as mpl
 import numpy as np
@@ -18,10 +18,11 @@ from matplotlib.text import Text
 from nokenviz.core.figures.labels import arrange_labels, leader_end, mark_boxes
 from nokenviz.core.figures.overlays import COLOURS, NAMES, Label, Role
 from nokenviz.core.figures.sizes import SIZES, FigureSize
+from nokenviz.core.maps.colouring import TokenColours
+from nokenviz.core.maps.map_kinds import Shape
 from nokenviz.core.models.token_labels import legend_line
 
 HAMMER_X, HAMMER_Y = 2.0 * np.sqrt(2.0), np.sqrt(2.0)
-Shape = Literal["map", "plane", "local"]
 
 
 @dataclass
@@ -29,10 +30,9 @@ class SphereLayers:
     """What the sphere view shows, in flat coordinates (built by `render.sphere_layers`)."""
 
     coords: np.ndarray  # [V, 2]
-    norms: np.ndarray  # [V]
-    levels: tuple[float, float]
+    colours: TokenColours  # what each token's colour shows
     title: str
-    shape: Shape  # a Hammer map of the sphere, the token plane, or a local azimuthal view
+    shape: Shape  # a Hammer map of the sphere, a flat map, the token plane, or a local view
     labels: list[Label] = field(default_factory=list)
     selection: np.ndarray | None = None  # [n, 2]
     anchors: np.ndarray | None = None  # [n, 2], polygon order
@@ -40,8 +40,8 @@ class SphereLayers:
     noken: np.ndarray | None = None  # [2]
     mean_marker: np.ndarray | None = None  # [2]
     view: tuple[tuple[float, float], tuple[float, float]] | None = None
-    colour_by: str = "token norm"  # what the points' colour shows
-    colour_map: str = "viridis"
+    matched: np.ndarray | None = None  # ids the filter keeps bright (None: no filter)
+    filter: str = ""  # the filter's query, for the caption
     faithfulness: str = ""  # how well the map keeps neighbours (kNN recall), for the caption
 
     def marks(self) -> np.ndarray:
@@ -57,19 +57,8 @@ def sphere_figure(layers: SphereLayers, size: FigureSize = SIZES["screen"]) -> F
     with mpl.rc_context(size.rc()):
         figure = Figure(figsize=(size.width, _height(size, box)), layout="constrained")
         axes = figure.add_subplot()
-        points = axes.scatter(
-            layers.coords[:, 0],
-            layers.coords[:, 1],
-            c=layers.norms,
-            s=0.8 * np.sqrt(size.width / 8),  # a print figure keeps its points visible
-            cmap=layers.colour_map,
-            vmin=layers.levels[0],
-            vmax=layers.levels[1],
-            linewidths=0,
-            rasterized=True,
-        )
-        figure.colorbar(points, ax=axes, shrink=0.8, label=layers.colour_by, pad=0.01)
-        handles = _draw_overlays(axes, layers, size)
+        handles = _draw_tokens(figure, axes, layers, size)
+        handles += _draw_overlays(axes, layers, size)
         figure.suptitle(size.wrap(layers.title))
         axes.set_aspect("equal")
         fixed = _draw_frame(axes, layers, box)
@@ -77,7 +66,8 @@ def sphere_figure(layers: SphereLayers, size: FigureSize = SIZES["screen"]) -> F
         axes.set_ylim(*box[1])
         if _zoomed(box, _extent(layers)):
             _inset(axes, layers, box)
-        notes = [layers.faithfulness, legend_line([label.text for label in layers.labels])]
+        notes = [layers.faithfulness, _filter_note(layers)]
+        notes.append(legend_line([label.text for label in layers.labels]))
         caption = " · ".join(note for note in notes if note)
         if handles or caption:
             figure.legend(
@@ -90,6 +80,44 @@ def sphere_figure(layers: SphereLayers, size: FigureSize = SIZES["screen"]) -> F
             )
         _place_labels(figure, axes, layers, fixed)
     return figure
+
+
+def _draw_tokens(
+    figure: Figure, axes: Axes, layers: SphereLayers, size: FigureSize
+) -> list[Line2D]:
+    """Every token as one rasterised layer: on a colour scale (with its bar) or by category
+    (legend handles returned, with counts); the filter's matches over the others, dimmed."""
+    colours, coords = layers.colours, layers.coords
+    found = colours.categories
+    style: dict[str, Any] = {"s": 0.8 * np.sqrt(size.width / 8), "linewidths": 0}
+    if found is not None:
+        palette = np.array([mpl.colors.to_rgba(c) for c in found.colours])
+        style["c"] = palette[found.codes]
+    else:
+        cmap = mpl.colormaps[colours.colour_map].with_extremes(bad="0.75")  # no value: grey
+        style.update(c=colours.values, cmap=cmap, vmin=colours.levels[0], plotnonfinite=True)
+        style["vmax"] = colours.levels[1]
+    matched = layers.matched
+    if matched is None:
+        points = axes.scatter(coords[:, 0], coords[:, 1], rasterized=True, **style)
+    else:
+        axes.scatter(coords[:, 0], coords[:, 1], rasterized=True, alpha=0.12, **style)
+        bright = {**style, "c": np.asarray(style["c"])[matched], "s": 6 * style["s"]}  # found
+        points = axes.scatter(coords[matched, 0], coords[matched, 1], rasterized=True, **bright)
+    if found is None:
+        figure.colorbar(points, ax=axes, shrink=0.8, label=colours.label, pad=0.01)
+        return []
+    return [
+        Line2D([], [], ls="none", marker="o", ms=5, color=colour, label=text)
+        for colour, text in found.legend()
+    ]
+
+
+def _filter_note(layers: SphereLayers) -> str:
+    if layers.matched is None:
+        return ""
+    count, total = len(layers.matched), len(layers.coords)
+    return f"filter {layers.filter!r}: {count:,} of {total:,} tokens"
 
 
 def _height(size: FigureSize, box: np.ndarray) -> float:
@@ -108,6 +136,8 @@ def _draw_frame(axes: Axes, layers: SphereLayers, box: np.ndarray) -> list[Text]
     if layers.shape == "map":
         angle = np.linspace(0, 2 * np.pi, 361)
         axes.plot(HAMMER_X * np.cos(angle), HAMMER_Y * np.sin(angle), color="0.6", lw=0.6)
+        axes.set_axis_off()
+    elif layers.shape == "flat":  # the neighbour map: its axes' units mean nothing
         axes.set_axis_off()
     elif layers.shape == "local":
         angle = np.linspace(0, 2 * np.pi, 361)

@@ -8,6 +8,10 @@ Three projections, all from unit directions (norms are drawn separately, as colo
   approximate, and said so. Past `UMAP_SAMPLE` tokens it is fitted on a sample stratified by
   norm and the other tokens are placed the same way (said in the title, with the sample size),
   unless the user asks for the exact fit, whose time is estimated before it starts.
+- Neighbour map: t-SNE (openTSNE) of the exact cosine neighbours in every dimension, drawn
+  flat (`tsne_map`). Built to keep each token's nearest tokens, which the spheres cannot.
+  Sampling past `UMAP_SAMPLE` tokens and placing new vectors work as for the UMAP sphere, on
+  `PLACE_DIMS` principal axes, and are said to be approximate.
 - Token plane: the plane of two tokens (Gram-Schmidt), in polar form: angle in the plane,
   radius = the vector's true norm. Exact.
 - Local view: an azimuthal equidistant projection centred on one direction (a token or a noken):
@@ -22,31 +26,34 @@ default model's mean direction has norm 0.67) and an uncentred sphere crowds int
 
 Every fit reads the matrix in float32 blocks (`geometry.float_blocks`): a model's bfloat16
 weights are never copied whole, and only the flat coordinates ([V, 2]) and, for UMAP, the
-directions' coordinates on their top principal axes ([V, 64]) are kept.
+directions' coordinates on their top principal axes ([V, 64]; [V, 256] for the neighbour map)
+are kept.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from nokenviz.core.maps.geometry import Rows, as_rows, float_blocks, norms_and_mean
+from nokenviz.core.maps.map_kinds import Kind, Shape
+from nokenviz.core.maps.tsne_map import tsne_map
 from nokenviz.core.maps.umap_sphere import UMAP_SAMPLE, umap_sphere
 from nokenviz.core.task import Task
 from nokenviz.errors import NokenvizError
 
-Kind = Literal["pca", "umap", "plane", "local"]
 LOCAL_NEIGHBOURS = 50  # the neighbours whose tangents orient the local view
 UMAP_DIMS = 64  # principal axes UMAP works on
+PLACE_DIMS = 256  # principal axes on which the neighbour map places new vectors
 NORM_STRATA = 10  # the sample takes each tenth of the tokens by norm in proportion
 PLACE_NEIGHBOURS = 8  # fitted neighbours a placed vector is interpolated among
 _PLACE_ROWS = 512  # rows placed at once: a [512, sample] float32 similarity is 123 MB
 SQRT2 = np.sqrt(2.0)
+NEIGHBOUR_MAP = "neighbour map: t-SNE of every dimension"
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,7 @@ class ProjectionSpec:
     n_neighbors: int = 15
     centre: int | None = None  # local view: the token at the centre (None: a given vector)
     centre_name: str = ""  # local view: how the centre is shown in titles
-    exact: bool = False  # UMAP: fit every token even past UMAP_SAMPLE
+    exact: bool = False  # UMAP, neighbour map: fit every token even past UMAP_SAMPLE
 
     def describe(self) -> str:
         if self.kind == "plane":
@@ -70,17 +77,18 @@ class ProjectionSpec:
                 f"local view centred on {self.centre_name or 'a vector'} "
                 "(azimuthal equidistant: radius = angle to the centre, in degrees)"
             )
-        base = (
-            "PCA-3 sphere"
-            if self.kind == "pca"
-            else "UMAP sphere (positions of new vectors approximate)"
-        )
-        return f"{base}, {'centred' if self.centred else 'uncentred'} directions, Hammer equal-area"
+        directions = f"{'centred' if self.centred else 'uncentred'} directions"
+        if self.kind == "neighbors":
+            return f"{NEIGHBOUR_MAP} (positions of new vectors approximate), {directions}"
+        base = "PCA-3 sphere" if self.kind == "pca" else "UMAP sphere"
+        new = "" if self.kind == "pca" else " (positions of new vectors approximate)"
+        return f"{base}{new}, {directions}, Hammer equal-area"
 
 
 @dataclass
 class Reducer:
-    """The directions' top principal axes, on which UMAP fits and places vectors."""
+    """The directions' top principal axes, on which UMAP fits and both it and the neighbour map
+    place new vectors."""
 
     mean: np.ndarray  # [d]
     axes: np.ndarray  # [d, UMAP_DIMS]
@@ -97,19 +105,22 @@ class Projection:
     coords: np.ndarray  # [V, 2] float32
     mean_direction: np.ndarray  # [d] unit-row mean of the fitted matrix (not normalised)
     _axes: np.ndarray | None = None  # PCA: [d, 3]; plane: [d, 2]
-    _reducer: Reducer | None = field(default=None, repr=False)  # UMAP
-    _fitted: np.ndarray | None = field(default=None, repr=False)  # UMAP: fitted rows, reduced
-    _xyz: np.ndarray | None = field(default=None, repr=False)  # UMAP: fitted points on the sphere
+    _reducer: Reducer | None = field(default=None, repr=False)  # UMAP, neighbour map
+    _fitted: np.ndarray | None = field(default=None, repr=False)  # their fitted rows, reduced
+    # the fitted rows' places: UMAP's on the sphere [n, 3], the neighbour map's flat [n, 2]
+    _xyz: np.ndarray | None = field(default=None, repr=False)
     _centre: np.ndarray | None = None  # local view: the unit centre direction [d]
 
     @property
-    def shape(self) -> Literal["map", "plane", "local"]:
-        """How the flat coordinates read: a Hammer map of the sphere, a plane, a local view."""
-        return self.spec.kind if self.spec.kind in ("plane", "local") else "map"
+    def shape(self) -> Shape:
+        """How the flat coordinates read: a Hammer map of the sphere, a flat map without edges
+        (the neighbour map), a plane, a local view."""
+        kind = self.spec.kind
+        return "flat" if kind == "neighbors" else kind if kind in ("plane", "local") else "map"
 
     @property
     def sampled(self) -> bool:
-        """A UMAP sphere fitted on a sample (the other tokens placed by neighbours)."""
+        """A UMAP sphere or neighbour map fitted on a sample (the others placed by neighbours)."""
         return self._fitted is not None and len(self._fitted) < len(self.coords)
 
     def describe(self) -> str:
@@ -117,10 +128,12 @@ class Projection:
         if self._fitted is None or not self.sampled:
             return self.spec.describe()
         fitted, total = len(self._fitted), len(self.coords)
+        flat = self.spec.kind == "neighbors"
         return (
-            f"UMAP sphere, approximate: fitted on {fitted:,} of {total:,} tokens (stratified by "
-            f"norm), the rest placed by their nearest fitted neighbours; "
-            f"{'centred' if self.spec.centred else 'uncentred'} directions, Hammer equal-area"
+            f"{NEIGHBOUR_MAP if flat else 'UMAP sphere'}, approximate: fitted on {fitted:,} of "
+            f"{total:,} tokens (stratified by norm), the rest placed by their nearest fitted "
+            f"neighbours; {'centred' if self.spec.centred else 'uncentred'} directions"
+            + ("" if flat else ", Hammer equal-area")
         )
 
     def project(self, vectors: np.ndarray) -> np.ndarray:
@@ -135,8 +148,10 @@ class Projection:
         if self.spec.kind == "pca" and axes is not None:
             return _hammer(_normalise(units @ axes))
         reducer, fitted, xyz = self._reducer, self._fitted, self._xyz
-        assert reducer is not None and fitted is not None and xyz is not None  # UMAP's state
-        return _hammer(_place(reducer(units), fitted, xyz))
+        assert reducer is not None and fitted is not None and xyz is not None  # a layout's state
+        if self.spec.kind == "neighbors":
+            return _place(reducer(units), fitted, xyz)
+        return _hammer(_normalise(_place(reducer(units), fitted, xyz)))
 
     def mean_marker(self) -> np.ndarray | None:
         """Where the common direction sits (uncentred spheres only: centring removes it)."""
@@ -176,38 +191,51 @@ def fit_projection(
         return Projection(spec, coords, mean_direction, axes)
     centroid = total / len(matrix)
     covariance = moment - len(matrix) * np.outer(centroid, centroid)
-    reducer = Reducer(centroid.astype(np.float32), _top_axes(covariance, UMAP_DIMS))
+    dims = UMAP_DIMS if spec.kind == "umap" else PLACE_DIMS
+    reducer = Reducer(centroid.astype(np.float32), _top_axes(covariance, dims))
     reduced = _map_blocks(matrix, mean, reducer)
-    return _fit_umap(spec, reduced, norms, mean_direction, reducer, task.scaled(0.15, 1.0))
+    ids = np.arange(len(matrix))
+    if not spec.exact and len(matrix) > UMAP_SAMPLE:
+        ids = stratified_sample(norms, UMAP_SAMPLE, spec.seed)
+    fit_share = 0.85 if len(ids) < len(matrix) else 1.0
+    fit_task = task.scaled(0.15, 0.15 + 0.85 * fit_share)
+    if spec.kind == "umap":
+        layout = umap_sphere(reduced[ids], spec.seed, spec.n_neighbors, fit_task)
+    else:
+        start = reduced[ids][:, :2]  # the top two principal coordinates
+        layout = tsne_map(_directions_of(matrix, ids, mean), start, spec.seed, fit_task)
+    return _placed(spec, layout, ids, reduced, mean_direction, reducer, task)
 
 
-def _fit_umap(
+def _directions_of(matrix: Rows, ids: np.ndarray, mean: np.ndarray | None) -> np.ndarray:
+    """The directions of the rows `ids` in every dimension ([len(ids), d] float32)."""
+    rows = as_rows(matrix)
+    chosen = rows if len(ids) == len(rows) else rows[torch.from_numpy(ids)]
+    return np.concatenate(list(_direction_blocks(chosen, mean)))
+
+
+def _placed(
     spec: ProjectionSpec,
+    layout: np.ndarray,
+    ids: np.ndarray,
     reduced: np.ndarray,
-    norms: np.ndarray,
     mean_direction: np.ndarray,
     reducer: Reducer,
     task: Task,
 ) -> Projection:
-    """UMAP on every row, or on a norm-stratified sample with the others placed by neighbours."""
-    count = len(reduced)
-    ids = np.arange(count)
-    if not spec.exact and count > UMAP_SAMPLE:
-        ids = stratified_sample(norms, UMAP_SAMPLE, spec.seed)
-    fit_share = 0.85 if len(ids) < count else 1.0
-    fitted = reduced[ids]
-    xyz_fitted = umap_sphere(fitted, spec.seed, spec.n_neighbors, task.scaled(0.0, fit_share))
-    xyz = np.empty((count, 3), dtype=np.float32)
-    xyz[ids] = xyz_fitted
+    """Every row's place: the fitted rows (`ids`) where the layout put them, the others (a
+    sample's rest) placed among their nearest fitted rows."""
+    count, fitted = len(reduced), reduced[ids]
+    places = np.empty((count, layout.shape[1]), dtype=np.float32)
+    places[ids] = layout
     rest = np.setdiff1d(np.arange(count), ids)
     for start in range(0, len(rest), _PLACE_ROWS):
-        task.report(fit_share + (1 - fit_share) * start / len(rest), "UMAP: placing the rest")
+        task.report(0.15 + 0.85 * (0.85 + 0.15 * start / len(rest)), "placing the rest")
         chunk = rest[start : start + _PLACE_ROWS]
-        xyz[chunk] = _place(reduced[chunk], fitted, xyz_fitted)
-    task.report(1.0, "UMAP: done")
-    return Projection(
-        spec, _hammer(xyz), mean_direction, _reducer=reducer, _fitted=fitted, _xyz=xyz_fitted
-    )
+        places[chunk] = _place(reduced[chunk], fitted, layout)
+    task.report(1.0, "done")
+    coords = places if spec.kind == "neighbors" else _hammer(_normalise(places))
+    return Projection(spec, coords, mean_direction, _reducer=reducer, _fitted=fitted, _xyz=layout)
 
 
 def stratified_sample(norms: np.ndarray, size: int, seed: int) -> np.ndarray:
@@ -334,14 +362,14 @@ def _polar(plane: np.ndarray, norms: np.ndarray) -> np.ndarray:
 
 
 @torch.inference_mode()
-def _place(reduced: np.ndarray, fitted: np.ndarray, xyz: np.ndarray) -> np.ndarray:
-    """Place directions (unit rows on the reducer's axes) among their nearest fitted points,
-    weighted by inverse angle, so a fitted direction lands where the fit put it. Averaged on
-    the sphere (not the flat map) so the map's seam does not split neighbours."""
+def _place(reduced: np.ndarray, fitted: np.ndarray, places: np.ndarray) -> np.ndarray:
+    """Place directions (unit rows on the reducer's axes) among their nearest fitted rows,
+    weighted by inverse angle, so a fitted direction lands where the fit put it. UMAP's places
+    are averaged on the sphere (not the flat map, whose seam would split neighbours): the
+    caller puts the mean back on the sphere."""
     k = min(PLACE_NEIGHBOURS, len(fitted))
     similarity = torch.from_numpy(reduced) @ torch.from_numpy(fitted).T
     cosines, nearest = torch.topk(similarity, k, dim=1)
     weights = 1.0 / (torch.arccos(cosines.clamp(-1.0, 1.0)) + 1e-3)
     weights /= weights.sum(dim=1, keepdim=True)
-    placed = torch.einsum("nk,nkc->nc", weights, torch.from_numpy(xyz)[nearest])
-    return _normalise(placed.numpy())
+    return torch.einsum("nk,nkc->nc", weights, torch.from_numpy(places)[nearest]).numpy()

@@ -3,7 +3,7 @@
 Two choices made here rather than taking umap-learn's defaults whole, both for P5 (first run
 <= 90 s on 2 cores, cancellable):
 - the points are the directions on their top principal axes (`projections.Reducer`); their k
-  nearest neighbours are computed exactly by chunked matrix products and handed to UMAP as
+  nearest neighbours are computed exactly (`knn.exact_knn`) and handed to UMAP as
   `precomputed_knn`; this is faster than NN-descent, and cancel is checked between chunks;
 - umap-learn has no callback; its epoch loop iterates `umap.layouts.tqdm(range(n_epochs))`, so
   for the duration of our fit that name is bound to a generator that reports progress and
@@ -13,41 +13,26 @@ Two choices made here rather than taking umap-learn's defaults whole, both for P
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import platformdirs
 
+from nokenviz.core.maps.fit_cache import cached_fit
+from nokenviz.core.maps.knn import exact_knn
 from nokenviz.core.task import Task
 
 UMAP_SAMPLE = 60_000  # larger vocabularies are fitted on a sample this size unless asked
 N_EPOCHS = 120  # umap's default for > 10k points is 200; the sphere settles well before
-_CHUNK = 2048
-
-
-def cache_dir() -> Path:
-    return Path(platformdirs.user_cache_dir("nokenviz")) / "umap"
 
 
 def umap_sphere(points: np.ndarray, seed: int, n_neighbors: int, task: Task) -> np.ndarray:
     """Reduced directions [n, k] -> points on the unit 2-sphere [n, 3], cached by content."""
-    key = hashlib.blake2b(np.ascontiguousarray(points).tobytes(), digest_size=16)
-    key.update(f"seed={seed};k={n_neighbors};epochs={N_EPOCHS};v2".encode())
-    path = cache_dir() / f"{key.hexdigest()}.npy"
-    if path.is_file():
-        task.report(1.0, "UMAP sphere from cache")
-        return np.load(path)
-    xyz = _fit(points, seed, n_neighbors, task)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp.npy")
-    np.save(temporary, xyz)
-    temporary.replace(path)  # atomic: a cancelled or crashed write never leaves a bad cache
-    return xyz
+    settings = f"seed={seed};k={n_neighbors};epochs={N_EPOCHS};v2"
+    fit = lambda: _fit(points, seed, n_neighbors, task)  # noqa: E731
+    return cached_fit("umap", "UMAP sphere", points, settings, fit, task)
 
 
 def umap_seconds(count: int, dims: int, exact: bool = True) -> float:
@@ -61,7 +46,8 @@ def umap_seconds(count: int, dims: int, exact: bool = True) -> float:
 
 
 def _fit(points: np.ndarray, seed: int, n_neighbors: int, task: Task) -> np.ndarray:
-    indices, distances = _exact_knn(points, n_neighbors, task)
+    task.report(0.02, "UMAP: nearest neighbours")
+    indices, distances = exact_knn(points, n_neighbors, task.scaled(0.05, 0.3))
     task.report(0.3, "UMAP: importing umap-learn")
     import umap  # imported here: numba compiles on first use and takes seconds
 
@@ -83,25 +69,6 @@ def _fit(points: np.ndarray, seed: int, n_neighbors: int, task: Task) -> np.ndar
     )
     task.report(1.0, "UMAP: done")
     return xyz.astype(np.float32)
-
-
-def _exact_knn(points: np.ndarray, k: int, task: Task) -> tuple[np.ndarray, np.ndarray]:
-    """k nearest rows by cosine distance (self first, as umap expects), in chunks."""
-    import torch
-
-    units = torch.nn.functional.normalize(torch.from_numpy(points), dim=1)
-    n = len(units)
-    indices = np.empty((n, k), dtype=np.int64)
-    distances = np.empty((n, k), dtype=np.float32)
-    for start in range(0, n, _CHUNK):
-        task.report(0.05 + 0.25 * start / n, "UMAP: nearest neighbours")
-        similarity = units[start : start + _CHUNK] @ units.T
-        rows = torch.arange(len(similarity))
-        similarity[rows, start + rows] = 2.0  # self first, at distance 0
-        sims, nearest = torch.topk(similarity, k, dim=1)
-        indices[start : start + _CHUNK] = nearest.numpy()
-        distances[start : start + _CHUNK] = (1.0 - sims).clamp(0.0, 2.0).numpy()
-    return indices, distances
 
 
 @contextmanager

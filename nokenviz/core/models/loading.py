@@ -32,7 +32,7 @@ from nokenviz.core.models.model_spec import (
 )
 from nokenviz.core.models.precision import pick_precision
 from nokenviz.core.models.token_kinds import TokenKinds, token_kinds
-from nokenviz.core.models.token_labels import token_labels
+from nokenviz.core.models.token_labels import token_labels, tokenizer_pieces
 from nokenviz.core.task import Task
 from nokenviz.errors import Cancelled, ModelError, NokenvizError
 
@@ -111,12 +111,15 @@ class LoadedModel:
         return token_labels(self.tokenizer, self.token_strings)
 
     @cached_property
+    def token_pieces(self) -> list[str]:
+        """Every row's tokenizer piece, the raw vocabulary entry ('' past the tokenizer)."""
+        return tokenizer_pieces(self.tokenizer, self.vocab_size)
+
+    @cached_property
     def token_kinds(self) -> TokenKinds:
         """Every row's kind, case, script and length (`token_kinds.py`), computed once."""
-        count = min(len(self.tokenizer), self.vocab_size)
-        pieces = self.tokenizer.convert_ids_to_tokens(list(range(count)))
-        pieces = [p or "" for p in pieces] + [""] * (self.vocab_size - count)
-        return token_kinds(pieces, self.token_strings, set(self.tokenizer.all_special_ids))
+        specials = set(self.tokenizer.all_special_ids)
+        return token_kinds(self.token_pieces, self.token_strings, specials)
 
     def require_causal(self, what: str) -> None:
         if not self.is_causal:

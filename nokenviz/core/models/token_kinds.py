@@ -130,6 +130,13 @@ def select(query: str, texts: list[str], kinds: TokenKinds, norms: np.ndarray) -
     return np.flatnonzero(mask)
 
 
+def check_query(query: str) -> None:
+    """Raise `NokenvizError` (one line) if `query` cannot be read, before any vocabulary is at
+    hand (a scene file's filter, a typed filter)."""
+    one = TokenKinds([""], [""], [""], np.zeros(1, dtype=np.int64))
+    select(query, [""], one, np.zeros(1, dtype=np.float32))
+
+
 class _Parser:
     def __init__(self, parts: list[str], texts: list[str], kinds: TokenKinds, norms: np.ndarray):
         self.parts, self.at = parts, 0
@@ -191,7 +198,13 @@ class _Parser:
         name, value = field.group(1), field.group(2)
         if name is not None:
             return self._category(name, value.replace("_", " "), word)
-        return _compare(self._numbers(field.group(3)), field.group(4), float(field.group(5)))
+        try:
+            number = float(field.group(5))
+        except ValueError:
+            raise NokenvizError(
+                f"token query: {field.group(5)!r} in {word!r} is not a number"
+            ) from None
+        return _compare(self._numbers(field.group(3)), field.group(4), number)
 
     def _category(self, name: str, value: str, word: str) -> np.ndarray:
         k = self.kinds

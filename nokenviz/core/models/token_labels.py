@@ -107,13 +107,21 @@ def unique_labels(labels: list[str]) -> list[str]:
     return out
 
 
+def tokenizer_pieces(tokenizer: Any, rows: int) -> list[str]:
+    """Every row's tokenizer piece, the raw vocabulary entry ('' for rows past the tokenizer:
+    padding of the embedding matrix)."""
+    count = min(len(tokenizer), rows)
+    pieces = tokenizer.convert_ids_to_tokens(list(range(count)))
+    return [p or "" for p in pieces] + [""] * (rows - count)
+
+
 def token_labels(tokenizer: Any, texts: list[str]) -> list[str]:
     """The label of every vocabulary row; `texts` is each row's decoded text (rows past the
     tokenizer, padding of the embedding matrix, are shown by id)."""
     count = min(len(tokenizer), len(texts))
-    pieces = tokenizer.convert_ids_to_tokens(list(range(count)))
+    pieces = tokenizer_pieces(tokenizer, count)
     specials = set(tokenizer.all_special_ids)
-    labels = [token_label(piece or "", texts[i], i in specials) for i, piece in enumerate(pieces)]
+    labels = [token_label(piece, texts[i], i in specials) for i, piece in enumerate(pieces)]
     labels += [f"#{i}" for i in range(count, len(texts))]
     return unique_labels(labels)
 

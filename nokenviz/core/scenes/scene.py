@@ -25,6 +25,8 @@ from pydantic import (
 
 from nokenviz.core.files import write_text_atomic
 from nokenviz.core.generation.settings import READOUT_TARGET, DecodingSettings
+from nokenviz.core.maps.colouring import ColourBy
+from nokenviz.core.maps.map_kinds import Kind
 from nokenviz.errors import NokenvizError
 
 if TYPE_CHECKING:  # the fitting module imports torch; the GUI's first paint does not wait for it
@@ -44,21 +46,29 @@ class _Part(BaseModel):
 
 
 class ProjectionPart(_Part):
-    kind: Literal["pca", "umap", "plane", "local"] = "pca"
+    kind: Kind = "pca"
     centred: bool = True
     matrix: Literal["W_E", "W_U"] = "W_E"
     plane_tokens: tuple[int, int] | None = None  # token plane: the two tokens spanning it
     centre: int | Literal["noken"] | None = None  # local view: a token id, or the noken
-    colour: Literal["norm", "recall"] = "norm"  # what the points' colour shows
-    exact: bool = False  # UMAP: fit every token of a large vocabulary, not a sample
+    colour: ColourBy = "norm"  # what the points' colour shows
+    filter: str = ""  # a token query: matching tokens bright, the others dim ("" = none)
+    regions: bool = False  # label the map's regions (dominant kind, script, central tokens)
+    exact: bool = False  # UMAP, neighbour map: fit every token of a large vocabulary
 
     def without_tokens(self) -> ProjectionPart:
         """The same projection for another vocabulary: a token plane or a local view (centred
-        on a token or a noken of the old model) becomes the PCA sphere, and an exact UMAP is
-        asked for again (its time depends on the vocabulary)."""
+        on a token or a noken of the old model) becomes the PCA sphere, an exact UMAP is asked
+        for again (its time depends on the vocabulary), and colouring by the change from
+        another model waits for a comparison of this one."""
         kind = "pca" if self.kind in ("plane", "local") else self.kind
         return ProjectionPart(
-            kind=kind, centred=self.centred, matrix=self.matrix, colour=self.colour
+            kind=kind,
+            centred=self.centred,
+            matrix=self.matrix,
+            colour="norm" if self.colour == "change" else self.colour,  # no comparison yet
+            filter=self.filter,
+            regions=self.regions,
         )
 
     def spec(self, labels: list[str]) -> ProjectionSpec:
@@ -75,6 +85,18 @@ class ProjectionPart(_Part):
             centre_name=name,
             exact=self.exact,
         )
+
+    @field_validator("filter")
+    @classmethod
+    def _readable_filter(cls, query: str) -> str:
+        if query.strip():
+            from nokenviz.core.models.token_kinds import check_query
+
+            try:
+                check_query(query)
+            except NokenvizError as exc:
+                raise ValueError(str(exc)) from None
+        return query
 
     @model_validator(mode="after")
     def _kinds_need_tokens(self) -> ProjectionPart:

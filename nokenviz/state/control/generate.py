@@ -122,6 +122,9 @@ class GenerateControl(ControlBase):
             sweep_rows=list(s.sweep_rows),
             length=s.length,
             generation=self._generation_rows(),
+            kinds=s.vocab.kinds,
+            matched=s.matched,
+            change=None if s.compared is None else s.compared.comparison.per_token(),
         )
         fn = work.export(s.to_scene(), data, path, size, dpi)
         self._submit("export", f"export {figure}", fn, runner="projection", needs_model=False)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from nokenviz.core.maps.faithfulness import Faithfulness
     from nokenviz.core.maps.geometry import Neighbours
     from nokenviz.core.maps.projections import Projection
+    from nokenviz.core.maps.regions import Region
 
 
 SEARCH_SHOWN = 50  # matches a search steps through
@@ -30,6 +31,7 @@ class MapControl(ControlBase):
             projection=self._on_projection,
             recall=self._on_recall,
             faithfulness=self._on_faithfulness,
+            regions=self._on_regions,
             neighbours=self._on_neighbours,
         )
         self.failure_handlers.update(projection=self._projection_failed, recall=self._recall_failed)
@@ -63,12 +65,12 @@ class MapControl(ControlBase):
                 return
         s.projection = ProjectionPart.model_validate(
             {
+                **part.model_dump(),  # colour, filter, region labels: kept
                 "kind": kind,
                 "centred": part.centred if centred is None else centred,
                 "matrix": part.matrix if matrix is None else matrix,
                 "plane_tokens": plane,
                 "centre": centre if kind == "local" else None,
-                "colour": part.colour,
                 "exact": part.exact if exact is None else exact,
             }
         )
@@ -175,9 +177,54 @@ class MapControl(ControlBase):
         fn = work.neighbours(token, s.matrix, vectors, coords, norms)
         self._submit("neighbours", "neighbours", fn)
 
-    def set_colour(self, colour: str) -> None:
-        """Colour the points by norm, or by how well each keeps its neighbours (kNN recall)."""
+    def set_filter(self, query: str) -> None:
+        """Keep the tokens `query` selects bright (`core/models/token_kinds.py` reads it) and
+        dim the others; the norm band highlights only matching tokens. A query that cannot be
+        read is said in one line and the filter shown stays."""
+        from pydantic import ValidationError
+
         s = self.session
+        try:  # the scene schema reads the query (a scene file's filter is checked the same way)
+            update = {**s.projection.model_dump(), "filter": query.strip()}
+            s.projection = ProjectionPart.model_validate(update)
+        except ValidationError as exc:
+            s.error = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+            self._notify("error")
+            return
+        self._notify("projection", "band")
+
+    def set_regions(self, on: bool) -> None:
+        """Label the map's regions by what they hold (named once per drawn map)."""
+        s = self.session
+        s.projection = s.projection.model_copy(update={"regions": on})
+        self._notify("projection", "regions")
+        if on and s.regions is None:
+            self._name_regions()
+
+    def _name_regions(self) -> None:
+        s = self.session
+        if s.fitted is None or s.vocab is None or s.vocab.kinds is None:
+            return
+        fn = work.regions(s.vocab.kinds, s.fitted)
+        self._submit(
+            "regions", "naming the map's regions", fn, runner="projection", needs_model=False
+        )
+
+    def _on_regions(self, value: tuple[Projection, list[Region]]) -> set[Part]:
+        fitted, found = value
+        if fitted is not self.session.fitted:  # named on a projection since replaced
+            return set()
+        self.session.regions = found
+        return {"regions"}
+
+    def set_colour(self, colour: str) -> None:
+        """Colour the points by norm, kind, script or length, or by how well each keeps its
+        neighbours (kNN recall, measured when first asked for)."""
+        s = self.session
+        if colour == "change" and s.compared is None:
+            s.message = "Colour by change: compare with another model first (File menu)"
+            self._notify("message", "projection")  # the colour menus show the colour kept
+            return
         s.projection = s.projection.model_copy(update={"colour": colour})
         self._notify("projection")
         if colour == "recall" and s.recall is None:
@@ -224,13 +271,15 @@ class MapControl(ControlBase):
 
     def _on_projection(self, fitted: Projection) -> set[Part]:
         s = self.session
-        s.fitted, s.recall, s.faithfulness = fitted, None, None
+        s.fitted, s.recall, s.faithfulness, s.regions = fitted, None, None, None
         self._measure("faithfulness", "measuring the map", work.faithfulness)
+        if s.projection.regions:
+            self._name_regions()
         if s.projection.colour == "recall":
             self._measure("recall", "kNN recall of every token", work.recall)
         if s.selection:  # its recall is measured again, on this map
             self._request_neighbours()
-        return {"fitted", "recall"}
+        return {"fitted", "recall", "regions"}
 
     def _on_recall(self, value: tuple[Projection, np.ndarray]) -> set[Part]:
         fitted, recall = value

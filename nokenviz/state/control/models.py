@@ -50,9 +50,10 @@ class ModelControl(ControlBase):
         s = self.session
         self._drop_model_jobs()  # anything asked of the old model since
         s.generation, s.vocab, s.model_spec = job.target, vocab, vocab.info["model"]
-        s.fitted = s.recall = s.faithfulness = None
+        s.fitted = s.recall = s.faithfulness = s.regions = None
         s.trace = s.neighbours = s.preview = s.output = None
         s.trace_length = s.noken_length = s.noken_readout = s.readouts = s.inversion = None
+        s.comparison = None  # of the previous model
         s.sweep_rows = []  # the history keeps every run, each naming its model
         s.selection = ()
         s.projection = s.projection.without_tokens()

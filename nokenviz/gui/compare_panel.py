@@ -1,0 +1,93 @@
+"""Compare the shown model with another checkpoint (a fine-tune, a sibling, another step):
+the map coloured by how far each token moved, and the tokens that changed most (a click
+selects one on the map)."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from nokenviz.gui.plots import compact
+from nokenviz.state.controller import Controller
+from nokenviz.state.session import Part, Session
+
+COMPARE_TIP = (
+    "Read the other model's embedding (or unembedding) and tokenizer from its checkpoint, match "
+    "tokens by their tokenizer piece, rotate it onto this model (orthogonal Procrustes) and "
+    "measure per token the cosine, the overlap of the 10 nearest tokens and the norm ratio"
+)
+HEADERS = ["token", "cosine", "kNN overlap", "norm B/A"]
+
+
+class ComparePanel(QWidget):
+    def __init__(self, controller: Controller) -> None:
+        super().__init__()
+        self.controller = controller
+        self.shown: object = None
+        self.other = QLineEdit(
+            placeholderText="another checkpoint: a folder or a .gguf file (Enter)",
+            toolTip=COMPARE_TIP,
+        )
+        self.other.returnPressed.connect(self._typed)
+        self.browse = QPushButton("Compare with model…", toolTip=COMPARE_TIP)
+        self.browse.clicked.connect(self.choose)
+        self.summary = QLabel("", wordWrap=True)
+        self.table = compact(QTableWidget(0, len(HEADERS)))
+        self.table.setHorizontalHeaderLabels(HEADERS)
+        self.table.setToolTip("Most changed first (lowest neighbour overlap, then cosine)")
+        self.table.cellClicked.connect(self._clicked)
+        row = QHBoxLayout()
+        row.addWidget(self.other, 1)
+        row.addWidget(self.browse)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.table, 1)
+
+    def choose(self) -> None:
+        """Pick the other model's folder (a .gguf file can be typed in the box)."""
+        folder = QFileDialog.getExistingDirectory(self, "Compare with the model in…")
+        if folder:
+            self.other.setText(folder)
+            self.controller.compare_with(folder)
+
+    def _typed(self) -> None:
+        if self.other.text().strip():
+            self.controller.compare_with(self.other.text().strip())
+
+    def _clicked(self, row: int, _column: int) -> None:
+        found = self.controller.session.comparison
+        if found is not None and row < len(found.moved):
+            self.controller.select([found.moved[row].id])
+
+    def apply(self, session: Session, changed: frozenset[Part]) -> None:
+        if changed & {"model", "jobs"}:
+            busy = "compare" in session.running
+            self.browse.setEnabled(session.vocab is not None and not busy)
+        if not changed & {"model", "comparison"} or session.comparison is self.shown:
+            return
+        self.shown = found = session.comparison
+        self.table.setRowCount(0 if found is None else len(found.moved))
+        if found is None:
+            self.summary.setText("")
+            return
+        c = found.comparison
+        self.summary.setText(
+            f"B: {found.other} · {len(c.ids_a):,} shared tokens ({c.tokens_a:,} in A, "
+            f"{c.tokens_b:,} in B) · {c.note} · mean overlap of the 10 nearest tokens "
+            f"{c.mean_knn_overlap:.3f} (over {len(c.sampled):,} tokens)"
+        )
+        for row, moved in enumerate(found.moved):
+            cosine = "–" if moved.cosine is None else f"{moved.cosine:+.3f}"
+            cells = [moved.label, cosine, f"{moved.knn_overlap:.2f}", f"{moved.norm_ratio:.3f}"]
+            for column, text in enumerate(cells):
+                self.table.setItem(row, column, QTableWidgetItem(text))
