@@ -111,6 +111,26 @@ def test_the_legend_names_each_mark_and_the_caption_explains_the_token_marks() -
     assert "␣ space" in legend.get_title().get_text()
 
 
+def test_categories_filter_and_a_compared_token_reach_the_figure() -> None:
+    from nokenviz.core.maps.colouring import categories
+    from nokenviz.core.models.token_kinds import token_kinds
+
+    layers = _layers()
+    texts = [" word", "ing", "123", " слово"] * 750
+    found = categories("script", token_kinds(texts, texts, set()))
+    layers.colours = TokenColours("script", "viridis", np.zeros(3000), (0.0, 1.0), found)
+    layers.matched = np.arange(3, 3000, 4)  # the Cyrillic ones
+    layers.filter = "script:Cyrillic"
+    layers.moved = np.array([[0.0, 0.0], [1.0, 0.5]])
+    figure = sphere_figure(layers)
+    legend = figure.legends[0]
+    names = {t.get_text() for t in legend.get_texts()}
+    assert {"Latin  1,500", "Common  750", "Cyrillic  750", NAMES["moved"]} <= names
+    assert "filter 'script:Cyrillic': 750 of 3,000 tokens" in legend.get_title().get_text()
+    bright = figure.axes[0].collections[1]  # drawn over the dimmed vocabulary
+    assert len(bright.get_offsets()) == 750 and figure.axes[0].collections[0].get_alpha() < 0.2
+
+
 def _label_boxes(figure) -> list:
     axes = figure.axes[0]
     return [t.get_window_extent() for t in axes.texts if t.get_text().startswith(("L", "␣"))]

@@ -3,6 +3,8 @@ projections, failures, cancel and closing while busy."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 pytest.importorskip("pytestqt")
@@ -117,6 +119,9 @@ def test_cancelling_a_load(qtbot, loaded, tiny_dirs) -> None:
 
 
 def test_cancelling_a_umap_run(qtbot, loaded) -> None:
+    from nokenviz.core.maps.fit_cache import cache_dir
+
+    shutil.rmtree(cache_dir("umap"), ignore_errors=True)  # a fit from an earlier test is not run
     session = loaded.session
     cancelled: list[str] = []
 

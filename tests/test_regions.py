@@ -1,4 +1,5 @@
-"""Region names against a map built to have known regions."""
+"""Region names against a map built to have known regions, and the category colours they
+are read with."""
 
 from __future__ import annotations
 
@@ -33,3 +34,17 @@ def test_regions_are_named_by_their_dominant_kind_and_script_and_central_tokens(
     labels = region_labels(xy, found, pieces)
     assert all(label.role == "region" for label in labels)
     assert any(label.text.startswith("word start · Cyrillic:  слово") for label in labels)
+
+
+def test_scripts_past_the_palette_share_one_grey_other_and_counts_follow_the_filter() -> None:
+    from nokenviz.core.maps.colouring import OTHER, OTHER_COLOUR, PALETTE, categories
+
+    words = ["a", "б", "γ", "א", "ع", "क", "中", "한", "ก"]  # nine scripts
+    texts = [w for n, w in enumerate(words) for _ in range(20 - n)]  # the first most frequent
+    kinds = token_kinds(texts, texts, set())
+    found = categories("script", kinds)
+    assert found.names[:2] == ("Latin", "Cyrillic") and found.names[-1] == OTHER
+    assert len(found.names) == len(PALETTE) + 1 and found.colours[-1] == OTHER_COLOUR
+    assert found.counts[-1] == 13 + 12  # Hangul and Thai, the two least frequent
+    within = np.array([t == "б" for t in texts])
+    assert categories("script", kinds, within).legend() == [(PALETTE[1], "Cyrillic  19")]

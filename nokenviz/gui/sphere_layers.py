@@ -81,14 +81,12 @@ class SphereLayers:
     def _draw_moved(self, session: Session, fitted: Projection) -> None:
         """After a comparison: the selected token joined to its place in the other model (its
         aligned vector placed by this projection)."""
-        found, selection = session.compared, session.selection
-        vector = None
-        if found is not None and selection:
-            vector = found.other_vector(selection[-1])
+        vector = session.moved
         if vector is None:
             self.view.set_moved(None, None)
             return
-        self.view.set_moved(fitted.coords[selection[-1]], fitted.project(vector[None])[0])
+        here = fitted.coords[session.selection[-1]]
+        self.view.set_moved(here, fitted.project(vector[None])[0])
 
     def _draw_anchors(self, session: Session, fitted: Projection) -> None:
         """The anchors as a closed polygon, in the order the blend weights use."""
@@ -145,7 +143,7 @@ class SphereLayers:
             return
         self.coloured = drawing
         levels = (stats.p01, stats.p99)
-        change = None if compared is None else compared.comparison.per_token()
+        change = session.change if part.colour == "change" else None
         colours = token_colours(
             part.colour, session.norms, levels, vocab.kinds, recall, matched, change
         )

@@ -3,8 +3,9 @@ length, kNN recall), drawn flat.
 
 Rendering (P1): the whole vocabulary is one image (per 2x2-pixel cell the mean value's colour
 or the most frequent category's, empty cells transparent; `token_paint.py`) re-binned when the
-view settles; panning only transforms that image. With a filter, that image is dimmed and the
-matching tokens are a second, bright image over it (every match drawn, however many). The brushed
+view settles; panning only transforms that image. With a filter, the image is dimmed and the
+matching tokens' cells are composed bright over it, still one image (every match drawn, however
+many; as points when few are in view). The brushed
 set is a second image of its own colour when it is large (every token of the band is drawn,
 never a capped subset). Real point items are used where they are few: the selection, a
 trajectory, a small brushed set, and all points once zoomed in so far that fewer than
@@ -22,7 +23,7 @@ from nokenviz.core.figures import overlays
 from nokenviz.core.figures.overlays import COLOURS, NAMES, Role
 from nokenviz.core.maps.density import bin_points, visible
 from nokenviz.gui.sphere_marks import Handle, LabelItem, placed_labels, shown_roles
-from nokenviz.gui.token_paint import DIM_ALPHA, TokenPaint
+from nokenviz.gui.token_paint import TokenPaint
 
 POINT_LIMIT = 3000
 NEAR_DEGREES = 60.0  # a local view draws the tokens this close to its centre large
@@ -53,12 +54,9 @@ class SphereView(pg.PlotWidget):
         self.paint = TokenPaint(np.zeros(0, np.float32), (0.0, 1.0), pg.colormap.get(COLORMAP))
         self.polar = self.local = False
 
-        self.image = pg.ImageItem(axisOrder="row-major")  # every token (dimmed by a filter)
+        self.image = pg.ImageItem(axisOrder="row-major")  # every token (a filter's matches bright)
         self.image.setZValue(0)
-        self.match_image = pg.ImageItem(axisOrder="row-major")  # the filter's matches
-        self.match_image.setZValue(0.2)
-        for image in (self.image, self.match_image):
-            self.addItem(image)
+        self.addItem(self.image)
         self.colorbar = pg.ColorBarItem(
             colorMap=self.paint.colormap, label="token norm", interactive=False, width=14
         )
@@ -238,7 +236,7 @@ class SphereView(pg.PlotWidget):
         self.paint = TokenPaint(np.zeros(0, np.float32), (0.0, 1.0), self.paint.colormap)
         self.tokens = []
         self.highlight_ids = np.zeros(0, dtype=np.int64)
-        for item in (self.image, self.match_image, self.highlight_image):
+        for item in (self.image, self.highlight_image):
             item.clear()
         for item in (self.points, self.near, self.highlight, self.selection, self.mean_marker):
             item.clear()
@@ -253,29 +251,23 @@ class SphereView(pg.PlotWidget):
         self._rebin_highlight((x0, x1), (y0, y1), shape)
         shown = visible(self.coords, (x0, x1), (y0, y1))
         if len(shown) <= POINT_LIMIT:
-            for image in (self.image, self.match_image):
-                image.setVisible(False)
+            self.image.setVisible(False)
             self.points.setData(pos=self.coords[shown], brush=self.paint.points(shown), data=shown)
             return
-        matched, rect = self.paint.matched, QRectF(x0, y0, x1 - x0, y1 - y0)
+        matched = self.paint.matched
         few = (
             None if matched is None else matched[visible(self.coords[matched], (x0, x1), (y0, y1))]
         )
-        if few is not None and len(few) <= POINT_LIMIT:  # few matches: points, easy to see
+        as_points = few is not None and len(few) <= POINT_LIMIT  # few matches: easy to see
+        if few is not None and as_points:
             self.points.setData(pos=self.coords[few], brush=self.paint.points(few), data=few)
-            matched = None
         else:
             self.points.clear()
-        everything = self.paint.cells(self.coords, None, (x0, x1), (y0, y1), shape)
-        self.image.setImage(everything, levels=(0, 255))
-        self.image.setOpacity(1.0 if self.paint.matched is None else DIM_ALPHA / 255)
-        if matched is not None:
-            matches = self.paint.cells(self.coords, matched, (x0, x1), (y0, y1), shape)
-            self.match_image.setImage(matches, levels=(0, 255))
-        for image in (self.image, self.match_image):
-            image.setRect(rect)
+        overlay = matched is not None and not as_points
+        image = self.paint.composite(self.coords, (x0, x1), (y0, y1), shape, overlay)
+        self.image.setImage(image, levels=(0, 255))
+        self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
         self.image.setVisible(True)
-        self.match_image.setVisible(matched is not None)
 
     def _rebin_highlight(
         self, x: tuple[float, float], y: tuple[float, float], shape: tuple[int, int]
@@ -438,5 +430,7 @@ class SphereView(pg.PlotWidget):
 
     def _settled(self) -> None:
         """The view stopped moving: re-bin the image and re-place labels (screen space)."""
+        if self.plotItem is None:  # closed while the timer ran
+            return
         self.rebin()
         self._layout_labels()

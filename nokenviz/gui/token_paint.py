@@ -70,6 +70,26 @@ class TokenPaint:
         rgba[binned.counts == 0, 3] = 0
         return rgba
 
+    def composite(
+        self,
+        coords: np.ndarray,
+        x: tuple[float, float],
+        y: tuple[float, float],
+        shape: tuple[int, int],
+        overlay: bool,
+    ) -> np.ndarray:
+        """One RGBA image of every token, dimmed when a filter is set, with (`overlay`) the
+        matches' own cells over it at full strength: one image to pan, as without a filter."""
+        image = self.cells(coords, None, x, y, shape)
+        if self.matched is None:
+            return image
+        image[..., 3] = (image[..., 3].astype(np.uint16) * DIM_ALPHA // 255).astype(np.uint8)
+        if overlay:
+            matches = self.cells(coords, self.matched, x, y, shape)
+            found = matches[..., 3] > 0
+            image[found] = matches[found]
+        return image
+
     def _colours(self, ids: np.ndarray) -> np.ndarray:
         if self.codes is not None and self.palette is not None:
             return self.palette[self.codes[ids]].copy()

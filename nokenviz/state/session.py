@@ -214,6 +214,18 @@ class Session:
         return found if found is not None and found.matrix == self.matrix else None
 
     @property
+    def change(self) -> tuple[np.ndarray, str] | None:
+        """The comparison's value per token (for colouring by change) and what it is."""
+        return None if self.compared is None else self.compared.comparison.per_token()
+
+    @property
+    def moved(self) -> np.ndarray | None:
+        """The selected token's vector in the compared model, turned into this one's space."""
+        if self.compared is None or not self.selection:
+            return None
+        return self.compared.other_vector(self.selection[-1])
+
+    @property
     def highlight(self) -> np.ndarray:
         """Every token whose norm is in the band (ids, ascending), of those the filter keeps:
         the band and the filter select together."""

@@ -51,6 +51,7 @@ class SceneData:
     kinds: TokenKinds | None = None  # each token's kind and script (colouring by them)
     matched: np.ndarray | None = None  # the ids the scene's filter keeps (None: no filter)
     change: tuple[np.ndarray, str] | None = None  # a comparison's value per token, its name
+    moved: np.ndarray | None = None  # the selected token's vector in the compared model
 
 
 def sphere_layers(scene: Scene, data: SceneData, title: str) -> SphereLayers:
@@ -93,9 +94,18 @@ def sphere_layers(scene: Scene, data: SceneData, title: str) -> SphereLayers:
         anchors=anchors,
         trajectory=trajectory,
         noken=None if data.noken is None else projection.project(data.noken)[0],
+        moved=_moved(scene, data, projection),
         mean_marker=projection.mean_marker(),
         view=None if view is None else (view.x, view.y),
     )
+
+
+def _moved(scene: Scene, data: SceneData, projection: Projection) -> np.ndarray | None:
+    """The selected token and its place in the compared model ([2, 2]), when there is one."""
+    if data.moved is None or not scene.selection:
+        return None
+    here = projection.coords[scene.selection[-1]]
+    return np.stack([here, projection.project(data.moved[None])[0]])
 
 
 def scene_figure(scene: Scene, data: SceneData, size: FigureSize = SIZES["screen"]) -> Figure:

@@ -41,12 +41,13 @@ class SphereLayers:
     mean_marker: np.ndarray | None = None  # [2]
     view: tuple[tuple[float, float], tuple[float, float]] | None = None
     matched: np.ndarray | None = None  # ids the filter keeps bright (None: no filter)
+    moved: np.ndarray | None = None  # [2, 2]: the selected token, its place in a compared model
     filter: str = ""  # the filter's query, for the caption
     faithfulness: str = ""  # how well the map keeps neighbours (kNN recall), for the caption
 
     def marks(self) -> np.ndarray:
         """Every overlay point ([n, 2]): what the frame must keep in view."""
-        parts = [self.selection, self.anchors, self.trajectory, self.noken]
+        parts = [self.selection, self.anchors, self.trajectory, self.noken, self.moved]
         return np.vstack(
             [np.zeros((0, 2)), *(np.reshape(p, (-1, 2)) for p in parts if p is not None)]
         )
@@ -268,6 +269,8 @@ def _draw_overlays(axes: Axes, layers: SphereLayers, size: FigureSize) -> list[L
         axes.plot(*layers.trajectory[-1], marker=">", color=COLOURS["trajectory"], ms=5, zorder=5)
     if layers.selection is not None and len(layers.selection):
         mark("selection", layers.selection, marker="o", mfc="none", mew=1.2, ms=8, zorder=6)
+    if layers.moved is not None:
+        mark("moved", layers.moved, marker="o", ms=4, ls=":", lw=1.5, mec="black", zorder=6)
     if layers.noken is not None:
         mark("noken", layers.noken, marker="D", mec="black", mew=0.8, ms=7, zorder=7)
     if layers.mean_marker is not None:

@@ -1,6 +1,6 @@
 """Token vectors as directions on a sphere, drawn flat.
 
-Three projections, all from unit directions (norms are drawn separately, as colour):
+The projections, all from unit directions (norms are drawn separately, as colour):
 - PCA sphere: the top three principal axes of the directions, renormalised onto the 2-sphere
   and drawn on a Hammer equal-area map. Exact and linear: any new vector lands exactly.
 - UMAP sphere: umap-learn with `output_metric="haversine"` on the top principal axes of the
@@ -91,7 +91,7 @@ class Reducer:
     place new vectors."""
 
     mean: np.ndarray  # [d]
-    axes: np.ndarray  # [d, UMAP_DIMS]
+    axes: np.ndarray  # [d, UMAP_DIMS], or [d, PLACE_DIMS] for the neighbour map
 
     def __call__(self, units: np.ndarray) -> np.ndarray:
         return _normalise((units - self.mean) @ self.axes)
@@ -154,7 +154,7 @@ class Projection:
         return _hammer(_normalise(_place(reducer(units), fitted, xyz)))
 
     def mean_marker(self) -> np.ndarray | None:
-        """Where the common direction sits (uncentred spheres only: centring removes it)."""
+        """Where the common direction sits (uncentred maps only: centring removes it)."""
         if self.spec.kind in ("plane", "local") or self.spec.centred:
             return None
         return self.project(self.mean_direction[None])[0]

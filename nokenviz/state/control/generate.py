@@ -124,7 +124,8 @@ class GenerateControl(ControlBase):
             generation=self._generation_rows(),
             kinds=s.vocab.kinds,
             matched=s.matched,
-            change=None if s.compared is None else s.compared.comparison.per_token(),
+            change=s.change,
+            moved=s.moved,
         )
         fn = work.export(s.to_scene(), data, path, size, dpi)
         self._submit("export", f"export {figure}", fn, runner="projection", needs_model=False)
