@@ -71,10 +71,15 @@ def sphere_figure(layers: SphereLayers, size: FigureSize = SIZES["screen"]) -> F
         notes.append(legend_line([label.text for label in layers.labels]))
         caption = " · ".join(note for note in notes if note)
         if handles or caption:
+            columns = max(min(len(handles), _legend_columns(size)), 1)
+            rows = -(-len(handles) // columns)
+            if rows > 2:  # a tall legend gets its own room instead of shrinking the map
+                line = 1.6 * mpl.rcParams["legend.fontsize"] / 72  # inches
+                figure.set_figheight(figure.get_figheight() + (rows - 2) * line)
             figure.legend(
                 handles=handles,
                 loc="outside lower center",
-                ncols=min(len(handles), 3) or 1,
+                ncols=columns,
                 frameon=False,
                 title=size.wrap(caption) or None,
                 title_fontsize=mpl.rcParams["legend.fontsize"],
@@ -103,7 +108,8 @@ def _draw_tokens(
         points = axes.scatter(coords[:, 0], coords[:, 1], rasterized=True, **style)
     else:
         axes.scatter(coords[:, 0], coords[:, 1], rasterized=True, alpha=0.12, **style)
-        bright = {**style, "c": np.asarray(style["c"])[matched], "s": 6 * style["s"]}  # found
+        grow = 6 if len(matched) < 2000 else 2  # a few matches must be found, many not hide all
+        bright = {**style, "c": np.asarray(style["c"])[matched], "s": grow * style["s"]}
         points = axes.scatter(coords[matched, 0], coords[matched, 1], rasterized=True, **bright)
     if found is None:
         figure.colorbar(points, ax=axes, shrink=0.8, label=colours.label, pad=0.01)
@@ -112,6 +118,11 @@ def _draw_tokens(
         Line2D([], [], ls="none", marker="o", ms=5, color=colour, label=text)
         for colour, text in found.legend()
     ]
+
+
+def _legend_columns(size: FigureSize) -> int:
+    """As many legend columns as the page is wide for (a one-column figure has one)."""
+    return 1 if size.width < 4.5 else 2 if size.width < 6.5 else 3
 
 
 def _filter_note(layers: SphereLayers) -> str:

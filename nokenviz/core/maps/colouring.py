@@ -108,7 +108,7 @@ def token_colours(
     a filter is set. `change` is a comparison's value per token and its name."""
     if by == "change" and change is not None:
         values, label = change
-        low = float(np.nanpercentile(values, 1)) if np.isfinite(values).any() else 0.0
+        low = float(np.nanmin(values)) if np.isfinite(values).any() else 0.0  # the most moved
         return TokenColours(label, SCALES["change"][1], values, (min(low, 0.99), 1.0))
     if by == "recall" and recall is not None:
         return TokenColours(*SCALES["recall"], recall.astype(np.float32), (0.0, 1.0))

@@ -188,7 +188,7 @@ class MapControl(ControlBase):
             update = {**s.projection.model_dump(), "filter": query.strip()}
             s.projection = ProjectionPart.model_validate(update)
         except ValidationError as exc:
-            s.error = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+            s.error = "filter failed: " + str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
             self._notify("error")
             return
         self._notify("projection", "band")
