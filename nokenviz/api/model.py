@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import ValidationError
 
-from nokenviz.api import operations
+from nokenviz.api import operations, vocabulary_operations
 from nokenviz.api.requests import (
     CompareRequest,
     GenerateRequest,
@@ -35,8 +35,6 @@ from nokenviz.api.results import (
     InversionResult,
     Length,
     Lens,
-    Map,
-    ModelComparison,
     ModelInfo,
     Neighbors,
     Noken,
@@ -44,6 +42,10 @@ from nokenviz.api.results import (
     Rendered,
     SizeName,
     Sweep,
+)
+from nokenviz.api.vocabulary_results import (
+    Map,
+    ModelComparison,
     TokenMatches,
 )
 from nokenviz.core.generation.experiment import parse_experiment
@@ -288,7 +290,7 @@ class Model:
         """The tokens `query` selects, e.g. `"script:Cyrillic and not kind:number"`,
         `"kind:word_start and len>8"`, `"/^ [A-Z]/"` (and, or, not, parentheses; fields
         kind, case, script, len, norm, id)."""
-        return operations.tokens(self.loaded, query)
+        return vocabulary_operations.tokens(self.loaded, query)
 
     def project(
         self,
@@ -301,7 +303,7 @@ class Model:
     ) -> Map:
         """Every token's place on the app's map (`.coords`, [vocab, 2]) and its kNN recall@10."""
         request = MapRequest(kind, centred, matrix, exact)
-        return operations.project(self.loaded, request, Task(progress=progress))
+        return vocabulary_operations.project(self.loaded, request, Task(progress=progress))
 
     def compare(
         self,
@@ -315,7 +317,7 @@ class Model:
         its tokenizer): per token the aligned cosine, neighbour overlap and norm ratio
         (`.comparison`), and the `top` that changed most (`.moved`)."""
         request = CompareRequest(str(other), top, matrix)
-        return operations.compare(self.loaded, request, Task(progress=progress))
+        return vocabulary_operations.compare(self.loaded, request, Task(progress=progress))
 
     def render(
         self,

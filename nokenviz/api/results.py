@@ -8,14 +8,13 @@ fields named for labels. Every document names the model that made it.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from nokenviz.core.figures.sizes import SIZES
 from nokenviz.core.generation.patchscope import Readout
 from nokenviz.core.generation.sweeps import SweepRow
-from nokenviz.core.maps.compare import Comparison
 from nokenviz.core.models.token_labels import token_json
 from nokenviz.core.nokens.inversion import Inversion
 from nokenviz.core.residual.vector_length import LengthSweep
@@ -344,60 +343,6 @@ class InversionResult:
 
 
 @dataclass(frozen=True)
-class Map:
-    """Every token's drawn 2-D position ([vocab, 2] float32, token-id order)."""
-
-    model: str
-    kind: str
-    title: str
-    coords: np.ndarray
-    recall_at_10: float  # share of a token's 10 nearest tokens nearest on the map (a sample)
-    seconds: float
-
-    def to_json(self) -> Json:
-        return {
-            "model": self.model,
-            "kind": self.kind,
-            "title": self.title,
-            "tokens": len(self.coords),
-            "recall_at_10": round(self.recall_at_10, 4),
-            "seconds": round(self.seconds, 2),
-        }
-
-
-@dataclass(frozen=True)
-class TokenMatch:
-    token: str  # raw text
-    id: int
-    label: str
-    norm: float  # of its W_E row
-    kind: str
-    case: str
-    script: str
-
-    def to_json(self) -> Json:
-        entry = {**token_json(self.token, self.id, self.label), "norm": round(self.norm, 4)}
-        return {**entry, "kind": self.kind, "case": self.case, "script": self.script}
-
-
-@dataclass(frozen=True)
-class TokenMatches:
-    """The tokens a query selects (`nokenviz tokens`), in id order."""
-
-    model: str
-    query: str
-    tokens: list[TokenMatch]
-
-    def to_json(self) -> Json:
-        return {
-            "model": self.model,
-            "query": self.query,
-            "count": len(self.tokens),
-            "tokens": [t.to_json() for t in self.tokens],
-        }
-
-
-@dataclass(frozen=True)
 class Rendered:
     model: str
     scene: str
@@ -410,60 +355,3 @@ class Rendered:
         if not self.caption:
             del document["caption"]
         return document
-
-
-@dataclass(frozen=True)
-class MovedToken:
-    token: str  # raw text (in A)
-    id: int  # in A
-    label: str
-    cosine: float | None  # A's direction and B's aligned one (None: widths differ)
-    knn_overlap: float  # Jaccard overlap of its 10 nearest shared tokens in A and in B
-    norm_ratio: float  # B's norm / A's
-
-    def to_json(self) -> Json:
-        def number(value: float | None) -> float | None:  # JSON has no NaN: null
-            return None if value is None or not np.isfinite(value) else round(value, 4)
-
-        return {
-            **token_json(self.token, self.id, self.label),
-            "cosine": number(self.cosine),
-            "knn_overlap": number(self.knn_overlap),
-            "norm_ratio": number(self.norm_ratio),
-        }
-
-
-@dataclass(frozen=True)
-class ModelComparison:
-    """What changed from `model` (A) to `other` (B): the shared tokens, whether B could be
-    aligned, the mean neighbour overlap and the tokens that changed most, most first. The
-    per-token arrays are in `comparison` (core/maps/compare.py)."""
-
-    model: str
-    other: str
-    matrix: str
-    comparison: Comparison
-    moved: list[MovedToken]
-    other_rows: Any = field(default=None, repr=False)  # B's matrix (its own dtype), kept
-
-    def other_vector(self, token: int) -> np.ndarray | None:
-        """Where A's `token` is in B, rotated into A's space (None: not shared, or the two
-        widths differ)."""
-        if self.other_rows is None:
-            return None
-        return self.comparison.aligned_row(token, self.other_rows)
-
-    def to_json(self) -> Json:
-        c = self.comparison
-        return {
-            "model": self.model,
-            "other": self.other,
-            "matrix": self.matrix,
-            "tokens": [c.tokens_a, c.tokens_b],
-            "shared_tokens": len(c.ids_a),
-            "aligned": c.aligned,
-            "alignment": c.note,
-            "mean_knn_overlap": round(c.mean_knn_overlap, 4),
-            "knn_overlap_over": len(c.sampled),
-            "moved": [m.to_json() for m in self.moved],
-        }

@@ -238,7 +238,7 @@ def run_invert(args: argparse.Namespace) -> int:
 def run_map(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from nokenviz.api import operations
+    from nokenviz.api import vocabulary_operations
     from nokenviz.api.requests import MapRequest
     from nokenviz.core.files import write_atomic
 
@@ -246,7 +246,7 @@ def run_map(args: argparse.Namespace) -> int:
     request = MapRequest(args.kind, not args.uncentred, matrix, args.exact)
     if args.out and not args.out.endswith(".npy"):
         raise options.UsageError(f"--out writes a .npy file, not {args.out!r}")
-    found = operations.project(open_model(args), request, _task(args))
+    found = vocabulary_operations.project(open_model(args), request, _task(args))
     clear_progress(args.json)
     if args.out:
         write_atomic(args.out, lambda file: np.save(file, found.coords.astype(np.float32)))
@@ -261,9 +261,9 @@ def run_map(args: argparse.Namespace) -> int:
 
 
 def run_tokens(args: argparse.Namespace) -> int:
-    from nokenviz.api import operations
+    from nokenviz.api import vocabulary_operations
 
-    found = operations.tokens(open_model(args), args.query)
+    found = vocabulary_operations.tokens(open_model(args), args.query)
     if args.json:
         return emit_json(found.to_json())
     print(f"{len(found.tokens):,} tokens match {args.query!r}")
@@ -275,14 +275,14 @@ def run_tokens(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from nokenviz.api import operations
+    from nokenviz.api import vocabulary_operations
     from nokenviz.api.requests import CompareRequest
 
     if args.model != "default":
         raise options.UsageError("compare names its two models itself: compare A B (no --model)")
     matrix: Literal["W_E", "W_U"] = "W_U" if args.matrix == "unembed" else "W_E"
     request = CompareRequest(args.b, args.top, matrix)
-    found = operations.compare(open_model(args, args.a), request, _task(args))
+    found = vocabulary_operations.compare(open_model(args, args.a), request, _task(args))
     clear_progress(args.json)
     if args.json:
         return emit_json(found.to_json())

@@ -27,7 +27,12 @@ from nokenviz.core.scenes.scene import (
 from nokenviz.state.job import Job
 
 if TYPE_CHECKING:
-    from nokenviz.api.results import GenerationResult, ModelComparison
+    from nokenviz.api.results import (
+        GenerationResult,
+    )
+    from nokenviz.api.vocabulary_results import (
+        ModelComparison,
+    )
     from nokenviz.core.generation.patchscope import Readout
     from nokenviz.core.generation.sweeps import SweepRow
     from nokenviz.core.maps.faithfulness import Faithfulness

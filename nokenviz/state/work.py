@@ -19,7 +19,12 @@ from nokenviz.errors import NokenvizError
 from nokenviz.state.job import JobFn
 
 if TYPE_CHECKING:
-    from nokenviz.api.results import GenerationResult, ModelComparison
+    from nokenviz.api.results import (
+        GenerationResult,
+    )
+    from nokenviz.api.vocabulary_results import (
+        ModelComparison,
+    )
     from nokenviz.core.figures.render import SceneData
     from nokenviz.core.generation.patchscope import Readout
     from nokenviz.core.generation.sweeps import SweepRow
@@ -139,11 +144,11 @@ def compare(other: str, matrix: Literal["W_E", "W_U"]) -> JobFn:
     """What changed from the loaded model to `other` (its matrix read from its checkpoint)."""
 
     def job(state: dict[str, Any], task: Task) -> ModelComparison:
-        from nokenviz.api import operations
+        from nokenviz.api import vocabulary_operations
         from nokenviz.api.requests import CompareRequest
 
         task.what = f"comparing with {other}"
-        return operations.compare(_model(state), CompareRequest(other, 50, matrix), task)
+        return vocabulary_operations.compare(_model(state), CompareRequest(other, 50, matrix), task)
 
     return job
 

@@ -9,7 +9,9 @@ from nokenviz.state.control.base import ControlBase
 from nokenviz.state.session import Part
 
 if TYPE_CHECKING:
-    from nokenviz.api.results import ModelComparison
+    from nokenviz.api.vocabulary_results import (
+        ModelComparison,
+    )
 
 
 class CompareControl(ControlBase):
