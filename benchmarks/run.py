@@ -26,6 +26,7 @@ from benchmarks import (
     neighbour_map,
     preview_speed,
     projection_speed,
+    remote_speed,
     render_speed,
     scale,
 )
@@ -41,6 +42,7 @@ BENCHMARKS: dict[str, Callable[[], dict]] = {
     "M": neighbour_map.run,
     "C": compare_speed.run,
     "S": scale.run,
+    "R": remote_speed.run,
 }
 
 

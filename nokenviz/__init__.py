@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING
 from nokenviz.version import __version__
 
 if TYPE_CHECKING:
-    from nokenviz.api import Model, load
+    from nokenviz.api import Model, connect, load
     from nokenviz.gui.show import show
 
-__all__ = ["Model", "__version__", "load", "show"]
+__all__ = ["Model", "__version__", "connect", "load", "show"]
 
 
 def __getattr__(name: str) -> object:
-    if name in ("Model", "load"):
+    if name in ("Model", "connect", "load"):
         import nokenviz.api
 
         return getattr(nokenviz.api, name)

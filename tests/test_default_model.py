@@ -104,7 +104,7 @@ def test_lerp_sweep_ends_are_the_plain_continuations(smol, api) -> None:
 
 
 def test_a_multi_token_word_shows_how_it_splits(smol, monkeypatch, capsys) -> None:
-    monkeypatch.setattr(commands, "open_model", lambda _args, _spec=None: smol)
+    monkeypatch.setattr(commands, "open_model", lambda _args, _spec=None: Model(smol))
     code = cli.main(["generate", "{x} are fast", "--noken", 'x={"token": " whippets"}'])
     err = capsys.readouterr().err
     assert code == 1

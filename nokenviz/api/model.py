@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import ValidationError
 
-from nokenviz.api import operations, vocabulary_operations
+from nokenviz.api import jobs, operations, vocabulary_operations
+from nokenviz.api.jobs import Job, T
 from nokenviz.api.requests import (
     CompareRequest,
     GenerateRequest,
@@ -101,7 +102,23 @@ class Model:
     `.tokenizer`): nothing is copied or converted."""
 
     def __init__(self, loaded: LoadedModel) -> None:
-        self.loaded = loaded
+        self._loaded = loaded
+
+    @property
+    def loaded(self) -> LoadedModel:
+        """The core's handle on the model (for code that reaches past the API)."""
+        return self._loaded
+
+    def run(self, job: Job[T], task: Task | None = None) -> T:
+        """Run `job(state, task)` where the model is: here, or on the server of a connected
+        model, with `state["model"]` the loaded model. Every method is such a job, and a
+        script may send its own (a function defined at top level, or a closure)."""
+        return job({"model": self.loaded}, task or Task())
+
+    @property
+    def token_labels(self) -> list[str]:
+        """How each token id is shown (`␣sun`), in id order."""
+        return list(self.loaded.token_labels)
 
     @classmethod
     def from_transformers(
@@ -130,18 +147,18 @@ class Model:
     @property
     def info(self) -> ModelInfo:
         """Architecture, sizes, device and dtype."""
-        return operations.info(self.loaded)
+        return self.run(jobs.call(operations.info))
 
     def describe(self) -> ModelInfo:
         """`info` with the statistics of the token norms (one pass over the embedding)."""
-        return operations.info(self.loaded, with_norms=True)
+        return self.run(jobs.call(operations.info, True))
 
     def neighbors(
         self, token: str | int, k: int = 10, metric: Metric = "cosine", matrix: Matrix = "embed"
     ) -> Neighbors:
         """The `k` nearest (`.top`) and farthest (`.bottom`) tokens of a token (its exact text,
         `␣` for a space, `#id` or an id), the token itself left out."""
-        return operations.neighbors(self.loaded, NeighborsRequest(token, k, metric, matrix))
+        return self.run(jobs.call(operations.neighbors, NeighborsRequest(token, k, metric, matrix)))
 
     def lens(
         self,
@@ -152,7 +169,7 @@ class Model:
     ) -> Lens:
         """The logit lens of `position` at every layer; `.figure()` draws the heatmap."""
         request = LensRequest(prompt, position, top, _nokens(nokens))
-        return operations.lens(self.loaded, request)
+        return self.run(jobs.call(operations.lens, request))
 
     def attention(
         self, prompt: str, position: int = -1, nokens: Mapping[str, SpecLike] | None = None
@@ -160,11 +177,11 @@ class Model:
         """Attention weights of every layer and head (`.weights`), and how much `position`
         attends to each token (`.guiding`); `.figure(layer, head)` draws one layer."""
         request = LensRequest(prompt, position, nokens=_nokens(nokens))
-        return operations.attention(self.loaded, request)
+        return self.run(jobs.call(operations.attention, request))
 
     def noken(self, spec: SpecLike) -> Noken:
         """A noken's vector from its spec, e.g. `{"mix": {" cat": 0.5, " dog": 0.5}}`."""
-        return operations.noken(self.loaded, _spec(spec))
+        return self.run(jobs.call(operations.noken, _spec(spec)))
 
     def generate(
         self,
@@ -198,7 +215,9 @@ class Model:
             compare=compare,
             soft=soft,
         )
-        return operations.generate(self.loaded, request, on_token, cancel)
+        task = Task(cancel_event=cancel or threading.Event(), what="the generation")
+        task.on_partial = jobs.streamed(on_token, spread=True)
+        return self.run(jobs.generate(request), task)
 
     def sweep(
         self,
@@ -229,7 +248,9 @@ class Model:
             nokens=_nokens(nokens),
             decoding=_decoding(decoding, decoding_options),
         )
-        return operations.sweep(self.loaded, request, on_row, cancel)
+        task = Task(cancel_event=cancel or threading.Event(), what="the sweep")
+        task.on_partial = jobs.streamed(on_row)
+        return self.run(jobs.sweep(request), task)
 
     def length(
         self,
@@ -251,7 +272,7 @@ class Model:
             top,
             _nokens(nokens),
         )
-        return operations.length(self.loaded, request)
+        return self.run(jobs.call(operations.length, request))
 
     def readout(
         self,
@@ -269,7 +290,7 @@ class Model:
         request = ReadoutRequest(
             prompt, position, layer, slot, target, max_new_tokens, _nokens(nokens)
         )
-        return operations.readout(self.loaded, request)
+        return self.run(jobs.call(operations.readout, request))
 
     def invert(
         self,
@@ -284,13 +305,13 @@ class Model:
     ) -> InversionResult:
         """The 1-3 hard tokens for `slot` whose prompt predicts most like its noken (KL)."""
         request = InvertRequest(prompt, _nokens(nokens), slot, length, candidates, time_limit)
-        return operations.invert(self.loaded, request, Task(progress=progress))
+        return self.run(jobs.call_with_task(operations.invert, request), Task(progress=progress))
 
     def tokens(self, query: str) -> TokenMatches:
         """The tokens `query` selects, e.g. `"script:Cyrillic and not kind:number"`,
         `"kind:word_start and len>8"`, `"/^ [A-Z]/"` (and, or, not, parentheses; fields
         kind, case, script, len, norm, id)."""
-        return vocabulary_operations.tokens(self.loaded, query)
+        return self.run(jobs.call(vocabulary_operations.tokens, query))
 
     def project(
         self,
@@ -303,7 +324,8 @@ class Model:
     ) -> Map:
         """Every token's place on the app's map (`.coords`, [vocab, 2]) and its kNN recall@10."""
         request = MapRequest(kind, centred, matrix, exact)
-        return vocabulary_operations.project(self.loaded, request, Task(progress=progress))
+        job = jobs.call_with_task(vocabulary_operations.project, request)
+        return self.run(job, Task(progress=progress))
 
     def compare(
         self,
@@ -317,7 +339,8 @@ class Model:
         its tokenizer): per token the aligned cosine, neighbour overlap and norm ratio
         (`.comparison`), and the `top` that changed most (`.moved`)."""
         request = CompareRequest(str(other), top, matrix)
-        return vocabulary_operations.compare(self.loaded, request, Task(progress=progress))
+        job = jobs.call_with_task(vocabulary_operations.compare, request)
+        return self.run(job, Task(progress=progress))
 
     def render(
         self,
@@ -335,7 +358,7 @@ class Model:
         from nokenviz.api.render import render
 
         task = Task(progress=progress)
-        return render(self.loaded, scene, out, size, scale, dpi, task, titles)
+        return render(self, scene, out, size, scale, dpi, task, titles)
 
 
 def _spec(spec: SpecLike) -> NokenSpec:

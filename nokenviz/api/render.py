@@ -6,10 +6,12 @@ else."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nokenviz.api import operations
+from nokenviz.api.jobs import Job
 from nokenviz.api.requests import GenerateRequest, LengthRequest, SweepRequest
 from nokenviz.api.results import Rendered, SizeName
 from nokenviz.core.figures.plots import SIZES, check_output, png_dpi, save_figure, strip_titles
@@ -29,9 +31,12 @@ from nokenviz.core.scenes.scene import Scene, check_token_ids, load_scene
 from nokenviz.core.task import Task
 from nokenviz.errors import NokenvizError
 
+if TYPE_CHECKING:
+    from nokenviz.api.model import Model
+
 
 def render(
-    loaded: LoadedModel,
+    model: Model,
     scene: str | Path | Scene,
     out: str | Path,
     size: SizeName = "screen",
@@ -48,10 +53,19 @@ def render(
     preset = SIZES[size]
     resolution = png_dpi(preset, scale, dpi)
     check_output(str(out), resolution)
-    figure = scene_figure(scene, compute_scene(scene, loaded, task), preset)
+    figure = scene_figure(scene, model.run(_computed(scene), task), preset)
     caption = "" if titles else strip_titles(figure)
     path = save_figure(figure, str(out), resolution)
-    return Rendered(loaded.resolved.spec, name, str(path), path.stat().st_size, caption)
+    return Rendered(model.info.model, name, str(path), path.stat().st_size, caption)
+
+
+def _computed(scene: Scene) -> Job[SceneData]:
+    """The model's part of a render, run where the model is; the drawing is done here."""
+
+    def job(state: dict[str, Any], task: Task) -> SceneData:
+        return compute_scene(scene, state["model"], task)
+
+    return job
 
 
 def compute_scene(scene: Scene, loaded: LoadedModel, task: Task) -> SceneData:

@@ -7,6 +7,7 @@ Heavy imports (torch, transformers) happen inside the commands so `nokenviz --he
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TYPE_CHECKING, Literal
 
@@ -22,23 +23,27 @@ from nokenviz.cli.output import (
 )
 
 if TYPE_CHECKING:
+    from nokenviz.api import Model
     from nokenviz.api.requests import SweepKind, SweepRequest
     from nokenviz.api.results import GenerationResult
     from nokenviz.core.generation.sweeps import SweepRow
-    from nokenviz.core.models.loading import LoadedModel
     from nokenviz.core.task import Task
 
 
-def open_model(args: argparse.Namespace, spec: str | None = None) -> LoadedModel:
-    """Load the command's model, with progress on a terminal and the device plan noted."""
+def open_model(args: argparse.Namespace, spec: str | None = None) -> Model:
+    """Load the command's model, with progress on a terminal and the device plan noted; or,
+    with `--connect`, reach the model served there."""
+    from nokenviz.api import Model, connect
     from nokenviz.core.models.loading import load_model
 
+    if args.connect:
+        return connect(args.connect, args.token)
     task = _task(args)
     if not args.json:  # a spread load's plan is its only partial: shown before the weights load
         task.on_partial = print_plan
     loaded = load_model(spec or args.model, options.load_options(args), task)
     clear_progress(args.json)
-    return loaded
+    return Model(loaded)
 
 
 def _task(args: argparse.Namespace) -> Task:
@@ -49,9 +54,12 @@ def _task(args: argparse.Namespace) -> Task:
 
 def run_gui(args: argparse.Namespace) -> int:
     from nokenviz.gui.app import run_app
+    from nokenviz.remote.client import TOKEN_VARIABLE
 
+    if args.token:  # the app's worker connects with it (see nokenviz/remote/client.py)
+        os.environ[TOKEN_VARIABLE] = args.token
     return run_app(
-        model=args.model,
+        model=f"ray://{args.connect}" if args.connect else args.model,
         scene=args.scene,
         screenshot=args.screenshot,
         exit_after_load=args.exit_after_load,
@@ -60,9 +68,8 @@ def run_gui(args: argparse.Namespace) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from nokenviz.api import operations
 
-    info = operations.info(open_model(args), with_norms=True)
+    info = open_model(args).describe()
     if args.json:
         return emit_json(info.to_json())
     rows = [[k, str(v)] for k, v in info.to_json().items() if k != "embedding_norms"]
@@ -77,15 +84,15 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_neighbors(args: argparse.Namespace) -> int:
-    from nokenviz.api import operations
+    from nokenviz.api import jobs, operations
     from nokenviz.api.requests import NeighborsRequest
 
     request = NeighborsRequest(args.token, max(args.k, 0), args.metric, args.matrix)
-    loaded = open_model(args)
-    found = operations.neighbors(loaded, request)
+    model = open_model(args)
+    found = model.run(jobs.call(operations.neighbors, request))
     if args.json:
         return emit_json(found.to_json())
-    shown = loaded.token_labels
+    shown = model.token_labels
     print(f"neighbours of {shown[found.id]} (#{found.id}) by {found.metric} in {found.matrix}:")
     for title, items in (("top", found.top), ("bottom", found.bottom)):
         print(f"{title}:")
@@ -94,15 +101,15 @@ def run_neighbors(args: argparse.Namespace) -> int:
 
 
 def run_lens(args: argparse.Namespace) -> int:
-    from nokenviz.api import operations
+    from nokenviz.api import jobs, operations
     from nokenviz.api.requests import LensRequest
 
     request = LensRequest(args.prompt, args.position, max(1, args.top), options.nokens(args))
-    loaded = open_model(args)
-    lens = operations.lens(loaded, request)
+    model = open_model(args)
+    lens = model.run(jobs.call(operations.lens, request))
     if args.json:
         return emit_json(lens.to_json())
-    shown = loaded.token_labels
+    shown = model.token_labels
     labels = lens.labels
     print(f"logit lens at position {lens.position} ({labels[lens.position]}): {labels}")
     body = [
@@ -121,7 +128,7 @@ def run_lens(args: argparse.Namespace) -> int:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from nokenviz.api import operations
+    from nokenviz.api import jobs
     from nokenviz.api.requests import GenerateRequest
     from nokenviz.core.generation.experiment import parse_experiment
 
@@ -133,16 +140,17 @@ def run_generate(args: argparse.Namespace) -> int:
         compare=args.compare,
         soft=args.soft,
     )
-    loaded = open_model(args)
-    echo = None if args.json or args.soft else Echo(args.prompt)
-    run = operations.generate(loaded, request, on_token=echo)
+    model = open_model(args)
+    task = _task(args)
+    task.on_partial = jobs.streamed(None if args.json or args.soft else Echo(args.prompt), True)
+    run = model.run(jobs.generate(request), task)
     if args.json:
         return emit_json(run.to_json())
     if run.soft:
         print(f"{run.prompt}[soft] {run.text}")
     else:
         print()
-        _print_rules(loaded, run)
+        _print_rules(model, run)
     if run.baseline_note:
         baseline = run.baseline_text
         print(run.baseline_note + ("" if baseline is None else f":\n{run.prompt}{baseline}"))
@@ -151,14 +159,14 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_rules(loaded: LoadedModel, run: GenerationResult) -> None:
+def _print_rules(model: Model, run: GenerationResult) -> None:
     for s in run.substituted:
-        shown = loaded.token_labels[run.token_ids[s.index]]
+        shown = model.token_labels[run.token_ids[s.index]]
         print(f"  new token {s.index + 1} ({shown}) was followed by the noken of rule {s.rule}")
 
 
 def run_length(args: argparse.Namespace) -> int:
-    from nokenviz.api import operations
+    from nokenviz.api import jobs, operations
     from nokenviz.api.requests import LengthRequest
     from nokenviz.core.figures.plots import SIZES, check_output, save_figure
 
@@ -168,7 +176,7 @@ def run_length(args: argparse.Namespace) -> int:
     )
     if args.out:
         check_output(args.out, SIZES["screen"].dpi)
-    found = operations.length(open_model(args), request)
+    found = open_model(args).run(jobs.call(operations.length, request))
     if args.out:
         save_figure(found.figure("screen"), args.out, SIZES["screen"].dpi)
     if args.json:
@@ -187,7 +195,7 @@ def run_length(args: argparse.Namespace) -> int:
 
 
 def run_readout(args: argparse.Namespace) -> int:
-    from nokenviz.api import operations
+    from nokenviz.api import jobs, operations
     from nokenviz.api.requests import ReadoutRequest
 
     request = ReadoutRequest(
@@ -199,7 +207,7 @@ def run_readout(args: argparse.Namespace) -> int:
         args.max_new_tokens,
         options.nokens(args),
     )
-    found = operations.readout(open_model(args), request)
+    found = open_model(args).run(jobs.call(operations.readout, request))
     if args.json:
         return emit_json(found.to_json())
     print(f"{found.token.label} at position {found.position}, read in {found.target!r}:")
@@ -209,7 +217,7 @@ def run_readout(args: argparse.Namespace) -> int:
 
 
 def run_invert(args: argparse.Namespace) -> int:
-    from nokenviz.api import operations
+    from nokenviz.api import jobs, operations
     from nokenviz.api.requests import InvertRequest
 
     request = InvertRequest(
@@ -220,8 +228,7 @@ def run_invert(args: argparse.Namespace) -> int:
         args.candidates,
         args.time_limit,
     )
-    loaded = open_model(args)
-    result = operations.invert(loaded, request, _task(args))
+    result = open_model(args).run(jobs.call_with_task(operations.invert, request), _task(args))
     clear_progress(args.json)
     if args.json:
         return emit_json(result.to_json())
@@ -238,7 +245,7 @@ def run_invert(args: argparse.Namespace) -> int:
 def run_map(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from nokenviz.api import vocabulary_operations
+    from nokenviz.api import jobs, vocabulary_operations
     from nokenviz.api.requests import MapRequest
     from nokenviz.core.files import write_atomic
 
@@ -246,7 +253,8 @@ def run_map(args: argparse.Namespace) -> int:
     request = MapRequest(args.kind, not args.uncentred, matrix, args.exact)
     if args.out and not args.out.endswith(".npy"):
         raise options.UsageError(f"--out writes a .npy file, not {args.out!r}")
-    found = vocabulary_operations.project(open_model(args), request, _task(args))
+    job = jobs.call_with_task(vocabulary_operations.project, request)
+    found = open_model(args).run(job, _task(args))
     clear_progress(args.json)
     if args.out:
         write_atomic(args.out, lambda file: np.save(file, found.coords.astype(np.float32)))
@@ -261,9 +269,9 @@ def run_map(args: argparse.Namespace) -> int:
 
 
 def run_tokens(args: argparse.Namespace) -> int:
-    from nokenviz.api import vocabulary_operations
+    from nokenviz.api import jobs, vocabulary_operations
 
-    found = vocabulary_operations.tokens(open_model(args), args.query)
+    found = open_model(args).run(jobs.call(vocabulary_operations.tokens, args.query))
     if args.json:
         return emit_json(found.to_json())
     print(f"{len(found.tokens):,} tokens match {args.query!r}")
@@ -275,14 +283,15 @@ def run_tokens(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from nokenviz.api import vocabulary_operations
+    from nokenviz.api import jobs, vocabulary_operations
     from nokenviz.api.requests import CompareRequest
 
     if args.model != "default":
         raise options.UsageError("compare names its two models itself: compare A B (no --model)")
     matrix: Literal["W_E", "W_U"] = "W_U" if args.matrix == "unembed" else "W_E"
     request = CompareRequest(args.b, args.top, matrix)
-    found = vocabulary_operations.compare(open_model(args, args.a), request, _task(args))
+    job = jobs.call_with_task(vocabulary_operations.compare, request)
+    found = open_model(args, args.a).run(job, _task(args))
     clear_progress(args.json)
     if args.json:
         return emit_json(found.to_json())
@@ -335,15 +344,22 @@ def run_sweep_seeds(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace, request: SweepRequest) -> int:
-    from nokenviz.api import operations
+    from nokenviz.api import jobs
 
-    on_row = None if args.json else _print_row
-    found = operations.sweep(open_model(args), request, on_row)
+    task = _task(args)
+    task.on_partial = jobs.streamed(None if args.json else _print_row)
+    found = open_model(args).run(jobs.sweep(request), task)
     return emit_json(found.to_json()) if args.json else 0
 
 
 def _print_row(row: SweepRow) -> None:
     print(f"{row.key}={row.value:<8} {row.text!r}", flush=True)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from nokenviz.remote.serving import serve
+
+    return serve(args.model, options.load_options(args), args.port, args.address, args.token)
 
 
 def run_render(args: argparse.Namespace) -> int:
@@ -353,9 +369,9 @@ def run_render(args: argparse.Namespace) -> int:
 
     scene = load_scene(args.scene)
     check_output(args.out, png_dpi(SIZES[args.size], args.scale, args.dpi))  # before loading
-    loaded = open_model(args, args.model or scene.model)
+    model = open_model(args, args.model or scene.model)
     done = render(
-        loaded, args.scene, args.out, args.size, args.scale, args.dpi, _task(args), args.titles
+        model, args.scene, args.out, args.size, args.scale, args.dpi, _task(args), args.titles
     )
     clear_progress(args.json)
     if args.json:

@@ -12,6 +12,7 @@ from typing import Any
 
 from nokenviz.cli import commands
 from nokenviz.core.maps.map_kinds import MAP_KINDS
+from nokenviz.remote.client import TOKEN_VARIABLE
 from nokenviz.version import __version__
 
 
@@ -22,7 +23,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"nokenviz {__version__}")
     parser.set_defaults(
-        run=commands.run_gui, model=None, scene=None, screenshot=None, exit_after_load=False
+        run=commands.run_gui,
+        model=None,
+        scene=None,
+        screenshot=None,
+        exit_after_load=False,
+        connect=None,
+        token=None,
     )
     subs = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -229,6 +236,28 @@ def build_parser() -> argparse.ArgumentParser:
     _noken_option(seeds)
     _decoding_options(seeds)
 
+    serve = _command(
+        subs,
+        "serve",
+        "serve the model to other machines (on Ray): they reach it with --connect",
+        commands.run_serve,
+        served=False,
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=10001,
+        help="the port clients connect to (Ray Client's; default 10001), on 127.0.0.1",
+    )
+    serve.add_argument(
+        "--address",
+        help="an existing Ray cluster to serve on ('auto': the one this machine is in); "
+        "default: a cluster started here for this server alone",
+    )
+    serve.add_argument(
+        "--token", help=f"the token clients must give (default: {TOKEN_VARIABLE}, else a new one)"
+    )
+
     render = _command(
         subs, "render", "draw a scene's figure to a PNG, SVG or PDF file", commands.run_render
     )
@@ -262,6 +291,7 @@ def _command(
     help_text: str,
     run: Callable[[argparse.Namespace], int] | None,
     inherit: bool = False,
+    served: bool = True,
 ) -> argparse.ArgumentParser:
     """A sub-command with the loading options and `--json`. With `inherit` (a sweep's kind)
     an option left out keeps the value given before the kind instead of resetting it."""
@@ -308,6 +338,19 @@ def _command(
     sub.add_argument(
         "--json", action="store_true", default=default(False), help="print one JSON document"
     )
+    if served:
+        sub.add_argument(
+            "--connect",
+            metavar="ADDRESS",
+            default=default(None),
+            help="use the model served at ADDRESS (host:port, printed by `nokenviz serve`) "
+            "instead of loading one here",
+        )
+        sub.add_argument(
+            "--token",
+            default=default(None),
+            help=f"the served model's token (default: the {TOKEN_VARIABLE} environment variable)",
+        )
     if run is not None:
         sub.set_defaults(run=run)
     return sub

@@ -25,20 +25,25 @@ def show(
     *,
     block: bool | None = None,
 ) -> MainWindow:
-    """Open the app on `model`: a `nokenviz.Model`, or a transformers model with its
-    `tokenizer` (not copied; put in eval mode). The window's model worker runs it: avoid
-    running the same model from another thread while the window works.
+    """Open the app on `model`: a `nokenviz.Model`, a served one (`nokenviz.connect`), or a
+    transformers model with its `tokenizer` (not copied; put in eval mode). The window's model
+    worker runs it: avoid running the same model from another thread while the window works.
 
     `block` None waits for the window to close unless an IPython Qt event loop runs."""
     from nokenviz.api.model import Model
+    from nokenviz.api.remote_model import RemoteModel
     from nokenviz.gui.app import application
     from nokenviz.gui.window import MainWindow
+    from nokenviz.state.work import REMOTE
 
     wrapped = model if isinstance(model, Model) else Model.from_transformers(model, tokenizer)
     app = application()
     window = MainWindow()
     window.show()
-    window.load_model(wrapped.loaded.resolved.spec, preloaded=wrapped.loaded)
+    if isinstance(wrapped, RemoteModel):  # the window's worker uses the same connection
+        window.load_model(REMOTE + wrapped.connection.address)
+    else:
+        window.load_model(wrapped.loaded.resolved.spec, preloaded=wrapped.loaded)
     if block is None:
         block = not _kernel_runs_qt()
     if block:

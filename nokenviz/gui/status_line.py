@@ -18,7 +18,8 @@ def model_summary(session: Session) -> str:
     info = session.vocab.info
     return (
         f"{info['name']} · {info['arch']} · {info['n_layers']} layers · d={info['d_model']} · "
-        f"vocab {info['vocab_size']:,} · {info['device']} · {info['dtype']}"
+        f"vocab {info['vocab_size']:,} · "
+        + info.get("remote", f"{info['device']} · {info['dtype']}")
         + (f" ({info['dtype_reason']})" if info.get("dtype_reason") else "")
         + (f" · {info['device_plan']}" if info.get("device_plan") else "")
         + ("" if info["causal"] else " · not a causal LM: geometry only, generation disabled")

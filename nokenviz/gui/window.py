@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QFrame,
-    QInputDialog,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -27,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from nokenviz.core.models.model_spec import IN_MEMORY, LoadOptions
-from nokenviz.gui import settings
+from nokenviz.gui import open_model, settings
 from nokenviz.gui.attention_panel import AttentionPanel
 from nokenviz.gui.compare_panel import ComparePanel
 from nokenviz.gui.composer_panel import ComposerPanel
@@ -204,11 +203,8 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         c = self.controller
         file_menu = self.menuBar().addMenu("&File")
-        self._action(
-            file_menu, "Open model &folder…", self._open_folder, QKeySequence.StandardKey.Open
-        )
-        self._action(file_menu, "Open &GGUF file…", self._open_gguf)
-        self._action(file_menu, "Open &hub model id…", self._open_hub_id)
+        for text, ask, shortcut in open_model.ACTIONS:
+            self._action(file_menu, text, partial(ask, self), shortcut)
         self.recent_menu = file_menu.addMenu("&Recent models")
         self._fill_recent_models()
         file_menu.addSeparator()
@@ -343,23 +339,6 @@ class MainWindow(QMainWindow):
 
     def load_model(self, spec: str, preloaded: LoadedModel | None = None) -> None:
         self.controller.load_model(spec, preloaded=preloaded)
-
-    def _open_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open a Hugging Face model folder")
-        if path:
-            self.load_model(path)
-
-    def _open_gguf(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a GGUF model", "", "GGUF models (*.gguf)")
-        if path:
-            self.load_model(path)
-
-    def _open_hub_id(self) -> None:
-        spec, ok = QInputDialog.getText(
-            self, "Open a hub model", "Hub id (from the local cache when offline):"
-        )
-        if ok and spec.strip():
-            self.load_model(spec.strip())
 
     def _reset_view(self) -> None:
         self.view.reset_range()

@@ -74,7 +74,10 @@ def execute(job: Job, state: dict[str, Any], on_start: Callable[[], None] | None
         return Stopped()
     if on_start is not None:
         on_start()
+    remote = state.get("remote") if job.needs_model else None
     try:
+        if remote is not None:  # a served model: the job runs on its server
+            return Returned(remote.run(job.fn, job.task))
         return Returned(job.fn(state, job.task))
     except Cancelled:
         return Stopped()

@@ -58,6 +58,9 @@ def _model(state: dict[str, Any]) -> LoadedModel:
     return state["model"]
 
 
+REMOTE = "ray://"  # a model spec naming a served model: ray://host:port
+
+
 def load(
     spec: str, options: LoadOptions, generation: int, preloaded: LoadedModel | None = None
 ) -> JobFn:
@@ -70,14 +73,39 @@ def load(
         from nokenviz.core.models.loading import load_model
 
         task.what = f"loading {spec}"
+        if spec.startswith(REMOTE):
+            return _connect(state, spec.removeprefix(REMOTE), generation, task)
         loaded = preloaded or load_model(spec, options, task=task.scaled(0.0, 0.85))
         snapshot = vocabulary(loaded, task.scaled(0.85, 1.0))
         task.check()  # only now: a failed or cancelled load keeps the previous model
-        state.clear()
+        _leave(state)
         state.update(model=loaded, generation=generation)
         return snapshot
 
     return job
+
+
+def _connect(state: dict[str, Any], address: str, generation: int, task: Task) -> Vocabulary:
+    """Reach the model served at `address` and take its vocabulary (from this machine's
+    cache when it has been fetched before); the worker's jobs then run on that server."""
+    from nokenviz.remote.client import connect
+    from nokenviz.remote.vocabulary import remote_vocabulary
+
+    connection = connect(address)
+    snapshot = remote_vocabulary(connection, task)
+    task.check()
+    if state.get("remote") is not connection:
+        _leave(state)
+    state.update(remote=connection, generation=generation)
+    return snapshot
+
+
+def _leave(state: dict[str, Any]) -> None:
+    """Drop the worker's model, leaving the server if it was a served one."""
+    remote = state.get("remote")
+    state.clear()
+    if remote is not None:
+        remote.close()
 
 
 def project(matrix: Rows, spec: ProjectionSpec, centre: np.ndarray | None = None) -> JobFn:

@@ -49,6 +49,9 @@ class ModelControl(ControlBase):
     def _loaded(self, job: Job, vocab: Vocabulary) -> set[Part]:
         s = self.session
         self._drop_model_jobs()  # anything asked of the old model since
+        # The same model again (reconnected to its server, say): what the user made stays.
+        same = s.vocab is not None and _identity(s.vocab) == _identity(vocab)
+        kept = (s.selection, s.projection, s.composer, s.comparison)
         s.generation, s.vocab, s.model_spec = job.target, vocab, vocab.info["model"]
         s.fitted = s.recall = s.faithfulness = s.regions = None
         s.trace = s.neighbours = s.preview = s.output = None
@@ -58,6 +61,8 @@ class ModelControl(ControlBase):
         s.selection = ()
         s.projection = s.projection.without_tokens()
         s.composer = s.composer.model_copy(update={"anchors": (), "weights": ()})
+        if same:
+            s.selection, s.projection, s.composer, s.comparison = kept
         if job.scene is None:
             s.title = ""  # a scene's title describes it on its own model, not on this one
         self._show_scene_tokens(job.scene)
@@ -142,3 +147,10 @@ class ModelControl(ControlBase):
         if s.causal:
             self.request_trace()
             self.request_preview()
+
+
+def _identity(vocab: Vocabulary) -> tuple[object, ...]:
+    """What makes two loads the same model for the user's work: its spec, its shape and its
+    tokens (a local load and a served copy of it are the same)."""
+    info = vocab.info
+    return (info["model"], info["d_model"], info["n_layers"], vocab.tokens)

@@ -1,0 +1,162 @@
+"""R: the default model served by `nokenviz serve` over loopback, against a local load of it
+in the same run.
+
+Targets:
+- generation from a noken through the connection: tokens/s >= 0.9x local (64 new tokens,
+  greedy, wall time seen by the client, streaming on);
+- one composer drag-preview step and one trace (the app's own jobs, with the composer's prefix
+  cache kept as the app keeps it): at most local + 15 ms (median of 20 after 3 warm-ups);
+- first connect (Ray Client session and vocabulary transfer, in a fresh process): time and
+  bytes; second connect from the disk cache: <= 2 s to a drawn sphere (the PCA map of the
+  cached vocabulary fitted), in a fresh process;
+- server memory with two clients connected: one copy of the weights (the actor's resident
+  memory grows by less than half the weights' size).
+
+Server and client share this machine's cores, so the remote figures carry the client's own
+work beside the server's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+TOKEN = "benchmark-token"
+PROMPT = "In the old kennel by the river, the champion of the season was a young {x} whippet"
+SPEC = {"mix": {" White": 0.5, " Black": 0.5}}
+
+CONNECT = """
+import json, sys, time
+start = time.perf_counter()
+from nokenviz.remote.client import connect
+from nokenviz.remote.vocabulary import remote_vocabulary
+from nokenviz.core.task import Task
+from nokenviz.core.maps.projections import ProjectionSpec, fit_projection
+connection = connect(sys.argv[1], sys.argv[2])
+connected = time.perf_counter() - start
+vocab = remote_vocabulary(connection, Task())
+fit_projection(vocab.matrices["W_E"], ProjectionSpec(kind="pca"))
+print(json.dumps({"connect_s": connected, "sphere_s": time.perf_counter() - start}))
+"""
+
+
+def _median_ms(step: Any, repeats: int = 20, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def _fresh_connect(address: str) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, "-c", CONNECT, address, TOKEN],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def _actor_rss() -> int:
+    import psutil
+
+    for process in psutil.process_iter(["cmdline", "memory_info"]):
+        if any("ModelServer" in part for part in process.info["cmdline"] or ()):
+            return int(process.info["memory_info"].rss)
+    return 0
+
+
+def run() -> dict[str, Any]:
+    import nokenviz as nv
+    from nokenviz.core.task import Task
+    from nokenviz.remote.vocabulary import cache_path
+    from nokenviz.state import work
+    from tests.test_remote import Server
+
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="nokenviz-bench-cache-")
+    server = Server("default", token=TOKEN)
+    try:
+        first = _fresh_connect(server.address)
+        second = _fresh_connect(server.address)
+        local = nv.load("default")
+        remote = nv.connect(server.address, token=TOKEN)
+        rss_one = _actor_rss()  # this client connected; the second in a process of its own
+        second_client = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                CONNECT + "\nimport time; time.sleep(60)",
+                server.address,
+                TOKEN,
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        second_client.stdout.readline()  # type: ignore[union-attr]
+        rss_two = _actor_rss()
+        second_client.kill()
+
+        settings = {"max_new_tokens": 64, "min_new_tokens": 64, "temperature": 0.0}
+        nokens = {"x": SPEC}
+        rates = {}
+        for name, model in (("local", local), ("remote", remote)):
+            model.generate(PROMPT, nokens, max_new_tokens=4)  # warm
+            start = time.perf_counter()
+            done = model.generate(PROMPT, nokens, on_token=lambda i, t: None, **settings)
+            rates[name] = len(done.token_ids) / (time.perf_counter() - start)
+
+        state: dict[str, Any] = {"model": local.loaded}
+        preview, trace = work.preview(PROMPT, SPEC), work.trace(PROMPT.replace("{x}", "white"), -1)
+        step_ms = {
+            "preview_local": _median_ms(lambda: preview(state, Task())),
+            "preview_remote": _median_ms(lambda: remote.run(preview)),
+            "trace_local": _median_ms(lambda: trace(state, Task())),
+            "trace_remote": _median_ms(lambda: remote.run(trace)),
+        }
+        cached = cache_path(remote.connection.served["identity"])
+        weights = sum(p.numel() * p.element_size() for p in local.hf_model.parameters())
+        remote.close()
+    finally:
+        server.stop()
+    ratio = rates["remote"] / rates["local"]
+    extra = {
+        "preview": step_ms["preview_remote"] - step_ms["preview_local"],
+        "trace": step_ms["trace_remote"] - step_ms["trace_local"],
+    }
+    grown = rss_two - rss_one
+    return {
+        "target": "remote generation >= 0.9x local tokens/s; preview and trace <= local + 15 ms; "
+        "second connect <= 2 s to a drawn sphere; one copy of the weights for two clients",
+        "tokens_per_s": {k: round(v, 1) for k, v in rates.items()},
+        "generation_ratio": round(ratio, 3),
+        "step_ms": {k: round(v, 1) for k, v in step_ms.items()},
+        "transport_ms": {k: round(v, 1) for k, v in extra.items()},
+        "first_connect_s": round(first["sphere_s"], 2),
+        "first_connect_ray_session_s": round(first["connect_s"], 2),
+        "vocabulary_bytes": cached.stat().st_size if cached.exists() else None,
+        "second_connect_s": round(second["sphere_s"], 2),
+        "second_connect_ray_session_s": round(second["connect_s"], 2),
+        "server_rss_mb": {"one_client": rss_one // 2**20, "two_clients": rss_two // 2**20},
+        "weights_mb": weights // 2**20,
+        "met": {
+            "generation": ratio >= 0.9,
+            "steps": max(extra.values()) <= 15.0,
+            "second_connect": second["sphere_s"] <= 2.0,
+            "one_copy": grown < weights / 2,
+        },
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2))

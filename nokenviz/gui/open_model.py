@@ -1,0 +1,64 @@
+"""The File menu's ways to a model: a folder, a GGUF file, a hub id, or a served model."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QLineEdit
+
+from nokenviz.remote.client import TOKEN_VARIABLE
+from nokenviz.state.work import REMOTE
+
+if TYPE_CHECKING:
+    from nokenviz.gui.window import MainWindow
+
+
+def folder(window: MainWindow) -> None:
+    path = QFileDialog.getExistingDirectory(window, "Open a Hugging Face model folder")
+    if path:
+        window.load_model(path)
+
+
+def gguf(window: MainWindow) -> None:
+    path, _ = QFileDialog.getOpenFileName(window, "Open a GGUF model", "", "GGUF models (*.gguf)")
+    if path:
+        window.load_model(path)
+
+
+def hub_id(window: MainWindow) -> None:
+    spec, ok = QInputDialog.getText(
+        window, "Open a hub model", "Hub id (from the local cache when offline):"
+    )
+    if ok and spec.strip():
+        window.load_model(spec.strip())
+
+
+def served(window: MainWindow) -> None:
+    """A model served by `nokenviz serve` (through the ssh tunnel it printed); the token is
+    asked for unless NOKENVIZ_TOKEN holds it. Also the way back after a lost link."""
+    address, ok = QInputDialog.getText(
+        window,
+        "Connect to a served model",
+        "Address that `nokenviz serve` printed (host:port, e.g. the ssh tunnel's end):",
+        text="127.0.0.1:10001",
+    )
+    if not ok or not address.strip():
+        return
+    if not os.environ.get(TOKEN_VARIABLE):
+        hidden = QLineEdit.EchoMode.Password
+        token, ok = QInputDialog.getText(window, "Connect", "The server's token:", hidden)
+        if not ok or not token.strip():
+            return
+        os.environ[TOKEN_VARIABLE] = token.strip()
+    window.load_model(REMOTE + address.strip().removeprefix(REMOTE))
+
+
+ACTIONS: list[tuple[str, Callable[[MainWindow], None], QKeySequence.StandardKey | str | None]] = [
+    ("Open model &folder…", folder, QKeySequence.StandardKey.Open),
+    ("Open &GGUF file…", gguf, None),
+    ("Open &hub model id…", hub_id, None),
+    ("&Connect to a served model…", served, "Ctrl+Shift+K"),
+]

@@ -1,0 +1,245 @@
+"""A connection to a model served by `nokenviz serve`, through Ray Client.
+
+`Connection.run(job, task)` runs a `job(state, task)` on the server as if it ran here: the
+server's progress and streamed pieces reach `task`, setting `task`'s cancel stops the job
+there, and its result or its one-line error comes back. Every failure of the link (the server
+gone, the tunnel dropped, a wrong token) ends as a `RemoteError` within seconds, never a hang.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+import uuid
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from nokenviz.core.task import Task
+from nokenviz.errors import Cancelled, NokenvizError
+from nokenviz.remote.server import ACTOR_NAME, NAMESPACE, StateJob
+from nokenviz.version import __version__
+
+TOKEN_VARIABLE = "NOKENVIZ_TOKEN"
+ANSWER_SECONDS = 8.0  # a poll not answered in this long means the server or the link is gone
+POLL_SECONDS = 0.5  # the longest one poll waits on the server for the job's next event
+_lock = threading.Lock()
+_open: dict[str, Connection] = {}
+
+
+class RemoteError(NokenvizError):
+    """The link to the server failed (not the job): the app offers to reconnect."""
+
+
+@dataclass
+class Connection:
+    """One client of a served model: its address, the actor, and what the server said."""
+
+    address: str
+    actor: Any
+    client: str
+    served: dict[str, Any]
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return dict(self.served["info"])
+
+    @property
+    def where(self) -> str:
+        """`remote: gpu-node-3 · cuda:0 · bfloat16` for the status bar."""
+        info = self.info
+        device = info.get("device_plan") or info["device"]
+        return f"remote: {self.served['host']} · {device} · {info['dtype']}"
+
+    def latency(self) -> float:
+        """One round trip to the server, in seconds."""
+        start = time.perf_counter()
+        self.call("ping")
+        return time.perf_counter() - start
+
+    def run(self, job: StateJob, task: Task | None = None) -> Any:
+        """`job(state, task)` on the server, with `task`'s progress, partials and cancel."""
+        task = task or Task()
+        run_id = self.call("start", self.client, job)
+        seen, asked_to_stop = 0, False
+        while True:
+            if task.cancelled and not asked_to_stop:
+                self.call("cancel", self.client, run_id)
+                asked_to_stop = True
+            answer = self.call("wait", run_id, seen, POLL_SECONDS)
+            seen += len(answer.events)
+            for kind, value in answer.events:
+                if kind == "partial":
+                    task.partial(value)
+                elif task.progress is not None:
+                    task.progress(*value)
+            if answer.done:
+                break
+        if answer.cancelled:
+            raise Cancelled(task.what)
+        if answer.error is not None:
+            raise NokenvizError(answer.error)
+        return answer.result
+
+    def close(self) -> None:
+        """Leave the server (its jobs for this client stop) and drop the Ray connection."""
+        import ray
+
+        with _lock:
+            current = _open.get(self.address) is self
+        self._forget()
+        if not current:  # lost or replaced already: Ray's session is another's, or none
+            return
+        with contextlib.suppress(RemoteError):  # a server already gone has nothing to stop
+            self.call("leave", self.client, timeout=2.0)
+        ray.shutdown()
+
+    def _forget(self) -> None:
+        """A broken link is not handed out again: the next `connect` makes a new one."""
+        with _lock:
+            if _open.get(self.address) is self:
+                del _open[self.address]
+
+    def call(self, method: str, *args: Any, timeout: float = ANSWER_SECONDS) -> Any:
+        """One call of the server's actor, its answer within `timeout` seconds. The server's
+        own refusal comes back as it said it; any failure of the link as a `RemoteError`."""
+        import ray
+        from ray.exceptions import GetTimeoutError, RayTaskError
+
+        try:
+            return ray.get(getattr(self.actor, method).remote(*args), timeout=timeout)
+        except GetTimeoutError:
+            self._forget()
+            raise RemoteError(
+                f"the server at {self.address} did not answer in {timeout:.0f} s: connect again "
+                "to go on"
+            ) from None
+        except RayTaskError as exc:  # the server said no (a version, an unknown client)
+            if isinstance(exc.cause, NokenvizError):
+                raise NokenvizError(str(exc.cause)) from None
+            raise RemoteError(f"the server at {self.address} failed: {exc.cause}") from None
+        except Exception as exc:  # the link: Ray's errors, or Ray Client no longer connected
+            self._forget()
+            raise RemoteError(
+                f"lost the server at {self.address} ({_first_line(exc)}): connect again to go on"
+            ) from None
+
+
+def token_from(given: str | None) -> str:
+    """`--token`, else the `NOKENVIZ_TOKEN` environment variable."""
+    token = given or os.environ.get(TOKEN_VARIABLE, "")
+    if not token:
+        raise NokenvizError(
+            f"a served model needs its token: give --token or set {TOKEN_VARIABLE} "
+            "(`nokenviz serve` prints it)"
+        )
+    return token
+
+
+def connect(address: str, token: str | None = None) -> Connection:
+    """Connect to the model served at `address` (`host:port`, e.g. the local end of an ssh
+    tunnel). One connection per address and process; a second call returns the first."""
+    address = address.removeprefix("ray://")
+    with _lock:
+        if address in _open:
+            return _open[address]
+        connection = _open[address] = _connect(address, token_from(token))
+    return connection
+
+
+def use_token(token: str) -> None:
+    """Make this process speak to Ray clusters with `token`. Ray reads whether tokens are on
+    when it is imported, and caches the token: both are set before, and the cache emptied."""
+    os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token)
+    from ray._raylet import (  # type: ignore[attr-defined]
+        AuthenticationMode,
+        AuthenticationTokenLoader,
+        get_authentication_mode,
+    )
+
+    if get_authentication_mode() != AuthenticationMode.TOKEN:
+        raise NokenvizError(
+            "Ray was imported in this process before nokenviz could require tokens: connect "
+            "(or serve) before importing ray, or set RAY_AUTH_MODE=token"
+        )
+    AuthenticationTokenLoader.instance().reset_cache()
+
+
+def _connect(address: str, token: str) -> Connection:
+    use_token(token)
+    import ray
+
+    os.environ.setdefault("RAY_CLIENT_RECONNECT_GRACE_PERIOD", "3")  # a lost link: said soon
+    _check_token(address)
+    from ray.util.client import num_connected_contexts
+
+    if ray.is_initialized() or num_connected_contexts():
+        # A connection to another server, or one a lost server left: Ray Client holds one at
+        # a time per process (and keeps a dead one counted until shut down).
+        with contextlib.suppress(Exception):
+            ray.shutdown()
+    _open_session(address)
+    try:
+        actor = ray.get_actor(ACTOR_NAME)
+    except ValueError:
+        ray.shutdown()
+        raise RemoteError(f"the Ray cluster at {address} serves no nokenviz model") from None
+    client = uuid.uuid4().hex
+    connection = Connection(address, actor, client, {})
+    connection.served = connection.call("hello", client, __version__, timeout=60)
+    return connection
+
+
+def _open_session(address: str) -> None:
+    """Ray Client's connection, tried twice (a busy server may start a client's session
+    slowly); Ray's own advice on ports and task sizes is left out, ours says more."""
+    import ray
+
+    for attempt in (1, 2):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                ray.init(f"ray://{address}", namespace=NAMESPACE, logging_level=logging.ERROR)
+            return
+        except ConnectionError as exc:
+            if attempt == 2:
+                raise RemoteError(f"could not connect to {address}: {_first_line(exc)}") from None
+        except RuntimeError as exc:  # Ray Client's own version check
+            raise RemoteError(f"cannot use the server at {address}: {_first_line(exc)}") from None
+
+
+def _check_token(address: str) -> None:
+    """Ask the server's Ray Client port for a ping with the token before connecting: a wrong
+    token is refused at once (Ray Client itself would retry it until its timeout), and an
+    address where nothing listens is said as such."""
+    import grpc
+    from ray._private.grpc_utils import init_grpc_channel
+    from ray.core.generated import ray_client_pb2, ray_client_pb2_grpc
+
+    channel = init_grpc_channel(address)
+    try:
+        grpc.channel_ready_future(channel).result(timeout=5)
+        ping = ray_client_pb2.ClusterInfoRequest(type=ray_client_pb2.ClusterInfoType.PING)  # type: ignore[attr-defined]
+        ray_client_pb2_grpc.RayletDriverStub(channel).ClusterInfo(ping, timeout=15)
+    except grpc.FutureTimeoutError:
+        raise RemoteError(
+            f"nothing answers at {address}: is `nokenviz serve` running there, and the ssh "
+            "tunnel open?"
+        ) from None
+    except grpc.RpcError as exc:
+        if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+            raise RemoteError(
+                f"the server at {address} refused this client: the token is wrong or missing "
+                f"(--token or {TOKEN_VARIABLE}, as `nokenviz serve` printed it)"
+            ) from None
+        # anything else is for Ray Client's own connection to say
+    finally:
+        channel.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,214 @@
+"""`nokenviz serve`: a Ray cluster (one it starts on this machine, or an existing one), the
+model loaded once in a `ModelServer` actor, and the lines a user needs to connect to it.
+
+The cluster requires Ray's token authentication, so every request, and every job a client
+ships, is checked against the token before Ray unpickles anything of it.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import platform
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from nokenviz.core.models.model_spec import LoadOptions
+from nokenviz.errors import NokenvizError
+from nokenviz.remote.client import TOKEN_VARIABLE, use_token
+from nokenviz.remote.server import ACTOR_NAME, NAMESPACE, ModelServer
+
+DEFAULT_PORT = 10001  # Ray Client's own default
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """How many GPUs the model's actor asks Ray for, and why (said when serving)."""
+
+    gpus: int
+    why: str
+
+
+def placement(options: LoadOptions, nodes: Sequence[Mapping[str, Any]]) -> Placement:
+    """The GPUs to reserve for the actor from the device plan and the cluster's live nodes
+    (`ray.nodes()`): none for the CPU; one for `cuda`/`cuda:N`; every GPU of the largest GPU
+    node for `auto` with a device map or memory caps (the layers are spread over that node's
+    GPUs as on a local load) and one for plain `auto`."""
+    most = max(
+        (int(n.get("Resources", {}).get("GPU", 0)) for n in nodes if n.get("Alive")), default=0
+    )
+    device = options.device
+    if device in ("cpu", "mps") or most == 0:
+        if device.startswith("cuda"):
+            raise NokenvizError(f"--device {device} asks for a GPU and the cluster has none")
+        return Placement(0, "on the CPU: the cluster has no GPU" if most == 0 else "on the CPU")
+    spread = options.device_map == "auto" or options.max_memory is not None
+    if device == "auto" and spread:
+        return Placement(most, f"spread over the {most} GPUs of one node")
+    return Placement(1, "on one GPU")
+
+
+def new_token(given: str | None) -> tuple[str, bool]:
+    """The token to require: `--token`, `NOKENVIZ_TOKEN`, or a new one (True: print it)."""
+    token = given or os.environ.get(TOKEN_VARIABLE, "")
+    return (token, False) if token else (secrets.token_urlsafe(24), True)
+
+
+def serve(
+    spec: str,
+    options: LoadOptions,
+    port: int = DEFAULT_PORT,
+    address: str | None = None,
+    token: str | None = None,
+    say: Say = print,
+) -> int:
+    """Serve `spec` until Ctrl+C (or SIGTERM); returns the exit status."""
+    token, made = new_token(token)
+    use_token(token)
+    import ray
+
+    head = None if address else _start_head(port)
+    try:
+        cluster = address if head is None else head.address
+        ray.init(address=cluster, namespace=NAMESPACE, logging_level=logging.ERROR)
+        where = placement(options, ray.nodes())
+        say(f"nokenviz: loading {spec} {where.why}")
+        say(_tunnel_line(port))
+        say(
+            "nokenviz: token: " + token + f" (give it to clients as {TOKEN_VARIABLE} or --token)"
+            if made
+            else f"nokenviz: clients need this server's token ({TOKEN_VARIABLE} or --token)"
+        )
+        actor = _start_actor(spec, options, where)
+        info = ray.get(actor.hello.remote("serve", _version()))["info"]
+        ray.get(actor.leave.remote("serve"))
+        place = f"{platform.node()} ({info['device']}, {info['dtype']})"
+        say(f"nokenviz: serving {info['name']} on {place}")
+        say(f"nokenviz: ready; connect with --connect 127.0.0.1:{port}")
+        _wait_for_stop()
+        say("nokenviz: stopping")
+        return 0
+    except ray.exceptions.RayActorError as exc:
+        cause = getattr(exc, "cause", None) or exc
+        raise NokenvizError(
+            f"the model did not load: {str(cause).strip().splitlines()[-1]}"
+        ) from None
+    finally:
+        ray.shutdown()
+        if head is not None:
+            head.stop()
+
+
+def _version() -> str:
+    from nokenviz.version import __version__
+
+    return __version__
+
+
+def _start_actor(spec: str, options: LoadOptions, where: Placement) -> Any:
+    import ray
+
+    server = ray.remote(ModelServer).options(
+        name=ACTOR_NAME,
+        namespace=NAMESPACE,
+        max_concurrency=64,  # waits and cancels beside the running job, for many clients
+        num_gpus=where.gpus,
+        num_cpus=0,
+    )
+    return server.remote(spec, options)
+
+
+def _tunnel_line(port: int) -> str:
+    host = platform.node() or socket.getfqdn()
+    return (
+        f"nokenviz: from your laptop, open the tunnel: ssh -N -L {port}:127.0.0.1:{port} "
+        f"{getpass.getuser()}@{host}"
+    )
+
+
+def _wait_for_stop() -> None:
+    """Block until Ctrl+C or SIGTERM."""
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+
+
+@dataclass
+class Head:
+    """A Ray head started for this server alone, bound to 127.0.0.1: `ray start --block` as a
+    child that dies with this process (and takes the cluster with it)."""
+
+    process: subprocess.Popen[bytes]
+    address: str
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def _start_head(port: int) -> Head:
+    if _listening(port):
+        raise NokenvizError(f"port {port} is taken: choose another with --port")
+    gcs = _free_port()
+    command = [
+        os.path.join(os.path.dirname(sys.executable), "ray"),
+        "start",
+        "--head",
+        "--block",
+        f"--port={gcs}",
+        "--node-ip-address=127.0.0.1",
+        f"--ray-client-server-port={port}",
+        "--include-dashboard=false",
+        "--disable-usage-stats",
+        f"--temp-dir={tempfile.mkdtemp(prefix='nokenviz-ray-')}",
+    ]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent,
+    )
+    head = Head(process, f"127.0.0.1:{gcs}")
+    deadline = time.monotonic() + 60
+    while not (_listening(gcs) and _listening(port)):
+        if process.poll() is not None or time.monotonic() > deadline:
+            head.stop()
+            raise NokenvizError("the local Ray cluster did not start (see `ray start --head`)")
+        time.sleep(0.2)
+    return head
+
+
+def _die_with_parent() -> None:
+    if sys.platform == "linux":
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0

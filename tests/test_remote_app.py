@@ -1,0 +1,54 @@
+"""The app on a served model whose server dies: one line within seconds, nothing the user made
+lost, and after reconnecting (File > Connect to a served model) the work goes on."""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+
+import pytest
+
+if importlib.util.find_spec("ray") is None:
+    pytest.skip("the remote extra (Ray) is not installed", allow_module_level=True)
+
+from tests.test_gui import wait_idle
+from tests.test_remote import TOKEN, Server
+
+
+def _connect(qtbot, window, monkeypatch, address: str) -> None:
+    from PySide6.QtWidgets import QInputDialog
+
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: (address, True))
+    action = next(a for a in window.actions() if a.text() == "&Connect to a served model…")
+    with qtbot.waitSignals([window.model_ready, window.trace_ready], timeout=120_000):
+        action.trigger()
+    wait_idle(qtbot, window)
+
+
+def test_a_lost_server_keeps_the_work_and_a_reconnect_goes_on(
+    qtbot, window, tiny_dirs, monkeypatch
+) -> None:
+    monkeypatch.setenv("NOKENVIZ_TOKEN", TOKEN)
+    served = Server(tiny_dirs["llama"])
+    try:
+        _connect(qtbot, window, monkeypatch, served.address)
+        c, s = window.controller, window.session
+        for token in (5, 9):
+            c.select([token])
+            c.add_anchor()
+        wait_idle(qtbot, window)
+        assert s.composer.anchors == (5, 9)
+        served.kill()
+        lost = time.monotonic()
+        c.request_trace()
+        qtbot.waitUntil(lambda: bool(s.error), timeout=15_000)
+        assert time.monotonic() - lost < 10
+        assert "server" in s.error and "connect again" in s.error
+        assert s.composer.anchors == (5, 9)  # nothing the user made is lost
+        served = Server(tiny_dirs["llama"], port=served.port)  # restarted where it was
+        s.error = None
+        _connect(qtbot, window, monkeypatch, served.address)
+        assert s.composer.anchors == (5, 9)  # the same model: the work goes on
+        assert s.trace is not None and s.preview is not None and not s.error
+    finally:
+        served.stop()
