@@ -153,4 +153,4 @@ def _identity(vocab: Vocabulary) -> tuple[object, ...]:
     """What makes two loads the same model for the user's work: its spec, its shape and its
     tokens (a local load and a served copy of it are the same)."""
     info = vocab.info
-    return (info["model"], info["d_model"], info["n_layers"], vocab.tokens)
+    return (info.get("model"), info.get("d_model"), info.get("n_layers"), vocab.tokens)
