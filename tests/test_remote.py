@@ -224,7 +224,7 @@ def test_the_app_draws_and_traces_the_served_model(
     from tests.test_gui import wait_idle
 
     monkeypatch.setenv("NOKENVIZ_TOKEN", TOKEN)
-    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: (server.address, True))
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: _answer(a[2], server.address))
     connect = next(a for a in window.actions() if a.text() == "&Connect to a served model…")
     signals = [window.model_ready, window.projection_ready, window.trace_ready]
     with qtbot.waitSignals(signals, timeout=120_000):
@@ -265,18 +265,34 @@ def test_a_wrong_token_is_refused_before_any_work(server: Server) -> None:
 
 
 def test_two_clients_each_get_their_own_results(server: Server, remote) -> None:
-    """Another client stops its own generation; this one's, asked beside it, goes on (the
-    server runs one job on the model at a time, so the two are queued, never mixed)."""
-    other = subprocess.Popen(
-        [sys.executable, "-c", CLIENT, server.address, TOKEN, "stop", "60"],
+    """Another client's Stop never touches this one's job; another process, connected beside
+    this one, gets its own result (the server runs one job on the model at a time)."""
+    from nokenviz.api import jobs
+    from nokenviz.api.requests import GenerateRequest
+    from nokenviz.core.generation.settings import DecodingSettings
+    from nokenviz.remote.client import Connection
+
+    mine = remote.connection
+    other = Connection(mine.address, mine.actor, "another-client", {})
+    other.call("hello", "another-client", nv.__version__)
+    decoding = DecodingSettings(max_new_tokens=60, min_new_tokens=60, temperature=0.0)
+    run_id = mine.call("start", mine.client, jobs.generate(GenerateRequest("a", decoding=decoding)))
+    other.call("cancel", "another-client", run_id)  # not its job: nothing happens
+    seen, answer = 0, mine.call("wait", run_id, 0, 0.0)
+    while not answer.done:
+        seen += len(answer.events)
+        answer = mine.call("wait", run_id, seen, 1.0)
+    assert not answer.cancelled and len(answer.result.token_ids) == 60
+
+    beside = subprocess.Popen(
+        [sys.executable, "-c", CLIENT, server.address, TOKEN, "go", "30"],
         stdout=subprocess.PIPE,
         text=True,
     )
     run = remote.generate("a", max_new_tokens=40, min_new_tokens=40, temperature=0.0)
-    out, _ = other.communicate(timeout=120)
+    out, _ = beside.communicate(timeout=120)
     assert len(run.token_ids) == 40 and not run.stopped
-    assert out.splitlines()[-1].startswith("done") and "True" in out.splitlines()[-1]
-    assert int(out.splitlines()[-1].split()[1]) <= 60
+    assert out.splitlines()[-1] == "done 30 False"
 
 
 @pytest.mark.real_model
@@ -335,3 +351,8 @@ def test_a_server_without_a_token_makes_one_and_a_client_without_one_is_told(mon
         token_from(None)
     monkeypatch.setenv("NOKENVIZ_TOKEN", "from-env")
     assert token_from(None) == "from-env" and new_token(None) == ("from-env", False)
+
+
+def _answer(label: str, address: str) -> tuple[str, bool]:
+    """The File > Connect dialogs' answers: the address, then the token."""
+    return (TOKEN if "token" in label else address), True

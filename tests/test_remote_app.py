@@ -4,6 +4,7 @@ lost, and after reconnecting (File > Connect to a served model) the work goes on
 from __future__ import annotations
 
 import importlib.util
+import socket
 import time
 
 import pytest
@@ -12,13 +13,22 @@ if importlib.util.find_spec("ray") is None:
     pytest.skip("the remote extra (Ray) is not installed", allow_module_level=True)
 
 from tests.test_gui import wait_idle
-from tests.test_remote import TOKEN, Server
+from tests.test_remote import TOKEN, Server, _answer
+
+
+def _wait_until_free(port: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) != 0:
+                return
+        time.sleep(0.5)
 
 
 def _connect(qtbot, window, monkeypatch, address: str) -> None:
     from PySide6.QtWidgets import QInputDialog
 
-    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: (address, True))
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: _answer(a[2], address))
     action = next(a for a in window.actions() if a.text() == "&Connect to a served model…")
     with qtbot.waitSignals([window.model_ready, window.trace_ready], timeout=120_000):
         action.trigger()
@@ -45,6 +55,7 @@ def test_a_lost_server_keeps_the_work_and_a_reconnect_goes_on(
         assert time.monotonic() - lost < 10
         assert "server" in s.error and "connect again" in s.error
         assert s.composer.anchors == (5, 9)  # nothing the user made is lost
+        _wait_until_free(served.port)  # the killed cluster's processes end on their own
         served = Server(tiny_dirs["llama"], port=served.port)  # restarted where it was
         s.error = None
         _connect(qtbot, window, monkeypatch, served.address)

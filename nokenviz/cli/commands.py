@@ -288,6 +288,10 @@ def run_compare(args: argparse.Namespace) -> int:
 
     if args.model != "default":
         raise options.UsageError("compare names its two models itself: compare A B (no --model)")
+    if args.connect:
+        raise options.UsageError(
+            "compare reads A and B from checkpoints here: run it where they are (no --connect)"
+        )
     matrix: Literal["W_E", "W_U"] = "W_U" if args.matrix == "unembed" else "W_E"
     request = CompareRequest(args.b, args.top, matrix)
     job = jobs.call_with_task(vocabulary_operations.compare, request)

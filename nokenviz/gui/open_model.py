@@ -37,8 +37,8 @@ def hub_id(window: MainWindow) -> None:
 
 
 def served(window: MainWindow) -> None:
-    """A model served by `nokenviz serve` (through the ssh tunnel it printed); the token is
-    asked for unless NOKENVIZ_TOKEN holds it. Also the way back after a lost link."""
+    """A model served by `nokenviz serve` (through the ssh tunnel it printed), and its token
+    (NOKENVIZ_TOKEN's, if set, filled in). Also the way back after a lost link."""
     address, ok = QInputDialog.getText(
         window,
         "Connect to a served model",
@@ -47,12 +47,11 @@ def served(window: MainWindow) -> None:
     )
     if not ok or not address.strip():
         return
-    if not os.environ.get(TOKEN_VARIABLE):
-        hidden = QLineEdit.EchoMode.Password
-        token, ok = QInputDialog.getText(window, "Connect", "The server's token:", hidden)
-        if not ok or not token.strip():
-            return
-        os.environ[TOKEN_VARIABLE] = token.strip()
+    hidden, known = QLineEdit.EchoMode.Password, os.environ.get(TOKEN_VARIABLE, "")
+    token, ok = QInputDialog.getText(window, "Connect", "The server's token:", hidden, known)
+    if not ok or not token.strip():
+        return
+    os.environ[TOKEN_VARIABLE] = token.strip()  # asked each time: a mistyped one is mended
     window.load_model(REMOTE + address.strip().removeprefix(REMOTE))
 
 

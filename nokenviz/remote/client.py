@@ -26,7 +26,7 @@ from nokenviz.version import __version__
 TOKEN_VARIABLE = "NOKENVIZ_TOKEN"
 ANSWER_SECONDS = 8.0  # a poll not answered in this long means the server or the link is gone
 POLL_SECONDS = 0.5  # the longest one poll waits on the server for the job's next event
-_lock = threading.Lock()
+_lock = threading.RLock()  # `connect` holds it while a failed hello forgets the connection
 _open: dict[str, Connection] = {}
 
 
@@ -176,6 +176,7 @@ def _connect(address: str, token: str) -> Connection:
     _check_token(address)
     from ray.util.client import num_connected_contexts
 
+    _open.clear()  # Ray Client holds one session per process: the others end here
     if ray.is_initialized() or num_connected_contexts():
         # A connection to another server, or one a lost server left: Ray Client holds one at
         # a time per process (and keeps a dead one counted until shut down).

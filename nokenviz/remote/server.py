@@ -85,7 +85,8 @@ class ModelServer:
         from nokenviz.core.models.loading import load_model
 
         # Ray gives an actor one CPU thread (OMP_NUM_THREADS=1); the model is this node's work.
-        torch.set_num_threads(len(os.sched_getaffinity(0)))
+        affinity = getattr(os, "sched_getaffinity", None)  # Linux; elsewhere every core
+        torch.set_num_threads(len(affinity(0)) if affinity else os.cpu_count() or 1)
 
         self.loaded = load_model(spec, options, Task(what=f"loading {spec}"))
         self.identity = identity(self.loaded)
@@ -131,8 +132,8 @@ class ModelServer:
         return run_id
 
     def _run(self, run: _Run, job: StateJob) -> None:
-        state = self.clients[run.client]
         try:
+            state = self.clients[run.client]
             while not self.model_lock.acquire(timeout=0.1):
                 run.task.check()  # cancelled while another client's job has the model
             try:

@@ -15,10 +15,13 @@ from nokenviz.core.maps.geometry import Rows
 from nokenviz.core.maps.vocabulary import Vocabulary
 from nokenviz.core.task import Task
 from nokenviz.remote.client import Connection
+from nokenviz.version import __version__
 
 
 def cache_path(identity: str) -> Path:
-    return Path(platformdirs.user_cache_dir("nokenviz")) / "remote" / f"{identity}.pt"
+    """One file per served model and nokenviz version (the snapshot's fields may change)."""
+    folder = Path(platformdirs.user_cache_dir("nokenviz")) / "remote"
+    return folder / f"{identity}-{__version__}.pt"
 
 
 def remote_vocabulary(connection: Connection, task: Task) -> Vocabulary:

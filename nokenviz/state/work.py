@@ -121,14 +121,14 @@ def project(matrix: Rows, spec: ProjectionSpec, centre: np.ndarray | None = None
 def neighbours(
     token: int,
     matrix_name: str,
-    vectors: Rows | None = None,
     coords: np.ndarray | None = None,
     norms: np.ndarray | None = None,
     k: int = 12,
 ) -> JobFn:
-    """The token's nearest and farthest tokens; with the drawn `coords` (and the `vectors`
-    they were fitted to, and their row `norms`), also how many of its true neighbours are
-    nearest on screen."""
+    """The token's nearest and farthest tokens; with the drawn `coords` (fitted to the model's
+    own matrix, whose row `norms` they are), also how many of its true neighbours are nearest
+    on screen. The matrix is the model's, never captured: a served model's job carries no
+    [V, d] matrix over the link."""
 
     def job(state: dict[str, Any], _task: Task) -> Neighbours:
         from nokenviz.core.maps.faithfulness import token_recall
@@ -136,9 +136,9 @@ def neighbours(
 
         matrix = _model(state).adapter.matrix(matrix_name)
         found = find(matrix, matrix[token], k=k, exclude=(token,))
-        if vectors is None or coords is None:
+        if coords is None:
             return found
-        return replace(found, recall=token_recall(vectors, coords, token, norms=norms))
+        return replace(found, recall=token_recall(matrix, coords, token, norms=norms))
 
     return job
 

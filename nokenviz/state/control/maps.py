@@ -172,9 +172,8 @@ class MapControl(ControlBase):
         s = self.session
         token = s.selection[-1]
         coords = None if s.fitted is None else s.fitted.coords
-        vectors = None if s.vocab is None else s.vocab.matrices[s.matrix]
         norms = None if s.vocab is None else s.vocab.norms[s.matrix]
-        fn = work.neighbours(token, s.matrix, vectors, coords, norms)
+        fn = work.neighbours(token, s.matrix, coords, norms)
         self._submit("neighbours", "neighbours", fn)
 
     def set_filter(self, query: str) -> None:
