@@ -5,6 +5,7 @@ order, cancel, two clients, a wrong token, another version, and a server killed 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import signal
 import socket
@@ -356,3 +357,28 @@ def test_a_server_without_a_token_makes_one_and_a_client_without_one_is_told(mon
 def _answer(label: str, address: str) -> tuple[str, bool]:
     """The File > Connect dialogs' answers: the address, then the token."""
     return (TOKEN if "token" in label else address), True
+
+
+def test_a_command_whose_argument_is_a_token_still_takes_the_servers_token(server: Server) -> None:
+    """`neighbors TOKEN --token T`: the token to look up and the server's token stay apart."""
+    done = subprocess.run(
+        [
+            *NV,
+            "neighbors",
+            "#5",
+            "-k",
+            "3",
+            "--connect",
+            server.address,
+            "--token",
+            TOKEN,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if k != "NOKENVIZ_TOKEN"},
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["id"] == 5 and len(found["top"]) == 3

@@ -37,7 +37,7 @@ def open_model(args: argparse.Namespace, spec: str | None = None) -> Model:
     from nokenviz.core.models.loading import load_model
 
     if args.connect:
-        return connect(args.connect, args.token)
+        return connect(args.connect, args.auth_token)
     task = _task(args)
     if not args.json:  # a spread load's plan is its only partial: shown before the weights load
         task.on_partial = print_plan
@@ -56,8 +56,8 @@ def run_gui(args: argparse.Namespace) -> int:
     from nokenviz.gui.app import run_app
     from nokenviz.remote.client import TOKEN_VARIABLE
 
-    if args.token:  # the app's worker connects with it (see nokenviz/remote/client.py)
-        os.environ[TOKEN_VARIABLE] = args.token
+    if args.auth_token:  # the app's worker connects with it (see nokenviz/remote/client.py)
+        os.environ[TOKEN_VARIABLE] = args.auth_token
     return run_app(
         model=f"ray://{args.connect}" if args.connect else args.model,
         scene=args.scene,
@@ -68,7 +68,6 @@ def run_gui(args: argparse.Namespace) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
-
     info = open_model(args).describe()
     if args.json:
         return emit_json(info.to_json())
@@ -363,7 +362,7 @@ def _print_row(row: SweepRow) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     from nokenviz.remote.serving import serve
 
-    return serve(args.model, options.load_options(args), args.port, args.address, args.token)
+    return serve(args.model, options.load_options(args), args.port, args.address, args.auth_token)
 
 
 def run_render(args: argparse.Namespace) -> int:

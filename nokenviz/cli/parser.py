@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         screenshot=None,
         exit_after_load=False,
         connect=None,
-        token=None,
+        auth_token=None,
     )
     subs = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -255,7 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
         "default: a cluster started here for this server alone",
     )
     serve.add_argument(
-        "--token", help=f"the token clients must give (default: {TOKEN_VARIABLE}, else a new one)"
+        "--token",
+        dest="auth_token",
+        metavar="TOKEN",
+        help=f"the token clients must give (default: {TOKEN_VARIABLE}, else a new one)",
     )
 
     render = _command(
@@ -348,6 +351,8 @@ def _command(
         )
         sub.add_argument(
             "--token",
+            dest="auth_token",
+            metavar="TOKEN",
             default=default(None),
             help=f"the served model's token (default: the {TOKEN_VARIABLE} environment variable)",
         )
