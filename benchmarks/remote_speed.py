@@ -5,8 +5,10 @@ Targets:
 - generation from a noken through the connection: tokens/s >= 0.9x local (64 new tokens,
   greedy, wall time seen by the client, streaming on);
 - one composer drag-preview step and one trace (the app's own jobs, with the composer's prefix
-  cache kept as the app keeps it): at most local + 15 ms (median of 20 after 3 warm-ups);
-- first connect (Ray Client session and vocabulary transfer, in a fresh process): time and
+  cache kept as the app keeps it): at most local + 15 ms (medians of 20 runs, local and
+  remote alternated, after 3 warm-ups);
+- first connect (Ray Client session and vocabulary transfer, in a fresh process, timed from
+  the connect call as the app's user meets it; the imports are reported apart): time and
   bytes; second connect from the disk cache: <= 2 s to a drawn sphere (the PCA map of the
   cached vocabulary fitted), in a fresh process;
 - server memory with two clients connected: one copy of the weights (the actor's resident
@@ -25,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from typing import Any
 
 TOKEN = "benchmark-token"
@@ -33,28 +36,33 @@ SPEC = {"mix": {" White": 0.5, " Black": 0.5}}
 
 CONNECT = """
 import json, sys, time
-start = time.perf_counter()
+begin = time.perf_counter()
 from nokenviz.remote.client import connect
 from nokenviz.remote.vocabulary import remote_vocabulary
 from nokenviz.core.task import Task
 from nokenviz.core.maps.projections import ProjectionSpec, fit_projection
+start = time.perf_counter()  # as in the app, whose imports are done when the user connects
 connection = connect(sys.argv[1], sys.argv[2])
 connected = time.perf_counter() - start
 vocab = remote_vocabulary(connection, Task())
 fit_projection(vocab.matrices["W_E"], ProjectionSpec(kind="pca"))
-print(json.dumps({"connect_s": connected, "sphere_s": time.perf_counter() - start}))
+print(json.dumps({"imports_s": start - begin, "connect_s": connected,
+                  "sphere_s": time.perf_counter() - start}))
 """
 
 
-def _median_ms(step: Any, repeats: int = 20, warmup: int = 3) -> float:
+def _ms(step: Any) -> float:
+    start = time.perf_counter()
+    step()
+    return (time.perf_counter() - start) * 1000
+
+
+def _paired_ms(local: Any, remote: Any, repeats: int = 20, warmup: int = 3) -> tuple[float, float]:
+    """Medians of the two, their runs alternated so that both see the same machine."""
     for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+        local(), remote()
+    here, there = zip(*((_ms(local), _ms(remote)) for _ in range(repeats)), strict=True)
+    return statistics.median(here), statistics.median(there)
 
 
 def _fresh_connect(address: str) -> dict[str, float]:
@@ -118,12 +126,10 @@ def run() -> dict[str, Any]:
 
         state: dict[str, Any] = {"model": local.loaded}
         preview, trace = work.preview(PROMPT, SPEC), work.trace(PROMPT.replace("{x}", "white"), -1)
-        step_ms = {
-            "preview_local": _median_ms(lambda: preview(state, Task())),
-            "preview_remote": _median_ms(lambda: remote.run(preview)),
-            "trace_local": _median_ms(lambda: trace(state, Task())),
-            "trace_remote": _median_ms(lambda: remote.run(trace)),
-        }
+        step_ms = {}
+        for name, job in (("preview", preview), ("trace", trace)):
+            here, there = _paired_ms(partial(job, state, Task()), partial(remote.run, job))
+            step_ms.update({f"{name}_local": here, f"{name}_remote": there})
         cached = cache_path(remote.connection.served["identity"])
         weights = sum(p.numel() * p.element_size() for p in local.hf_model.parameters())
         remote.close()
@@ -135,9 +141,13 @@ def run() -> dict[str, Any]:
         "trace": step_ms["trace_remote"] - step_ms["trace_local"],
     }
     grown = rss_two - rss_one
-    return {
-        "target": "remote generation >= 0.9x local tokens/s; preview and trace <= local + 15 ms; "
-        "second connect <= 2 s to a drawn sphere; one copy of the weights for two clients",
+    each = {
+        "generation": ratio >= 0.9,
+        "steps": max(extra.values()) <= 15.0,
+        "second_connect": second["sphere_s"] <= 2.0,
+        "one_copy": grown < weights / 2,
+    }
+    measured = {
         "tokens_per_s": {k: round(v, 1) for k, v in rates.items()},
         "generation_ratio": round(ratio, 3),
         "step_ms": {k: round(v, 1) for k, v in step_ms.items()},
@@ -147,15 +157,16 @@ def run() -> dict[str, Any]:
         "vocabulary_bytes": cached.stat().st_size if cached.exists() else None,
         "second_connect_s": round(second["sphere_s"], 2),
         "second_connect_ray_session_s": round(second["connect_s"], 2),
+        "client_imports_s": round(second["imports_s"], 2),
         "server_rss_mb": {"one_client": rss_one // 2**20, "two_clients": rss_two // 2**20},
         "weights_mb": weights // 2**20,
-        "met": {
-            "generation": ratio >= 0.9,
-            "steps": max(extra.values()) <= 15.0,
-            "second_connect": second["sphere_s"] <= 2.0,
-            "one_copy": grown < weights / 2,
-        },
+        "met_each": each,
     }
+    target = (
+        "remote generation >= 0.9x local tokens/s; preview and trace <= local + 15 ms; "
+        "second connect <= 2 s to a drawn sphere; one copy of the weights for two clients"
+    )
+    return {"measured": measured, "target": target, "met": all(each.values())}
 
 
 if __name__ == "__main__":

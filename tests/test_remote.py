@@ -277,9 +277,10 @@ def test_two_clients_each_get_their_own_results(server: Server, remote) -> None:
     other = Connection(mine.address, mine.actor, "another-client", {})
     other.call("hello", "another-client", nv.__version__)
     decoding = DecodingSettings(max_new_tokens=60, min_new_tokens=60, temperature=0.0)
-    run_id = mine.call("start", mine.client, jobs.generate(GenerateRequest("a", decoding=decoding)))
+    job = jobs.generate(GenerateRequest("a", decoding=decoding))
+    run_id, answer = mine.call("start", mine.client, job, 0.0)
     other.call("cancel", "another-client", run_id)  # not its job: nothing happens
-    seen, answer = 0, mine.call("wait", run_id, 0, 0.0)
+    seen = 0
     while not answer.done:
         seen += len(answer.events)
         answer = mine.call("wait", run_id, seen, 1.0)
@@ -294,6 +295,63 @@ def test_two_clients_each_get_their_own_results(server: Server, remote) -> None:
     out, _ = beside.communicate(timeout=120)
     assert len(run.token_ids) == 40 and not run.stopped
     assert out.splitlines()[-1] == "done 30 False"
+
+
+def _clients(connection) -> int:
+    return int(connection.call("hello", connection.client, nv.__version__)["clients"])
+
+
+def test_a_client_that_exits_leaves_the_server(server: Server, remote) -> None:
+    """A script or a CLI command ends: its client is dropped at once (not when its heartbeat
+    falls silent), so the server keeps no state for it."""
+    before = _clients(remote.connection)
+    script = "import sys, nokenviz as nv; print(nv.connect(sys.argv[1], token=sys.argv[2]).info)"
+    done = subprocess.run(
+        [sys.executable, "-c", script, server.address, TOKEN], capture_output=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert _clients(remote.connection) == before
+
+
+def test_a_client_whose_heartbeat_stops_is_forgotten(tiny_dirs) -> None:
+    """The server's side of a vanished client (a killed process, a closed laptop): once silent
+    for `FORGET_SECONDS`, its state is dropped and its running job stopped; one that beats
+    is kept."""
+    from nokenviz.core.models.model_spec import LoadOptions
+    from nokenviz.remote.server import FORGET_SECONDS, ModelServer
+
+    served = ModelServer(tiny_dirs["llama"], LoadOptions())  # the actor's class, in process
+    served.hello("gone", nv.__version__)
+    served.hello("here", nv.__version__)
+
+    def endless(state, task) -> None:
+        while True:
+            task.check()
+            time.sleep(0.01)
+
+    run_id, _ = served.start("gone", endless, 0.0)
+    later = time.monotonic() + FORGET_SECONDS / 2
+    served.ping("here")
+    assert served.forget_silent(later) == []
+    served.last_seen["here"] = later  # it beat then; "gone" did not
+    assert served.forget_silent(later + FORGET_SECONDS / 2 + 1) == ["gone"]
+    assert set(served.clients) == {"here"}
+    answer = served.wait(run_id, 0, 10.0)
+    assert answer.done and answer.cancelled
+
+
+def test_a_job_that_cannot_cross_is_said_and_the_link_kept(remote) -> None:
+    """Something that cannot be pickled, sent or sent back, is a mistake of the job, not a
+    lost server: one line, and the connection goes on working."""
+    import threading
+
+    lock = threading.Lock()
+    with pytest.raises(NokenvizError, match="cannot send this to the server: cannot pickle"):
+        remote.run(lambda state, task: lock.locked())
+    with pytest.raises(NokenvizError, match="the server could not answer: cannot pickle"):
+        remote.run(lambda state, task: threading.Lock())
+    assert remote.run(_width) == remote.info.d_model
+    assert remote.connection.lost is None
 
 
 @pytest.mark.real_model

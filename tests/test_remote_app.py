@@ -48,8 +48,13 @@ def test_a_lost_server_keeps_the_work_and_a_reconnect_goes_on(
             c.add_anchor()
         wait_idle(qtbot, window)
         assert s.composer.anchors == (5, 9)
+        model_line = window.status.model_label
+        assert "ms round trip" in model_line.text()
         served.kill()
         lost = time.monotonic()
+        # Said while the user does nothing: the heartbeat finds the loss.
+        qtbot.waitUntil(lambda: "lost the server" in model_line.text(), timeout=15_000)
+        assert time.monotonic() - lost < 10
         c.request_trace()
         qtbot.waitUntil(lambda: bool(s.error), timeout=15_000)
         assert time.monotonic() - lost < 10

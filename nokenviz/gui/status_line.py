@@ -8,6 +8,7 @@ from __future__ import annotations
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
 
+from nokenviz.remote.client import latest
 from nokenviz.state.controller import Controller
 from nokenviz.state.session import Part, Session
 
@@ -20,13 +21,21 @@ def model_summary(session: Session) -> str:
         f"{info['name']} · {info['arch']} · {info['n_layers']} layers · d={info['d_model']} · "
         f"vocab {info['vocab_size']:,} · "
         + info.get("remote", f"{info['device']} · {info['dtype']}")
+        + _link(info)
         + (f" ({info['dtype_reason']})" if info.get("dtype_reason") else "")
         + (f" · {info['device_plan']}" if info.get("device_plan") else "")
         + ("" if info["causal"] else " · not a causal LM: geometry only, generation disabled")
     )
 
 
+def _link(info: dict) -> str:
+    """A served model's link as its heartbeat last found it: the round trip, or its loss."""
+    connection = latest(info["remote_address"]) if "remote_address" in info else None
+    return f" · {connection.link}" if connection is not None and connection.link else ""
+
+
 SHOW_AFTER_MS = 300
+LINK_REFRESH_MS = 2000  # a served model's round trip (or its loss) is re-read this often
 
 
 class StatusLine:
@@ -53,13 +62,14 @@ class StatusLine:
         self.busy = False
         self.show_timer = QTimer(status, singleShot=True, interval=SHOW_AFTER_MS)
         self.show_timer.timeout.connect(lambda: self._show_busy(self.busy))
+        self.session: Session | None = None
+        self.link_timer = QTimer(status, interval=LINK_REFRESH_MS)
+        self.link_timer.timeout.connect(self._show_model)
 
     def apply(self, session: Session, changed: frozenset[Part]) -> None:
         if changed & {"model", "jobs"}:
-            loading = session.loading
-            line = f"loading {loading}…" if loading else model_summary(session)
-            self.model_label.setText(line)
-            self.model_label.setToolTip(line)
+            self.session = session
+            self._show_model()
         if changed & {"jobs", "progress"}:
             self.busy = bool(session.running)
             if not self.busy:
@@ -77,6 +87,21 @@ class StatusLine:
                 self.progress.setFormat("%p%")
         if "message" in changed and session.message:
             self.status.showMessage(session.message, 8000)
+
+    def _show_model(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        loading = session.loading
+        line = f"loading {loading}…" if loading else model_summary(session)
+        self.model_label.setText(line)
+        self.model_label.setToolTip(line)
+        remote = session.vocab is not None and "remote_address" in session.vocab.info
+        if remote and not loading:
+            if not self.link_timer.isActive():
+                self.link_timer.start()
+        else:
+            self.link_timer.stop()
 
     def _show_busy(self, busy: bool) -> None:
         self.show_timer.stop()

@@ -8,19 +8,21 @@ gone, the tunnel dropped, a wrong token) ends as a `RemoteError` within seconds,
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
+import pickle
 import threading
 import time
 import uuid
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nokenviz.core.task import Task
 from nokenviz.errors import Cancelled, NokenvizError
-from nokenviz.remote.server import ACTOR_NAME, NAMESPACE, StateJob
+from nokenviz.remote.server import ACTOR_NAME, HEARTBEAT_SECONDS, NAMESPACE, StateJob
 from nokenviz.version import __version__
 
 TOKEN_VARIABLE = "NOKENVIZ_TOKEN"
@@ -28,6 +30,7 @@ ANSWER_SECONDS = 8.0  # a poll not answered in this long means the server or the
 POLL_SECONDS = 0.5  # the longest one poll waits on the server for the job's next event
 _lock = threading.RLock()  # `connect` holds it while a failed hello forgets the connection
 _open: dict[str, Connection] = {}
+_latest: dict[str, Connection] = {}  # the last connection made to each address, lost or not
 
 
 class RemoteError(NokenvizError):
@@ -42,6 +45,9 @@ class Connection:
     actor: Any
     client: str
     served: dict[str, Any]
+    round_trip: float | None = None  # seconds, from the latest heartbeat
+    lost: str | None = None  # why the link failed, once it has
+    closed: threading.Event = field(default_factory=threading.Event)
 
     @property
     def info(self) -> dict[str, Any]:
@@ -54,22 +60,35 @@ class Connection:
         device = info.get("device_plan") or info["device"]
         return f"remote: {self.served['host']} · {device} · {info['dtype']}"
 
+    @property
+    def link(self) -> str:
+        """The link now, for the status bar: the last heartbeat's round trip, or its loss."""
+        if self.lost is not None:
+            return self.lost
+        return "" if self.round_trip is None else f"{self.round_trip * 1000:.0f} ms round trip"
+
     def latency(self) -> float:
-        """One round trip to the server, in seconds."""
+        """One round trip to the server, in seconds (also this client's heartbeat)."""
         start = time.perf_counter()
-        self.call("ping")
-        return time.perf_counter() - start
+        self.call("ping", self.client)
+        self.round_trip = time.perf_counter() - start
+        return self.round_trip
+
+    def beat(self) -> None:
+        """Ping every `HEARTBEAT_SECONDS` until closed: the server keeps this client's state
+        while it hears it, and a lost link is known (and said) while the user is idle."""
+        while not self.closed.wait(HEARTBEAT_SECONDS):
+            try:
+                self.latency()
+            except NokenvizError:  # `call` said why in `lost`, and forgot this connection
+                return
 
     def run(self, job: StateJob, task: Task | None = None) -> Any:
         """`job(state, task)` on the server, with `task`'s progress, partials and cancel."""
         task = task or Task()
-        run_id = self.call("start", self.client, job)
+        run_id, answer = self.call("start", self.client, job, POLL_SECONDS)
         seen, asked_to_stop = 0, False
         while True:
-            if task.cancelled and not asked_to_stop:
-                self.call("cancel", self.client, run_id)
-                asked_to_stop = True
-            answer = self.call("wait", run_id, seen, POLL_SECONDS)
             seen += len(answer.events)
             for kind, value in answer.events:
                 if kind == "partial":
@@ -78,6 +97,10 @@ class Connection:
                     task.progress(*value)
             if answer.done:
                 break
+            if task.cancelled and not asked_to_stop:
+                self.call("cancel", self.client, run_id)
+                asked_to_stop = True
+            answer = self.call("wait", run_id, seen, POLL_SECONDS)
         if answer.cancelled:
             raise Cancelled(task.what)
         if answer.error is not None:
@@ -88,6 +111,7 @@ class Connection:
         """Leave the server (its jobs for this client stop) and drop the Ray connection."""
         import ray
 
+        self.closed.set()
         with _lock:
             current = _open.get(self.address) is self
         self._forget()
@@ -110,22 +134,32 @@ class Connection:
         from ray.exceptions import GetTimeoutError, RayTaskError
 
         try:
-            return ray.get(getattr(self.actor, method).remote(*args), timeout=timeout)
+            answer = getattr(self.actor, method).remote(*args)
+        except (TypeError, pickle.PicklingError) as exc:  # this side: the link is fine
+            raise NokenvizError(f"cannot send this to the server: {exc}") from None
+        try:
+            return ray.get(answer, timeout=timeout)
         except GetTimeoutError:
-            self._forget()
-            raise RemoteError(
+            raise self._lose(
                 f"the server at {self.address} did not answer in {timeout:.0f} s: connect again "
                 "to go on"
             ) from None
-        except RayTaskError as exc:  # the server said no (a version, an unknown client)
+        except RayTaskError as exc:  # the server said no (a version, an unknown client), or
+            # could not send its answer back: the link itself is fine
             if isinstance(exc.cause, NokenvizError):
                 raise NokenvizError(str(exc.cause)) from None
-            raise RemoteError(f"the server at {self.address} failed: {exc.cause}") from None
+            raise NokenvizError(f"the server could not answer: {_first_line(exc.cause)}") from None
         except Exception as exc:  # the link: Ray's errors, or Ray Client no longer connected
-            self._forget()
-            raise RemoteError(
+            raise self._lose(
                 f"lost the server at {self.address} ({_first_line(exc)}): connect again to go on"
             ) from None
+
+    def _lose(self, why: str) -> RemoteError:
+        if not self.closed.is_set():
+            self.lost = why
+        self.closed.set()
+        self._forget()
+        return RemoteError(why)
 
 
 def token_from(given: str | None) -> str:
@@ -184,14 +218,22 @@ def _connect(address: str, token: str) -> Connection:
             ray.shutdown()
     _open_session(address)
     try:
-        actor = ray.get_actor(ACTOR_NAME)
+        actor = ray.get_actor(ACTOR_NAME, namespace=NAMESPACE)
     except ValueError:
         ray.shutdown()
         raise RemoteError(f"the Ray cluster at {address} serves no nokenviz model") from None
     client = uuid.uuid4().hex
     connection = Connection(address, actor, client, {})
     connection.served = connection.call("hello", client, __version__, timeout=60)
+    _latest[address] = connection
+    atexit.register(connection.close)  # registered after Ray's exit hook, so run before it
+    threading.Thread(target=connection.beat, daemon=True, name="nokenviz heartbeat").start()
     return connection
+
+
+def latest(address: str) -> Connection | None:
+    """The last connection made to `address` in this process (open, lost or closed)."""
+    return _latest.get(address.removeprefix("ray://"))
 
 
 def _open_session(address: str) -> None:

@@ -26,6 +26,8 @@ from nokenviz.version import __version__
 
 ACTOR_NAME = "nokenviz-model"
 NAMESPACE = "nokenviz"
+HEARTBEAT_SECONDS = 5.0  # how often a connected client pings the server
+FORGET_SECONDS = 60.0  # a client silent this long has vanished: its state and jobs are dropped
 StateJob = Callable[[dict[str, Any], Task], Any]
 
 
@@ -92,9 +94,11 @@ class ModelServer:
         self.identity = identity(self.loaded)
         self.model_lock = threading.Lock()
         self.clients: dict[str, dict[str, Any]] = {}
+        self.last_seen: dict[str, float] = {}
         self.runs: dict[int, _Run] = {}
         self.ids = itertools.count(1)
         self.lock = threading.Lock()
+        threading.Thread(target=self._forget_vanished, daemon=True).start()
 
     def hello(self, client: str, version: str) -> dict[str, Any]:
         """Check the client's nokenviz version, register it, and say what is served."""
@@ -105,6 +109,7 @@ class ModelServer:
             )
         with self.lock:
             self.clients.setdefault(client, {"model": self.loaded, "generation": 0})
+            self.last_seen[client] = time.monotonic()
         import ray
 
         return {
@@ -116,11 +121,31 @@ class ModelServer:
             "clients": len(self.clients),
         }
 
-    def ping(self) -> float:
+    def ping(self, client: str | None = None) -> float:
+        """A round trip; from a client, also its heartbeat (it is still there)."""
+        if client is not None:
+            with self.lock:
+                if client in self.clients:
+                    self.last_seen[client] = time.monotonic()
         return time.time()
 
-    def start(self, client: str, job: StateJob) -> int:
-        """Run `job` with `client`'s state on a thread of its own; its id for `wait`."""
+    def forget_silent(self, now: float) -> list[str]:
+        """A client whose process died (or whose laptop closed) never says `leave`: once its
+        heartbeat has been silent for `FORGET_SECONDS`, it is left for it. Returns those."""
+        with self.lock:
+            silent = [c for c, t in self.last_seen.items() if now - t > FORGET_SECONDS]
+        for client in silent:
+            self.leave(client)
+        return silent
+
+    def _forget_vanished(self) -> None:
+        while True:
+            time.sleep(HEARTBEAT_SECONDS)
+            self.forget_silent(time.monotonic())
+
+    def start(self, client: str, job: StateJob, timeout: float) -> tuple[int, Progress]:
+        """Run `job` with `client`'s state on a thread of its own: its id for `wait`, and
+        what `wait` would answer first (a short job's whole answer in one round trip)."""
         with self.lock:
             if client not in self.clients:
                 raise NokenvizError("this client has not said hello to the server")
@@ -129,7 +154,7 @@ class ModelServer:
         run.task.progress = lambda fraction, message: run.add("progress", (fraction, message))
         run.task.on_partial = lambda value: run.add("partial", value)
         threading.Thread(target=self._run, args=(run, job), daemon=True).start()
-        return run_id
+        return run_id, self.wait(run_id, 0, timeout)
 
     def _run(self, run: _Run, job: StateJob) -> None:
         try:
@@ -174,6 +199,7 @@ class ModelServer:
         """A client closing: its jobs are stopped and its state dropped."""
         with self.lock:
             self.clients.pop(client, None)
+            self.last_seen.pop(client, None)
             for run in self.runs.values():
                 if run.client == client:
                     run.task.cancel()

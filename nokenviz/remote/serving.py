@@ -78,10 +78,11 @@ def serve(
     use_token(token)
     import ray
 
-    head = None if address else _start_head(port)
+    if _listening(port):
+        raise NokenvizError(f"port {port} is taken: choose another with --port")
+    gateway = None
     try:
-        cluster = address if head is None else head.address
-        ray.init(address=cluster, namespace=NAMESPACE, logging_level=logging.ERROR)
+        _join_or_start(address)
         where = placement(options, ray.nodes())
         say(f"nokenviz: loading {spec} {where.why}")
         say(_tunnel_line(port))
@@ -93,10 +94,11 @@ def serve(
         actor = _start_actor(spec, options, where)
         info = ray.get(actor.hello.remote("serve", _version()))["info"]
         ray.get(actor.leave.remote("serve"))
+        gateway = Gateway.start(ray.get_runtime_context().gcs_address, port)
         place = f"{platform.node()} ({info['device']}, {info['dtype']})"
         say(f"nokenviz: serving {info['name']} on {place}")
         say(f"nokenviz: ready; connect with --connect 127.0.0.1:{port}")
-        _wait_for_stop()
+        _wait_for_stop(gateway)
         say("nokenviz: stopping")
         return 0
     except ray.exceptions.RayActorError as exc:
@@ -105,9 +107,27 @@ def serve(
             f"the model did not load: {str(cause).strip().splitlines()[-1]}"
         ) from None
     finally:
-        ray.shutdown()
-        if head is not None:
-            head.stop()
+        if gateway is not None:
+            gateway.stop()
+        ray.shutdown()  # a cluster this process started ends with it
+
+
+def _join_or_start(address: str | None) -> None:
+    """Join the cluster at `address`, or start one on this machine, bound to 127.0.0.1 and
+    owned by this process (it stops when `serve` does)."""
+    import ray
+
+    if address:
+        ray.init(address=address, namespace=NAMESPACE, logging_level=logging.ERROR)
+        return
+    ray.init(
+        address="local",
+        namespace=NAMESPACE,
+        logging_level=logging.ERROR,
+        include_dashboard=False,
+        _node_ip_address="127.0.0.1",
+        _temp_dir=tempfile.mkdtemp(prefix="nokenviz-ray-"),
+    )
 
 
 def _version() -> str:
@@ -137,22 +157,41 @@ def _tunnel_line(port: int) -> str:
     )
 
 
-def _wait_for_stop() -> None:
-    """Block until Ctrl+C or SIGTERM."""
+def _wait_for_stop(gateway: Gateway) -> None:
+    """Block until Ctrl+C or SIGTERM (or the gateway's death, said)."""
     stop = threading.Event()
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, lambda *_: stop.set())
-    while not stop.wait(3600):
-        pass
+    while not stop.wait(1.0):
+        if gateway.process.poll() is not None:
+            raise NokenvizError("Ray Client's server ended: clients can no longer connect")
 
 
 @dataclass
-class Head:
-    """A Ray head started for this server alone, bound to 127.0.0.1: `ray start --block` as a
-    child that dies with this process (and takes the cluster with it)."""
+class Gateway:
+    """The port clients connect to, bound to 127.0.0.1 alone: `nokenviz.remote.gateway`, a
+    child process that dies with this one."""
 
     process: subprocess.Popen[bytes]
-    address: str
+
+    @classmethod
+    def start(cls, cluster: str, port: int) -> Gateway:
+        command = [sys.executable, "-m", "nokenviz.remote.gateway", str(port), cluster]
+        gateway = cls(
+            subprocess.Popen(
+                command,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
+            )
+        )
+        deadline = time.monotonic() + 60
+        while not _listening(port):
+            if gateway.process.poll() is not None or time.monotonic() > deadline:
+                gateway.stop()
+                raise NokenvizError(f"Ray Client's server did not start on port {port}")
+            time.sleep(0.1)
+        return gateway
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -163,49 +202,11 @@ class Head:
                 self.process.kill()
 
 
-def _start_head(port: int) -> Head:
-    if _listening(port):
-        raise NokenvizError(f"port {port} is taken: choose another with --port")
-    gcs = _free_port()
-    command = [
-        os.path.join(os.path.dirname(sys.executable), "ray"),
-        "start",
-        "--head",
-        "--block",
-        f"--port={gcs}",
-        "--node-ip-address=127.0.0.1",
-        f"--ray-client-server-port={port}",
-        "--include-dashboard=false",
-        "--disable-usage-stats",
-        f"--temp-dir={tempfile.mkdtemp(prefix='nokenviz-ray-')}",
-    ]
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent,
-    )
-    head = Head(process, f"127.0.0.1:{gcs}")
-    deadline = time.monotonic() + 60
-    while not (_listening(gcs) and _listening(port)):
-        if process.poll() is not None or time.monotonic() > deadline:
-            head.stop()
-            raise NokenvizError("the local Ray cluster did not start (see `ray start --head`)")
-        time.sleep(0.2)
-    return head
-
-
 def _die_with_parent() -> None:
     if sys.platform == "linux":
         import ctypes
 
         ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _listening(port: int) -> bool:

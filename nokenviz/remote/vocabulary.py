@@ -36,8 +36,8 @@ def remote_vocabulary(connection: Connection, task: Task) -> Vocabulary:
         vocab = connection.run(_snapshot, task)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(str(path), lambda file: torch.save(vocab, file))
-    round_trip = min(connection.latency() for _ in range(3))
-    vocab.info["remote"] = f"{connection.where} · {round_trip * 1000:.0f} ms round trip"
+    connection.round_trip = min(connection.latency() for _ in range(3))
+    vocab.info.update(remote=connection.where, remote_address=connection.address)
     return vocab
 
 

@@ -93,6 +93,8 @@ def _connect(state: dict[str, Any], address: str, generation: int, task: Task) -
 
     connection = connect(address)
     snapshot = remote_vocabulary(connection, task)
+    # The session, its autosave and Recent models name the server, not its path there.
+    snapshot.info.update(model=REMOTE + connection.address, served=snapshot.info["model"])
     task.check()
     if state.get("remote") is not connection:
         _leave(state)
