@@ -121,7 +121,7 @@ def test_categories_filter_and_a_compared_token_reach_the_figure() -> None:
     layers.colours = TokenColours("script", "viridis", np.zeros(3000), (0.0, 1.0), found)
     layers.matched = np.arange(3, 3000, 4)  # the Cyrillic ones
     layers.filter = "script:Cyrillic"
-    layers.moved = np.array([[0.0, 0.0], [1.0, 0.5]])
+    layers.moved = np.array([[[0.0, 0.0], [1.0, 0.5]], [[0.2, 0.1], [-0.4, 0.3]]])
     figure = sphere_figure(layers)
     legend = figure.legends[0]
     names = {t.get_text() for t in legend.get_texts()}

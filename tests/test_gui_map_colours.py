@@ -8,9 +8,11 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 
+from nokenviz.core.figures.overlays import COLOURS
 from nokenviz.core.models.token_kinds import KINDS
 from nokenviz.core.scenes.scene import load_scene, save_scene
 from nokenviz.gui.token_paint import DIM_ALPHA
+from nokenviz.state.session import MOVERS_DRAWN
 from tests.test_compare import rotated_copy
 from tests.test_gui import wait_idle
 
@@ -119,9 +121,16 @@ def test_compare_with_a_model_colours_the_map_and_lists_the_movers(qtbot, loaded
     x, y = loaded.view.moved.getData()  # token 10 and where it went in B: far apart
     far = np.hypot(x[1] - x[0], y[1] - y[0])
     loaded.controller.select([11])  # a token B only rotated stays about where it is
-    x, y = loaded.view.moved.getData()
+    x, y = loaded.view.moved.getData()  # 11's line first, then the most changed tokens'
     near = np.hypot(x[1] - x[0], y[1] - y[0])
-    assert len(x) == 2 and near < 0.1 * far, (near, far)
+    assert near < 0.1 * far, (near, far)
+    movers = [m.id for m in found.moved[:MOVERS_DRAWN]]
+    assert np.isnan(x).sum() == 1 + len(movers)  # one line each, broken by a NaN
+    moved_labels = {t for _, t, _, colour in loaded.view.label_items if colour == COLOURS["moved"]}
+    assert s.vocab.labels[10] in moved_labels  # the most changed are named on the map
+    panel.movers.setChecked(False)  # the selected token's line alone
+    x, _ = loaded.view.moved.getData()
+    assert np.isnan(x).sum() == 1 and not s.movers_shown
     panel.other.setText(str(tmp_path))  # not a model: one clear line, the comparison kept
     qtbot.keyClick(panel.other, Qt.Key.Key_Return)
     wait_idle(qtbot, loaded)

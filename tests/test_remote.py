@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,11 +40,13 @@ def _free_port() -> int:
 class Server:
     """`nokenviz serve` in a process group of its own, stopped (or killed) by the test."""
 
-    def __init__(self, model: str, token: str = TOKEN, port: int | None = None) -> None:
+    def __init__(
+        self, model: str, token: str = TOKEN, port: int | None = None, more: tuple[str, ...] = ()
+    ) -> None:
         self.port = port or _free_port()
         self.address = f"127.0.0.1:{self.port}"
         env = {**os.environ, "NOKENVIZ_TOKEN": token}
-        command = [*NV, "serve", "--model", model, "--port", str(self.port)]
+        command = [*NV, "serve", "--model", model, "--port", str(self.port), *more]
         self.process = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
@@ -374,6 +377,55 @@ def test_a_server_killed_mid_generation_is_said_within_seconds() -> None:
     last = out.splitlines()[-1]
     assert last.startswith("error") and "server" in last, out[-500:]
     assert said < 10
+
+
+def test_a_cluster_already_running_serves_the_model(tiny_dirs) -> None:
+    """`serve --address`: the model's actor on a cluster started apart (as on a lab's), the
+    clients through this server's own port; stopping the server ends its actor, not the
+    cluster, so a second server takes its place."""
+    gcs = _free_port()
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": TOKEN}
+    ray_bin = str(Path(sys.executable).with_name("ray"))
+    head = subprocess.Popen(
+        [ray_bin, "start", "--head", "--block", f"--port={gcs}", "--node-ip-address=127.0.0.1",
+         f"--ray-client-server-port={_free_port()}", "--min-worker-port=0",
+         "--max-worker-port=0", "--include-dashboard=false", "--disable-usage-stats",
+         f"--temp-dir={tempfile.mkdtemp(prefix='nv-ray-')}"],  # short: Ray's socket paths
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        for _ in range(2):
+            served = Server(tiny_dirs["llama"], more=("--address", f"127.0.0.1:{gcs}"))
+            try:
+                width = subprocess.run(
+                    [*NV, "info", "--json", "--connect", served.address],
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                    env={**os.environ, "NOKENVIZ_TOKEN": TOKEN},
+                )
+                assert width.returncode == 0, width.stderr
+                assert json.loads(width.stdout)["d_model"] == 32
+            finally:
+                served.stop()
+            assert served.process.returncode == 0
+        assert head.poll() is None  # the cluster outlives its servers
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        head.wait(timeout=60)
+
+
+def test_serving_on_a_cluster_that_is_not_there_is_one_line(server: Server) -> None:
+    env = {**os.environ, "NOKENVIZ_TOKEN": TOKEN}
+    for more, said in (
+        (["--address", "127.0.0.1:1"], "no Ray cluster answers at 127.0.0.1:1"),
+        (["--port", str(server.port)], f"port {server.port} is taken"),
+    ):
+        done = subprocess.run(
+            [*NV, "serve", *more], capture_output=True, text=True, timeout=60, env=env
+        )
+        assert done.returncode == 1 and said in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
 def test_the_actor_asks_ray_for_the_gpus_its_device_plan_needs() -> None:

@@ -4,6 +4,7 @@ selects, and what changed from one model to another. Like every result, each has
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,12 +103,21 @@ class ModelComparison:
     moved: list[MovedToken]
     other_rows: Any = field(default=None, repr=False)  # B's matrix (its own dtype), kept
 
-    def other_vector(self, token: int) -> np.ndarray | None:
-        """Where A's `token` is in B, rotated into A's space (None: not shared, or the two
-        widths differ)."""
-        if self.other_rows is None:
-            return None
-        return self.comparison.aligned_row(token, self.other_rows)
+    def places(self, tokens: Sequence[int]) -> tuple[list[int], np.ndarray]:
+        """Where each of A's `tokens` is in B, rotated into A's space: the tokens that have a
+        place there (shared, and the two widths equal), in order, and their vectors [k, d]."""
+        found: dict[int, np.ndarray] = {}
+        for token in tokens:
+            row = (
+                None
+                if self.other_rows is None
+                else self.comparison.aligned_row(token, self.other_rows)
+            )
+            if row is not None:
+                found.setdefault(int(token), row)
+        width = len(self.comparison.rotation) if self.comparison.rotation is not None else 0
+        vectors = np.stack(list(found.values())) if found else np.zeros((0, width), np.float32)
+        return list(found), vectors
 
     def to_json(self) -> Json:
         c = self.comparison

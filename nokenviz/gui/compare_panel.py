@@ -5,6 +5,7 @@ selects one on the map)."""
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -18,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from nokenviz.gui.plots import compact
 from nokenviz.state.controller import Controller
-from nokenviz.state.session import Part, Session
+from nokenviz.state.session import MOVERS_DRAWN, Part, Session
 
 COMPARE_TIP = (
     "Read the other model's embedding (or unembedding) and tokenizer from its checkpoint, match "
@@ -41,6 +42,14 @@ class ComparePanel(QWidget):
         self.browse = QPushButton("Compare with model…", toolTip=COMPARE_TIP)
         self.browse.clicked.connect(self.choose)
         self.summary = QLabel("", wordWrap=True)
+        self.movers = QCheckBox(
+            f"On the map: where the {MOVERS_DRAWN} most changed went",
+            checked=True,
+            toolTip="A dotted line from each of the most changed tokens to its place in the "
+            "other model (its aligned vector, placed by this map's projection); the selected "
+            "token's line is always drawn",
+        )
+        self.movers.toggled.connect(controller.show_movers)
         self.table = compact(QTableWidget(0, len(HEADERS)))
         self.table.setHorizontalHeaderLabels(HEADERS)
         self.table.setToolTip("Most changed first (lowest neighbour overlap, then cosine)")
@@ -51,6 +60,7 @@ class ComparePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(row)
         layout.addWidget(self.summary)
+        layout.addWidget(self.movers)
         layout.addWidget(self.table, 1)
 
     def choose(self) -> None:
@@ -73,6 +83,8 @@ class ComparePanel(QWidget):
         if changed & {"model", "jobs"}:
             busy = "compare" in session.running
             self.browse.setEnabled(session.vocab is not None and not busy)
+        self.movers.setChecked(session.movers_shown)
+        self.movers.setEnabled(session.comparison is not None)
         if not changed & {"model", "comparison"} or session.comparison is self.shown:
             return
         self.shown = found = session.comparison

@@ -73,20 +73,28 @@ class SphereLayers:
             preview = session.preview
             marker = None if preview is None else fitted.project(preview.vector)[0]
             self.view.set_noken_marker(marker)
-        labelled = {"model", "fitted", "selection", "trace", "trace_settings", "composer"}
+        labelled = {
+            "model",
+            "fitted",
+            "selection",
+            "trace",
+            "trace_settings",
+            "composer",
+            "comparison",
+        }
         if changed & {*labelled, "regions", "projection"}:
             self.draw_labels(session)
         self.view.update_legend()
 
     def _draw_moved(self, session: Session, fitted: Projection) -> None:
-        """After a comparison: the selected token joined to its place in the other model (its
-        aligned vector placed by this projection)."""
-        vector = session.moved
-        if vector is None:
-            self.view.set_moved(None, None)
+        """After a comparison: the selected token and the most changed ones, each joined to its
+        place in the other model (its aligned vector placed by this projection)."""
+        moved = session.moved
+        if moved is None or not moved[0]:
+            self.view.set_moved(None)
             return
-        here = fitted.coords[session.selection[-1]]
-        self.view.set_moved(here, fitted.project(vector[None])[0])
+        ids, vectors = moved
+        self.view.set_moved(np.stack([fitted.coords[ids], fitted.project(vectors)], axis=1))
 
     def _draw_anchors(self, session: Session, fitted: Projection) -> None:
         """The anchors as a closed polygon, in the order the blend weights use."""
@@ -199,7 +207,8 @@ class SphereLayers:
             return
         regions = session.regions if session.projection.regions else None
         drawn_from = (fitted, session.trace, self.view.trajectory_nodes, regions)
-        tokens_of = (session.selection, session.composer.anchors)
+        moved = session.moved[0] if session.moved is not None else []
+        tokens_of = (session.selection, session.composer.anchors, moved)
         if self.labelled is not None and _same(self.labelled, (drawn_from, tokens_of)):
             return
         self.labelled = (drawn_from, tokens_of)
@@ -215,6 +224,7 @@ class SphereLayers:
             entries,
             nodes if len(entries) else None,
             nearest,
+            moved,
         )
         if regions:
             labels += region_labels(fitted.coords, regions, vocab.labels)

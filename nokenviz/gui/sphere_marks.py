@@ -1,20 +1,23 @@
-"""The sphere view's marks that need more than a styled item: the composer's handle, labels
-placed in screen space so that they overlap neither each other nor a mark, and which marks the
-legend names."""
+"""The sphere view's marks: the styled items of each role, the composer's handle, the brushed
+tokens (points or an image), labels placed in screen space so that they overlap neither each
+other nor a mark, and which marks the legend names."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.GraphicsScene.mouseEvents import MouseDragEvent
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QFontMetrics
 
 from nokenviz.core.figures.labels import arrange_labels, leader_end, mark_boxes
 from nokenviz.core.figures.overlays import COLOURS, Role
+from nokenviz.core.maps.density import bin_points, visible
 
 LabelItem = tuple[QPointF, str, float, str]  # position (view units), text, priority, colour
 PAD_PX = 6
+POINT_LIMIT = 3000  # fewer tokens than this in view are drawn as points, more as an image
+HIGHLIGHT_RGBA = (*pg.mkColor(COLOURS["band"]).getRgb()[:3], 200)
 
 
 class Handle(pg.TargetItem):
@@ -34,6 +37,63 @@ class Handle(pg.TargetItem):
             self.extrapolating = shift
             self.setPen(self.EXTRAPOLATING_PEN if shift else self.PEN)
         super().mouseDragEvent(ev)
+
+
+def line_mark(
+    role: Role,
+    symbol: str,
+    z: float,
+    dashed: bool = False,
+    dotted: bool = False,
+    size: int = 7,
+    width: float = 2.0,
+) -> pg.PlotDataItem:
+    """A path mark (the trajectory, the anchors' polygon, ...) in its role's colour."""
+    pen = pg.mkPen(COLOURS[role], width=width)
+    if dashed or dotted:
+        pen.setStyle(Qt.PenStyle.DashLine if dashed else Qt.PenStyle.DotLine)
+    item = pg.PlotDataItem(
+        pen=pen,
+        symbol=symbol,
+        symbolSize=size,
+        symbolBrush=COLOURS[role],
+        symbolPen="k" if dotted else "w",
+    )
+    item.setZValue(z)
+    return item
+
+
+def point_mark(role: Role, symbol: str, size: int, z: float) -> pg.ScatterPlotItem:
+    """A single-point mark (the noken, the mean direction) in its role's colour, edged black."""
+    item = pg.ScatterPlotItem(
+        pxMode=True, size=size, symbol=symbol, pen=pg.mkPen("k"), brush=pg.mkBrush(COLOURS[role])
+    )
+    item.setZValue(z)
+    return item
+
+
+def draw_brushed(
+    points: pg.ScatterPlotItem,
+    image: pg.ImageItem,
+    xy: np.ndarray,
+    x: tuple[float, float],
+    y: tuple[float, float],
+    shape: tuple[int, int],
+) -> None:
+    """The brushed tokens at `xy`: points when few are in view, else one image of their
+    cells (`shape`, over the view's `x` and `y` ranges)."""
+    shown = visible(xy, x, y)
+    if len(shown) <= POINT_LIMIT:
+        image.setVisible(False)
+        points.setData(pos=xy[shown])
+        return
+    points.clear()
+    counts = bin_points(xy, np.zeros(len(xy)), x, y, shape).counts
+    rgba = np.zeros((*shape, 4), dtype=np.uint8)
+    rgba[counts > 0] = HIGHLIGHT_RGBA
+    image.setImage(rgba, autoLevels=False)
+    image.setRect(QRectF(x[0], y[0], x[1] - x[0], y[1] - y[0]))
+    image.setVisible(True)
 
 
 def placed_labels(

@@ -20,18 +20,26 @@ from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 
 from nokenviz.core.figures import overlays
-from nokenviz.core.figures.overlays import COLOURS, NAMES, Role
-from nokenviz.core.maps.density import bin_points, visible
-from nokenviz.gui.sphere_marks import Handle, LabelItem, placed_labels, shown_roles
+from nokenviz.core.figures.overlays import COLOURS, NAMES, Role, segments
+from nokenviz.core.maps.density import visible
+from nokenviz.gui.sphere_marks import (
+    HIGHLIGHT_RGBA,
+    POINT_LIMIT,
+    Handle,
+    LabelItem,
+    draw_brushed,
+    line_mark,
+    placed_labels,
+    point_mark,
+    shown_roles,
+)
 from nokenviz.gui.token_paint import TokenPaint
 
-POINT_LIMIT = 3000
 NEAR_DEGREES = 60.0  # a local view draws the tokens this close to its centre large
 NEAR_LIMIT = 500
 CELL_PX = 2
 REBIN_DELAY_MS = 60
 COLORMAP = "viridis"  # perceptually uniform and colour-blind safe
-HIGHLIGHT_RGBA = (*pg.mkColor(COLOURS["band"]).getRgb()[:3], 200)
 
 
 class SphereView(pg.PlotWidget):
@@ -84,72 +92,37 @@ class SphereView(pg.PlotWidget):
             brush=pg.mkBrush(255, 255, 255, 0),
         )
         self.selection.setZValue(4)
-        self.mean_marker = pg.ScatterPlotItem(
-            pxMode=True,
-            size=16,
-            symbol="star",
-            pen=pg.mkPen("k"),
-            brush=pg.mkBrush(COLOURS["mean"]),
-        )
-        self.mean_marker.setZValue(5)
-        self.trajectory = pg.PlotDataItem(
-            pen=pg.mkPen(COLOURS["trajectory"], width=2),
-            symbol="o",
-            symbolSize=7,
-            symbolBrush=COLOURS["trajectory"],
-            symbolPen="w",
-        )
-        self.trajectory.setZValue(3)
         self.origin = pg.ScatterPlotItem(
             pxMode=True, size=14, symbol="+", pen=pg.mkPen("k", width=1.5)
         )
-        self.addItem(self.origin)
         self.rings = pg.PlotDataItem(pen=pg.mkPen((160, 160, 160), width=1))
         self.rings.setZValue(0.5)
-        self.addItem(self.rings)
+        self.trajectory_nodes = np.zeros((0, 2))
+        self.mean_marker = point_mark("mean", "star", 16, z=5)
+        self.noken_marker = point_mark("noken", "d", 14, z=7)
+        self.trajectory = line_mark("trajectory", "o", z=3)
+        self.anchor_polygon = line_mark("anchors", "s", z=6, dashed=True, size=10, width=1.5)
+        self.soft_path = line_mark("soft", "t", z=3, dashed=True)
+        # tokens here joined to their places in a compared model
+        self.moved = line_mark("moved", "o", z=4.5, dotted=True, size=9)
+        self.handle = Handle()
+        self.handle.setZValue(8)
+        self.handle.setVisible(False)
         for item in (
+            self.origin,
+            self.rings,
             self.points,
             self.near,
             self.highlight,
             self.selection,
             self.mean_marker,
             self.trajectory,
+            self.anchor_polygon,
+            self.noken_marker,
+            self.handle,
+            self.soft_path,
+            self.moved,
         ):
-            self.addItem(item)
-        self.trajectory_nodes = np.zeros((0, 2))
-        self.anchor_polygon = pg.PlotDataItem(
-            pen=pg.mkPen(COLOURS["anchors"], width=1.5, style=Qt.PenStyle.DashLine),
-            symbol="s",
-            symbolSize=10,
-            symbolBrush=COLOURS["anchors"],
-            symbolPen="w",
-        )
-        self.anchor_polygon.setZValue(6)
-        self.noken_marker = pg.ScatterPlotItem(
-            pxMode=True, size=14, symbol="d", pen=pg.mkPen("k"), brush=pg.mkBrush(COLOURS["noken"])
-        )
-        self.noken_marker.setZValue(7)
-        self.soft_path = pg.PlotDataItem(
-            pen=pg.mkPen(COLOURS["soft"], width=2, style=Qt.PenStyle.DashLine),
-            symbol="t",
-            symbolSize=7,
-            symbolBrush=COLOURS["soft"],
-            symbolPen="w",
-        )
-        self.soft_path.setZValue(3)
-        self.handle = Handle()
-        self.handle.setZValue(8)
-        self.handle.setVisible(False)
-        self.moved = pg.PlotDataItem(  # the selected token, here and in the compared model
-            pen=pg.mkPen(COLOURS["moved"], width=2, style=Qt.PenStyle.DotLine),
-            symbol="o",
-            symbolSize=9,
-            symbolBrush=COLOURS["moved"],
-            symbolPen="k",
-        )
-        self.moved.setZValue(4.5)
-        items = (self.anchor_polygon, self.noken_marker, self.handle, self.soft_path, self.moved)
-        for item in items:
             self.addItem(item)
         self.legend = self.plotItem.addLegend(
             offset=(8, 8), brush=pg.mkBrush(255, 255, 255, 210), labelTextColor="k"
@@ -248,7 +221,8 @@ class SphereView(pg.PlotWidget):
         (x0, x1), (y0, y1) = self.plotItem.vb.viewRange()
         rect = self.plotItem.vb.sceneBoundingRect()
         shape = (max(1, int(rect.height() / CELL_PX)), max(1, int(rect.width() / CELL_PX)))
-        self._rebin_highlight((x0, x1), (y0, y1), shape)
+        xy = self.coords[self.highlight_ids]
+        draw_brushed(self.highlight, self.highlight_image, xy, (x0, x1), (y0, y1), shape)
         shown = visible(self.coords, (x0, x1), (y0, y1))
         if len(shown) <= POINT_LIMIT:
             self.image.setVisible(False)
@@ -268,24 +242,6 @@ class SphereView(pg.PlotWidget):
         self.image.setImage(image, levels=(0, 255))
         self.image.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
         self.image.setVisible(True)
-
-    def _rebin_highlight(
-        self, x: tuple[float, float], y: tuple[float, float], shape: tuple[int, int]
-    ) -> None:
-        """The brushed tokens: points when few are in view, else one image of their cells."""
-        xy = self.coords[self.highlight_ids]
-        shown = visible(xy, x, y)
-        if len(shown) <= POINT_LIMIT:
-            self.highlight_image.setVisible(False)
-            self.highlight.setData(pos=xy[shown])
-            return
-        self.highlight.clear()
-        counts = bin_points(xy, np.zeros(len(xy)), x, y, shape).counts
-        rgba = np.zeros((*shape, 4), dtype=np.uint8)
-        rgba[counts > 0] = HIGHLIGHT_RGBA
-        self.highlight_image.setImage(rgba, autoLevels=False)
-        self.highlight_image.setRect(QRectF(x[0], y[0], x[1] - x[0], y[1] - y[0]))
-        self.highlight_image.setVisible(True)
 
     def _draw_near(self) -> None:
         """A local view's nearest tokens (within NEAR_DEGREES of the centre, at most NEAR_LIMIT;
@@ -307,13 +263,11 @@ class SphereView(pg.PlotWidget):
         xy = np.zeros((0, 2)) if xy is None else xy
         self.soft_path.setData(xy[:, 0], xy[:, 1])
 
-    def set_moved(self, start: np.ndarray | None, end: np.ndarray | None) -> None:
-        """A line from the selected token to where it is in the compared model, both ends
+    def set_moved(self, pairs: np.ndarray | None) -> None:
+        """Lines ([k, 2, 2]) from tokens to where they are in the compared model, both ends
         marked."""
-        if start is None or end is None:
-            self.moved.setData([], [])
-            return
-        self.moved.setData([start[0], end[0]], [start[1], end[1]])
+        path = np.zeros((0, 2)) if pairs is None else segments(pairs)
+        self.moved.setData(path[:, 0], path[:, 1], connect="finite")
 
     def set_noken_marker(self, xy: np.ndarray | None) -> None:
         """Where the noken's true direction lands in this projection."""

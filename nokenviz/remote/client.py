@@ -27,7 +27,7 @@ from nokenviz.version import __version__
 
 TOKEN_VARIABLE = "NOKENVIZ_TOKEN"
 ANSWER_SECONDS = 8.0  # a poll not answered in this long means the server or the link is gone
-POLL_SECONDS = 0.5  # the longest one poll waits on the server for the job's next event
+POLL_SECONDS = 2.0  # the longest one poll waits on the server for the job's next event
 _lock = threading.RLock()  # `connect` holds it while a failed hello forgets the connection
 _open: dict[str, Connection] = {}
 _latest: dict[str, Connection] = {}  # the last connection made to each address, lost or not
@@ -86,26 +86,40 @@ class Connection:
     def run(self, job: StateJob, task: Task | None = None) -> Any:
         """`job(state, task)` on the server, with `task`'s progress, partials and cancel."""
         task = task or Task()
-        run_id, answer = self.call("start", self.client, job, POLL_SECONDS)
-        seen, asked_to_stop = 0, False
-        while True:
-            seen += len(answer.events)
-            for kind, value in answer.events:
-                if kind == "partial":
-                    task.partial(value)
-                elif task.progress is not None:
-                    task.progress(*value)
-            if answer.done:
-                break
-            if task.cancelled and not asked_to_stop:
-                self.call("cancel", self.client, run_id)
-                asked_to_stop = True
-            answer = self.call("wait", run_id, seen, POLL_SECONDS)
+        polled = POLL_SECONDS + ANSWER_SECONDS
+        run_id, answer = self.call("start", self.client, job, POLL_SECONDS, timeout=polled)
+        ended = threading.Event()
+        if not answer.done:
+            watch = threading.Thread(target=self._stop_on_cancel, args=(task, run_id, ended))
+            watch.daemon = True
+            watch.start()
+        seen = 0
+        try:
+            while True:
+                seen += len(answer.events)
+                for kind, value in answer.events:
+                    if kind == "partial":
+                        task.partial(value)
+                    elif task.progress is not None:
+                        task.progress(*value)
+                if answer.done:
+                    break
+                answer = self.call("wait", run_id, seen, POLL_SECONDS, timeout=polled)
+        finally:
+            ended.set()
         if answer.cancelled:
             raise Cancelled(task.what)
         if answer.error is not None:
             raise NokenvizError(answer.error)
         return answer.result
+
+    def _stop_on_cancel(self, task: Task, run_id: int, ended: threading.Event) -> None:
+        """Send Stop the moment it is pressed, not when the running poll comes back."""
+        while not ended.is_set():
+            if task.cancel_event.wait(0.05):
+                with contextlib.suppress(NokenvizError):  # the poll says what the link did
+                    self.call("cancel", self.client, run_id)
+                return
 
     def close(self) -> None:
         """Leave the server (its jobs for this client stop) and drop the Ray connection."""
@@ -133,12 +147,16 @@ class Connection:
         import ray
         from ray.exceptions import GetTimeoutError, RayTaskError
 
+        if self.lost is not None:  # said once, by the heartbeat or an earlier call
+            raise RemoteError(self.lost)
         try:
-            answer = getattr(self.actor, method).remote(*args)
-        except (TypeError, pickle.PicklingError) as exc:  # this side: the link is fine
-            raise NokenvizError(f"cannot send this to the server: {exc}") from None
-        try:
+            try:
+                answer = getattr(self.actor, method).remote(*args)
+            except (TypeError, pickle.PicklingError) as exc:  # this side: the link is fine
+                raise NokenvizError(f"cannot send this to the server: {exc}") from None
             return ray.get(answer, timeout=timeout)
+        except NokenvizError:
+            raise
         except GetTimeoutError:
             raise self._lose(
                 f"the server at {self.address} did not answer in {timeout:.0f} s: connect again "

@@ -118,6 +118,12 @@ def _join_or_start(address: str | None) -> None:
     import ray
 
     if address:
+        host, _, port = address.rpartition(":")
+        if address != "auto" and not (port.isdigit() and _listening(int(port), host)):
+            raise NokenvizError(
+                f"no Ray cluster answers at {address}: start one there (`ray start --head`), "
+                "or leave out --address to serve on a cluster of this server's own"
+            )
         ray.init(address=address, namespace=NAMESPACE, logging_level=logging.ERROR)
         return
     ray.init(
@@ -209,7 +215,10 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def _listening(port: int) -> bool:
+def _listening(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
+        s.settimeout(2.0)
+        try:
+            return s.connect_ex((host, port)) == 0
+        except OSError:  # a host name that does not resolve
+            return False

@@ -85,6 +85,7 @@ SETTINGS: frozenset[Part] = frozenset(
     {"title", "projection", "trace_settings", "composer", "selection", "generate", "sweep"}
 )
 # Actions that need a causal LM.
+MOVERS_DRAWN = 12  # after a comparison, lines go to where this many of the most changed went
 CAUSAL_ACTIONS = ("trace", "preview", "generate", "sweep", "length", "readout", "invert")
 
 
@@ -149,6 +150,7 @@ class Session:
     readouts: list[Readout] | None = None  # the trace's position read at every layer
     inversion: Inversion | None = None  # the closest hard prompt to the composer's noken
     comparison: ModelComparison | None = None  # what changed from this model to another
+    movers_shown: bool = True  # the most changed tokens' lines to their places in the other
     # ---- work in flight, and what the user was last told
     running: dict[str, Job] = field(default_factory=dict)
     progress: tuple[float | None, str] | None = None  # fraction (None: not known), message
@@ -224,11 +226,15 @@ class Session:
         return None if self.compared is None else self.compared.comparison.per_token()
 
     @property
-    def moved(self) -> np.ndarray | None:
-        """The selected token's vector in the compared model, turned into this one's space."""
-        if self.compared is None or not self.selection:
+    def moved(self) -> tuple[list[int], np.ndarray] | None:
+        """The selected token (first) and, when shown, the most changed tokens, with their
+        vectors in the compared model turned into this one's space ([k], [k, d])."""
+        if self.compared is None:
             return None
-        return self.compared.other_vector(self.selection[-1])
+        tokens = list(self.selection[-1:])
+        if self.movers_shown:
+            tokens += [m.id for m in self.compared.moved[:MOVERS_DRAWN]]
+        return self.compared.places(tokens)
 
     @property
     def highlight(self) -> np.ndarray:

@@ -35,7 +35,7 @@ COLOURS: dict[Role, str] = {
     "mean": OKABE_ITO["yellow"],  # drawn with a black edge: yellow alone is faint on white
     "nearest": "#444444",  # a local view's nearest tokens: the point of the view, in grey ink
     "region": "#222222",  # a region's name: ink, like a map's place names
-    "moved": OKABE_ITO["sky"],  # where the selected token is in the compared model
+    "moved": OKABE_ITO["sky"],  # where tokens are in the compared model
 }
 NAMES: dict[Role, str] = {
     "selection": "selected token",
@@ -47,7 +47,7 @@ NAMES: dict[Role, str] = {
     "mean": "mean direction",
     "nearest": "nearest tokens",
     "region": "region (dominant kind · script: central tokens)",
-    "moved": "selected token in the compared model (aligned)",
+    "moved": "where it is in the compared model (aligned)",
 }
 NEAREST_LABELS = 12  # a local view labels this many of the tokens nearest its centre
 
@@ -68,9 +68,10 @@ def overlay_labels(
     entries: Sequence[Any] = (),
     nodes: np.ndarray | None = None,
     nearest: Sequence[int] = (),
+    moved: Sequence[int] = (),
 ) -> list[Label]:
-    """Labels for the selection (latest first), the anchors, a local view's `nearest` tokens
-    and the trajectory's nodes.
+    """Labels for the selection (latest first), the anchors, a local view's `nearest` tokens,
+    the tokens drawn to their place in a compared model (`moved`) and the trajectory's nodes.
 
     A trajectory labels its first and last node and every layer whose logit-lens top-1 differs
     from the layer before (the layers where the readout changes); `entries` are the trace's lens
@@ -87,6 +88,11 @@ def overlay_labels(
         for n, i in enumerate(nearest)
         if i not in named
     ]
+    labels += [
+        Label(coords[i], shown[i], 55.0 - n / 100, "moved")
+        for n, i in enumerate(moved)
+        if i not in named
+    ]
     if nodes is None or not len(entries):
         return labels
     last = len(entries) - 1
@@ -98,6 +104,13 @@ def overlay_labels(
             labels.append(Label(point, f"L{entry.layer} {shown[top]}", priority, "trajectory"))
         previous = top
     return labels
+
+
+def segments(pairs: np.ndarray) -> np.ndarray:
+    """Line segments ([k, 2, 2]) as one polyline whose NaN rows break it ([3k, 2]): one
+    drawing call for them all, in a figure or on screen."""
+    gaps = np.full((len(pairs), 1, 2), np.nan)
+    return np.concatenate([pairs, gaps], axis=1).reshape(-1, 2)
 
 
 def region_labels(

@@ -51,7 +51,8 @@ class SceneData:
     kinds: TokenKinds | None = None  # each token's kind and script (colouring by them)
     matched: np.ndarray | None = None  # the ids the scene's filter keeps (None: no filter)
     change: tuple[np.ndarray, str] | None = None  # a comparison's value per token, its name
-    moved: np.ndarray | None = None  # the selected token's vector in the compared model
+    # tokens (the selected one first) and their vectors in the compared model, aligned
+    moved: tuple[list[int], np.ndarray] | None = None
 
 
 def sphere_layers(scene: Scene, data: SceneData, title: str) -> SphereLayers:
@@ -67,8 +68,9 @@ def sphere_layers(scene: Scene, data: SceneData, title: str) -> SphereLayers:
         vectors = data.trace.lens if scene.trace.lens_space else data.trace.raw
         trajectory, entries = projection.project(vectors), data.trace.entries
     nearest = local_nearest(coords) if projection.shape == "local" else ()
+    moved = data.moved[0] if data.moved is not None else ()
     labels = overlay_labels(
-        coords, shown, scene.selection, scene.composer.anchors, entries, trajectory, nearest
+        coords, shown, scene.selection, scene.composer.anchors, entries, trajectory, nearest, moved
     )
     if scene.projection.regions and data.kinds is not None:
         from nokenviz.core.maps.regions import find_regions
@@ -94,18 +96,18 @@ def sphere_layers(scene: Scene, data: SceneData, title: str) -> SphereLayers:
         anchors=anchors,
         trajectory=trajectory,
         noken=None if data.noken is None else projection.project(data.noken)[0],
-        moved=_moved(scene, data, projection),
+        moved=_moved(data, projection),
         mean_marker=projection.mean_marker(),
         view=None if view is None else (view.x, view.y),
     )
 
 
-def _moved(scene: Scene, data: SceneData, projection: Projection) -> np.ndarray | None:
-    """The selected token and its place in the compared model ([2, 2]), when there is one."""
-    if data.moved is None or not scene.selection:
+def _moved(data: SceneData, projection: Projection) -> np.ndarray | None:
+    """Each token's place here joined to its place in the compared model ([k, 2, 2])."""
+    if data.moved is None or not data.moved[0]:
         return None
-    here = projection.coords[scene.selection[-1]]
-    return np.stack([here, projection.project(data.moved[None])[0]])
+    ids, vectors = data.moved
+    return np.stack([projection.coords[ids], projection.project(vectors)], axis=1)
 
 
 def scene_figure(scene: Scene, data: SceneData, size: FigureSize = SIZES["screen"]) -> Figure:

@@ -16,7 +16,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 
 from nokenviz.core.figures.labels import arrange_labels, leader_end, mark_boxes
-from nokenviz.core.figures.overlays import COLOURS, NAMES, Label, Role
+from nokenviz.core.figures.overlays import COLOURS, NAMES, Label, Role, segments
 from nokenviz.core.figures.sizes import SIZES, FigureSize
 from nokenviz.core.maps.colouring import TokenColours
 from nokenviz.core.maps.map_kinds import Shape
@@ -41,7 +41,7 @@ class SphereLayers:
     mean_marker: np.ndarray | None = None  # [2]
     view: tuple[tuple[float, float], tuple[float, float]] | None = None
     matched: np.ndarray | None = None  # ids the filter keeps bright (None: no filter)
-    moved: np.ndarray | None = None  # [2, 2]: the selected token, its place in a compared model
+    moved: np.ndarray | None = None  # [k, 2, 2]: tokens here, and their place in a compared model
     filter: str = ""  # the filter's query, for the caption
     faithfulness: str = ""  # how well the map keeps neighbours (kNN recall), for the caption
 
@@ -252,7 +252,7 @@ def _draw_overlays(axes: Axes, layers: SphereLayers, size: FigureSize) -> list[L
     def mark(role: Role, xy: np.ndarray, **style: Any) -> None:
         style = {"color": COLOURS[role], "ls": "none", **style}
         style["ms"] = style.get("ms", 6) * grow**0.5
-        axes.plot(*np.reshape(xy, (-1, 2)).T, **style)
+        axes.plot(*np.reshape(xy, (-1, 2)).T, **style)  # a NaN row breaks a line
         handles.append(Line2D([], [], label=NAMES[role], **style))
 
     if layers.anchors is not None and len(layers.anchors):
@@ -281,7 +281,9 @@ def _draw_overlays(axes: Axes, layers: SphereLayers, size: FigureSize) -> list[L
     if layers.selection is not None and len(layers.selection):
         mark("selection", layers.selection, marker="o", mfc="none", mew=1.2, ms=8, zorder=6)
     if layers.moved is not None:
-        mark("moved", layers.moved, marker="o", ms=4, ls=":", lw=1.5, mec="black", zorder=6)
+        mark(
+            "moved", segments(layers.moved), marker="o", ms=4, ls=":", lw=1.5, mec="black", zorder=6
+        )
     if layers.noken is not None:
         mark("noken", layers.noken, marker="D", mec="black", mew=0.8, ms=7, zorder=7)
     if layers.mean_marker is not None:

@@ -29,6 +29,12 @@ class CompareControl(ControlBase):
         matrix: Literal["W_E", "W_U"] = "W_U" if s.matrix == "W_U" else "W_E"
         self._submit("compare", f"comparing with {other}", work.compare(other, matrix))
 
+    def show_movers(self, shown: bool) -> None:
+        """Draw (or not) lines from the most changed tokens to their places in the other model
+        (the selected token's line is always drawn)."""
+        self.session.movers_shown = shown
+        self._notify("comparison")
+
     def _on_compare(self, found: ModelComparison) -> set[Part]:
         s = self.session
         s.comparison = found
