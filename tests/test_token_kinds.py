@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import numpy as np
 import pytest
 
 from nokenviz.cli import main
-from nokenviz.core.models.token_kinds import select, token_kinds
+from nokenviz.core.models.token_kinds import REGEX_SECONDS, select, token_kinds
 from nokenviz.errors import NokenvizError
 
 # (piece, decoded text, special): byte-level BPE pieces (Ġ = space) and SentencePiece pieces
@@ -117,6 +118,18 @@ def test_a_bad_query_is_one_line(query: str, message: str) -> None:
     with pytest.raises(NokenvizError, match=re.escape(message)) as info:
         ids(query)
     assert "\n" not in str(info.value)
+
+
+def test_a_regex_that_backtracks_without_end_is_refused_within_seconds() -> None:
+    """`(a|aa)+$` against a long run of a's and then a mismatch backtracks for exponential
+    time: the filter gives up after its budget with one line, the app stays live."""
+    texts = ["a" * 40 + "!"] * 100 + [" word"]
+    kinds = token_kinds(texts, texts, set())
+    start = time.monotonic()
+    with pytest.raises(NokenvizError, match=r"takes over 1 s on the vocabulary.*simplify it"):
+        select("/(a|aa)+$/ or kind:word_start", texts, kinds, np.ones(len(texts)))
+    assert time.monotonic() - start < REGEX_SECONDS + 1.0
+    assert list(select("/^ w/", texts, kinds, np.ones(len(texts)))) == [100]
 
 
 def test_tokens_command_lists_what_the_query_selects(capsys, tiny_dirs) -> None:

@@ -12,11 +12,14 @@ for none), from `unicodedata` character names.
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import regex
 
 from nokenviz.core.models.token_labels import BYTE_PIECE
 from nokenviz.errors import NokenvizError
@@ -31,6 +34,7 @@ KINDS = (
     "continuation",
 )
 CASES = ("capitalised", "all caps", "lower")
+REGEX_SECONDS = 1.0  # a filter's /pattern/ over the whole vocabulary, at most
 # Unicode name prefixes that name a script differently from their first word.
 _SCRIPT_NAMES = {"CJK": "CJK", "HIRAGANA": "Japanese", "KATAKANA": "Japanese"}
 
@@ -183,11 +187,7 @@ class _Parser:
 
     def _match(self, word: str) -> np.ndarray:
         if len(word) > 1 and word.startswith("/") and word.endswith("/"):
-            try:
-                pattern = re.compile(word[1:-1])
-            except re.error as exc:
-                raise NokenvizError(f"token query: bad regex {word}: {exc}") from None
-            return np.array([bool(pattern.search(t)) for t in self.texts])
+            return _regex_matches(word, self.texts)
         field = _FIELD.fullmatch(word)
         if field is None:
             if ":" in word.strip(":") and not word.startswith(":"):
@@ -225,6 +225,28 @@ class _Parser:
         if name == "norm":
             return self.norms
         return np.arange(len(self.texts))
+
+
+def _regex_matches(word: str, texts: Sequence[str]) -> np.ndarray:
+    """Which texts `/pattern/` finds something in, within `REGEX_SECONDS` for them all: a
+    pattern that backtracks without end (`/(a|aa)+$/`) is refused in a line, not left to freeze
+    the app (the `regex` module can stop a search; `re` cannot)."""
+    try:
+        pattern = regex.compile(word[1:-1])
+    except regex.error as exc:
+        raise NokenvizError(f"token query: bad regex {word}: {exc}") from None
+    deadline = time.monotonic() + REGEX_SECONDS
+    found = np.zeros(len(texts), dtype=bool)
+    try:
+        for i, text in enumerate(texts):
+            left = max(deadline - time.monotonic(), 1e-3)
+            found[i] = pattern.search(text, timeout=left) is not None
+    except TimeoutError:
+        raise NokenvizError(
+            f"token query: {word} takes over {REGEX_SECONDS:g} s on the vocabulary (a pattern "
+            "that backtracks, such as (a|aa)+): simplify it"
+        ) from None
+    return found
 
 
 def _compare(values: np.ndarray, op: str, number: float) -> np.ndarray:
