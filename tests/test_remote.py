@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 # Not imported here: Ray reads at import whether tokens are required (the client sets it).
 if importlib.util.find_spec("ray") is None:
@@ -426,6 +427,37 @@ def test_serving_on_a_cluster_that_is_not_there_is_one_line(server: Server) -> N
         )
         assert done.returncode == 1 and said in done.stderr
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_model_on_the_gpu_is_served_from_it(tiny_dirs) -> None:
+    """`serve --device cuda` on the cluster it starts: Ray gives the actor a GPU, the model
+    runs there, and a lens through the connection equals one on a local CUDA load."""
+    served = Server(tiny_dirs["llama"], more=("--device", "cuda"))
+    env = {**os.environ, "NOKENVIZ_TOKEN": TOKEN}
+    try:
+        assert any("on one GPU" in line for line in served.lines), served.lines
+        lens = [*NV, "lens", "The sun rises in the", "--json"]
+        there = subprocess.run(
+            [*lens, "--connect", served.address], capture_output=True, text=True, env=env
+        )
+        info = subprocess.run(
+            [*NV, "info", "--json", "--connect", served.address],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+    finally:
+        served.stop()
+    here = subprocess.run(
+        [*lens, "--model", tiny_dirs["llama"], "--device", "cuda"], capture_output=True, text=True
+    )
+    assert there.returncode == 0 and here.returncode == 0, there.stderr + here.stderr
+    assert json.loads(info.stdout)["device"].startswith("cuda"), info.stdout + info.stderr
+    remote, local = json.loads(there.stdout), json.loads(here.stdout)
+    for key in TIMING:
+        remote.pop(key, None), local.pop(key, None)
+    assert remote == local
 
 
 def test_the_actor_asks_ray_for_the_gpus_its_device_plan_needs() -> None:

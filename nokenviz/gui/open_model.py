@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QLineEdit
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QMessageBox
 
 from nokenviz.remote.client import TOKEN_VARIABLE
 from nokenviz.state.work import REMOTE
@@ -39,11 +39,13 @@ def hub_id(window: MainWindow) -> None:
 def served(window: MainWindow) -> None:
     """A model served by `nokenviz serve` (through the ssh tunnel it printed), and its token
     (NOKENVIZ_TOKEN's, if set, filled in). Also the way back after a lost link."""
+    spec = window.session.model_spec
+    last = spec.removeprefix(REMOTE) if spec.startswith(REMOTE) else "127.0.0.1:10001"
     address, ok = QInputDialog.getText(
         window,
         "Connect to a served model",
         "Address that `nokenviz serve` printed (host:port, e.g. the ssh tunnel's end):",
-        text="127.0.0.1:10001",
+        text=last,
     )
     if not ok or not address.strip():
         return
@@ -53,6 +55,16 @@ def served(window: MainWindow) -> None:
         return
     os.environ[TOKEN_VARIABLE] = token.strip()  # asked each time: a mistyped one is mended
     window.load_model(REMOTE + address.strip().removeprefix(REMOTE))
+
+
+def offer_reconnect(window: MainWindow, box: QMessageBox, message: str) -> None:
+    """A lost served model's message gets a Reconnect button: the same address and token again
+    (what the user made stays, as for any reload of the same model)."""
+    spec = window.session.model_spec
+    if spec.startswith(REMOTE) and "connect again" in message:
+        button = box.addButton("Reconnect", QMessageBox.ButtonRole.AcceptRole)
+        button.setToolTip(f"Connect to {spec.removeprefix(REMOTE)} again")
+        button.clicked.connect(lambda: window.load_model(spec))
 
 
 ACTIONS: list[tuple[str, Callable[[MainWindow], None], QKeySequence.StandardKey | str | None]] = [

@@ -332,6 +332,7 @@ class MainWindow(QMainWindow):
             self,
         )
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        open_model.offer_reconnect(self, box, message)
         box.open()
         self.failed.emit(message)
 
