@@ -8,7 +8,7 @@ setting never gets a stale layout.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -25,14 +25,17 @@ def cache_dir(kind: str) -> Path:
 def cached_fit(
     kind: str,
     what: str,
-    points: np.ndarray,
+    points: Iterable[np.ndarray],
     settings: str,
     fit: Callable[[], np.ndarray],
     task: Task,
 ) -> np.ndarray:
-    """`fit()`'s array for these `points` and `settings`, from the cache when it holds it
-    (`what` names the fit in the progress message)."""
-    key = hashlib.blake2b(np.ascontiguousarray(points).tobytes(), digest_size=16)
+    """`fit()`'s array for these `points` (blocks of rows, in order: a large input is hashed a
+    block at a time and need not be whole in memory on a hit) and `settings`, from the cache
+    when it holds it (`what` names the fit in the progress message)."""
+    key = hashlib.blake2b(digest_size=16)
+    for block in points:
+        key.update(np.ascontiguousarray(block).tobytes())
     key.update(settings.encode())
     path = cache_dir(kind) / f"{key.hexdigest()}.npy"
     if path.is_file():

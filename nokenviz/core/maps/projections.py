@@ -203,15 +203,15 @@ def fit_projection(
         layout = umap_sphere(reduced[ids], spec.seed, spec.n_neighbors, fit_task)
     else:
         start = reduced[ids][:, :2]  # the top two principal coordinates
-        layout = tsne_map(_directions_of(matrix, ids, mean), start, spec.seed, fit_task)
+        chosen = _rows_of(matrix, ids)
+        layout = tsne_map(lambda: _direction_blocks(chosen, mean), start, spec.seed, fit_task)
     return _placed(spec, layout, ids, reduced, mean_direction, reducer, task)
 
 
-def _directions_of(matrix: Rows, ids: np.ndarray, mean: np.ndarray | None) -> np.ndarray:
-    """The directions of the rows `ids` in every dimension ([len(ids), d] float32)."""
+def _rows_of(matrix: Rows, ids: np.ndarray) -> torch.Tensor:
+    """The rows `ids` of `matrix`, in its own dtype (no copy when they are all of them)."""
     rows = as_rows(matrix)
-    chosen = rows if len(ids) == len(rows) else rows[torch.from_numpy(ids)]
-    return np.concatenate(list(_direction_blocks(chosen, mean)))
+    return rows if len(ids) == len(rows) else rows[torch.from_numpy(ids)]
 
 
 def _placed(

@@ -17,6 +17,7 @@ What is done here rather than by openTSNE itself:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -30,13 +31,16 @@ EARLY_ITERATIONS, ITERATIONS = 250, 500  # openTSNE's defaults
 _EVERY = 10  # iterations between progress reports (and cancel checks)
 
 
-def tsne_map(points: np.ndarray, start: np.ndarray, seed: int, task: Task) -> np.ndarray:
-    """Unit directions [n, d] -> flat t-SNE coordinates [n, 2] (float32), cached by content;
-    `start` [n, 2] is where the layout begins (the directions' top two principal coordinates,
-    as openTSNE's own PCA start, without another copy of the directions)."""
+def tsne_map(
+    directions: Callable[[], Iterator[np.ndarray]], start: np.ndarray, seed: int, task: Task
+) -> np.ndarray:
+    """Unit directions [n, d] (made by `directions()`, a block of rows at a time) -> flat t-SNE
+    coordinates [n, 2] (float32), cached by content: on a hit the directions are only hashed,
+    block by block, never held whole. `start` [n, 2] is where the layout begins (the
+    directions' top two principal coordinates, as openTSNE's own PCA start)."""
     settings = f"seed={seed};perplexity={PERPLEXITY};v2"
-    fit = lambda: _fit(points, start, seed, task)  # noqa: E731
-    return cached_fit("tsne", "neighbour map", points, settings, fit, task)
+    fit = lambda: _fit(np.concatenate(list(directions())), start, seed, task)  # noqa: E731
+    return cached_fit("tsne", "neighbour map", directions(), settings, fit, task)
 
 
 def tsne_seconds(count: int, dims: int, exact: bool = True) -> float:

@@ -32,7 +32,7 @@ def umap_sphere(points: np.ndarray, seed: int, n_neighbors: int, task: Task) -> 
     """Reduced directions [n, k] -> points on the unit 2-sphere [n, 3], cached by content."""
     settings = f"seed={seed};k={n_neighbors};epochs={N_EPOCHS};v2"
     fit = lambda: _fit(points, seed, n_neighbors, task)  # noqa: E731
-    return cached_fit("umap", "UMAP sphere", points, settings, fit, task)
+    return cached_fit("umap", "UMAP sphere", [points], settings, fit, task)
 
 
 def umap_seconds(count: int, dims: int, exact: bool = True) -> float:
