@@ -122,10 +122,12 @@ def test_categories_filter_and_a_compared_token_reach_the_figure() -> None:
     layers.matched = np.arange(3, 3000, 4)  # the Cyrillic ones
     layers.filter = "script:Cyrillic"
     layers.moved = np.array([[[0.0, 0.0], [1.0, 0.5]], [[0.2, 0.1], [-0.4, 0.3]]])
+    layers.contours = (np.array([[0.0, 0.0], [0.5, 0.5], [0.0, 0.5], [0.0, 0.0]]),)
     figure = sphere_figure(layers)
     legend = figure.legends[0]
     names = {t.get_text() for t in legend.get_texts()}
     assert {"Latin  1,500", "Common  750", "Cyrillic  750", NAMES["moved"]} <= names
+    assert NAMES["density"] in names
     assert "filter 'script:Cyrillic': 750 of 3,000 tokens" in legend.get_title().get_text()
     bright = figure.axes[0].collections[1]  # drawn over the dimmed vocabulary
     assert len(bright.get_offsets()) == 750 and figure.axes[0].collections[0].get_alpha() < 0.2

@@ -8,7 +8,8 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 
-from nokenviz.core.figures.overlays import COLOURS
+from nokenviz.core.figures.overlays import COLOURS, NAMES
+from nokenviz.core.maps.contours import density_contours
 from nokenviz.core.models.token_kinds import KINDS
 from nokenviz.core.scenes.scene import load_scene, save_scene
 from nokenviz.gui.token_paint import DIM_ALPHA
@@ -81,6 +82,36 @@ def test_the_neighbour_map_from_the_view_menu_is_flat_and_scored(qtbot, loaded) 
     assert loaded.toolbar.projection_box.currentData() == "neighbors"
     assert s.to_scene().projection.kind == "neighbors"
     assert np.isfinite(s.fitted.coords).all()
+
+
+def _drawn(item) -> bool:
+    x = item.getData()[0]
+    return x is not None and len(x) > 0
+
+
+def test_density_contours_outline_the_tokens_or_the_filters_matches(
+    qtbot, loaded, tmp_path
+) -> None:
+    s, view, bar = loaded.session, loaded.view, loaded.filter_bar
+    assert not any(_drawn(item) for item in view.contours)
+    _action(loaded, "Density contours").trigger()
+    assert s.projection.contours
+    every = [item.getData()[0].copy() for item in view.contours]
+    assert all(len(x) > 10 for x in every)  # the densest 50, 80 and 95% of all tokens
+    assert NAMES["density"] in [label.text for _, label in view.legend.items]
+    qtbot.keyClicks(bar.filter, "kind:word_start")
+    qtbot.keyClick(bar.filter, Qt.Key.Key_Return)
+    matched = s.matched
+    assert matched is not None
+    expected = density_contours(s.fitted.coords, matched)
+    assert expected is not None
+    x, _ = view.contours[0].getData()  # the matches' own lines now
+    np.testing.assert_array_equal(x, expected.lines[0][:, 0])
+    path = tmp_path / "contours.nokenviz.json"
+    save_scene(s.to_scene(), path)  # a scene keeps them
+    assert load_scene(path).projection.contours
+    _action(loaded, "Density contours").trigger()
+    assert not any(_drawn(item) for item in view.contours)
 
 
 def test_region_labels_name_the_drawn_map_and_follow_a_new_projection(qtbot, loaded) -> None:

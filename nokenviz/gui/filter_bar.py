@@ -46,6 +46,7 @@ class FilterBar(QToolBar):
         self.count = QLabel("", toolTip="Tokens the filter keeps, of all")
         self.colour_actions: dict[str, QAction] = {}
         self.regions_action: QAction | None = None
+        self.contours_action: QAction | None = None
         self.colour_box.currentIndexChanged.connect(
             lambda _: controller.set_colour(self.colour_box.currentData())
         )
@@ -80,6 +81,18 @@ class FilterBar(QToolBar):
             "Name the map's regions by their dominant kind and script and a few central tokens"
         )
         self.regions_action = regions
+        contours = action(
+            menu,
+            "Density &contours",
+            lambda: c.set_contours(contours.isChecked()),
+            "Ctrl+Shift+D",
+        )
+        contours.setCheckable(True)
+        contours.setToolTip(
+            "Outline where the tokens are densest (the densest 50, 80 and 95%); with a filter, "
+            "where its matches are"
+        )
+        self.contours_action = contours
         action(menu, "&Filter tokens", self.filter.setFocus, "Ctrl+Shift+F")
 
     def _colour_chosen(self, key: str) -> None:
@@ -98,6 +111,8 @@ class FilterBar(QToolBar):
         if self.regions_action is not None:  # the window's menu entries, once it made them
             self.colour_actions[part.colour].setChecked(True)
             self.regions_action.setChecked(part.regions)
+            if self.contours_action is not None:
+                self.contours_action.setChecked(part.contours)
         self.colour_box.blockSignals(True)
         self.colour_box.setCurrentIndex(self.colour_box.findData(part.colour))
         self.colour_box.blockSignals(False)

@@ -69,6 +69,9 @@ class SphereLayers:
             self._draw_anchors(session, fitted)
         if changed & {"model", "fitted", "selection", "comparison", "projection"}:
             self._draw_moved(session, fitted)
+        if changed & {"model", "fitted", "projection"}:
+            found = session.contours
+            self.view.set_contours(None if found is None else found.lines)
         if changed & {"model", "fitted", "preview"}:
             preview = session.preview
             marker = None if preview is None else fitted.project(preview.vector)[0]

@@ -63,6 +63,15 @@ def line_mark(
     return item
 
 
+def contour_line(rank: int) -> pg.PlotDataItem:
+    """A density contour's line: the densest share's (rank 0) darkest and widest."""
+    colour = pg.mkColor(COLOURS["density"])
+    colour.setAlpha((230, 150, 90)[min(rank, 2)])
+    item = pg.PlotDataItem(pen=pg.mkPen(colour, width=(1.8, 1.3, 1.0)[min(rank, 2)]))
+    item.setZValue(2.8)  # over the cloud and the band, under every mark
+    return item
+
+
 def point_mark(role: Role, symbol: str, size: int, z: float) -> pg.ScatterPlotItem:
     """A single-point mark (the noken, the mean direction) in its role's colour, edged black."""
     item = pg.ScatterPlotItem(

@@ -21,12 +21,14 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 
 from nokenviz.core.figures import overlays
 from nokenviz.core.figures.overlays import COLOURS, NAMES, Role, segments
+from nokenviz.core.maps.contours import SHARES
 from nokenviz.core.maps.density import visible
 from nokenviz.gui.sphere_marks import (
     HIGHLIGHT_RGBA,
     POINT_LIMIT,
     Handle,
     LabelItem,
+    contour_line,
     draw_brushed,
     line_mark,
     placed_labels,
@@ -105,6 +107,8 @@ class SphereView(pg.PlotWidget):
         self.soft_path = line_mark("soft", "t", z=3, dashed=True)
         # tokens here joined to their places in a compared model
         self.moved = line_mark("moved", "o", z=4.5, dotted=True, size=9)
+        # density contours, densest share first: the inner line darkest
+        self.contours = [contour_line(share) for share in range(len(SHARES))]
         self.handle = Handle()
         self.handle.setZValue(8)
         self.handle.setVisible(False)
@@ -122,6 +126,7 @@ class SphereView(pg.PlotWidget):
             self.handle,
             self.soft_path,
             self.moved,
+            *self.contours,
         ):
             self.addItem(item)
         self.legend = self.plotItem.addLegend(
@@ -269,6 +274,12 @@ class SphereView(pg.PlotWidget):
         path = np.zeros((0, 2)) if pairs is None else segments(pairs)
         self.moved.setData(path[:, 0], path[:, 1], connect="finite")
 
+    def set_contours(self, lines: tuple[np.ndarray, ...] | None) -> None:
+        """Density contours, one polyline per share (NaN rows between pieces), or none."""
+        for index, item in enumerate(self.contours):
+            path = lines[index] if lines is not None else np.zeros((0, 2))
+            item.setData(path[:, 0], path[:, 1], connect="finite")
+
     def set_noken_marker(self, xy: np.ndarray | None) -> None:
         """Where the noken's true direction lands in this projection."""
         self.noken_marker.setData(pos=[] if xy is None else [xy])
@@ -311,6 +322,7 @@ class SphereView(pg.PlotWidget):
             "moved": self.moved,
             "band": self.highlight,
             "mean": self.mean_marker,
+            "density": self.contours[0],
         }
         shown = shown_roles(layers, band=len(self.highlight_ids))
         if shown == self.legend_roles:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     )
     from nokenviz.core.generation.patchscope import Readout
     from nokenviz.core.generation.sweeps import SweepRow
+    from nokenviz.core.maps.contours import Contours
     from nokenviz.core.maps.faithfulness import Faithfulness
     from nokenviz.core.maps.geometry import Neighbours
     from nokenviz.core.maps.projections import Projection
@@ -159,6 +160,9 @@ class Session:
     exported: str = ""  # the last figure written
     # the filter's matches, kept while the model, matrix and query they were read for are shown
     _matches: tuple[tuple[int, str, str], np.ndarray] | None = field(default=None, repr=False)
+    _contours: tuple[tuple[object, object], Contours | None] | None = field(
+        default=None, repr=False
+    )
 
     # ------------------------------------------------------------ derived
 
@@ -213,6 +217,21 @@ class Session:
             ids = select(query, self.vocab.tokens, self.vocab.kinds, self.norms)
             self._matches = (key, ids)
         return self._matches[1]
+
+    @property
+    def contours(self) -> Contours | None:
+        """The drawn map's density contours (of the filter's matches, when filtered), when
+        asked for; kept while the map and the matches they were drawn from are shown."""
+        if not self.projection.contours or self.fitted is None:
+            return None
+        matched = self.matched
+        drawn = self._contours
+        if drawn is None or drawn[0][0] is not self.fitted or drawn[0][1] is not matched:
+            from nokenviz.core.maps.contours import density_contours
+
+            drawn = (self.fitted, matched), density_contours(self.fitted.coords, matched)
+            self._contours = drawn
+        return drawn[1]
 
     @property
     def compared(self) -> ModelComparison | None:

@@ -24,6 +24,7 @@ Role = Literal[
     "nearest",
     "region",
     "moved",
+    "density",
 ]
 COLOURS: dict[Role, str] = {
     "selection": OKABE_ITO["black"],
@@ -36,6 +37,7 @@ COLOURS: dict[Role, str] = {
     "nearest": "#444444",  # a local view's nearest tokens: the point of the view, in grey ink
     "region": "#222222",  # a region's name: ink, like a map's place names
     "moved": OKABE_ITO["sky"],  # where tokens are in the compared model
+    "density": "#333333",  # contour lines: ink, as a map's
 }
 NAMES: dict[Role, str] = {
     "selection": "selected token",
@@ -48,6 +50,7 @@ NAMES: dict[Role, str] = {
     "nearest": "nearest tokens",
     "region": "region (dominant kind · script: central tokens)",
     "moved": "where it is in the compared model (aligned)",
+    "density": "densest 50 / 80 / 95% of the tokens shown",
 }
 NEAREST_LABELS = 12  # a local view labels this many of the tokens nearest its centre
 

@@ -97,9 +97,20 @@ def sphere_layers(scene: Scene, data: SceneData, title: str) -> SphereLayers:
         trajectory=trajectory,
         noken=None if data.noken is None else projection.project(data.noken)[0],
         moved=_moved(data, projection),
+        contours=_contours(scene, data, projection),
         mean_marker=projection.mean_marker(),
         view=None if view is None else (view.x, view.y),
     )
+
+
+def _contours(scene: Scene, data: SceneData, projection: Projection) -> tuple[np.ndarray, ...]:
+    """The map's density contours (of the filter's matches, when filtered), when asked for."""
+    if not scene.projection.contours:
+        return ()
+    from nokenviz.core.maps.contours import density_contours
+
+    found = density_contours(projection.coords, data.matched)
+    return () if found is None else found.lines
 
 
 def _moved(data: SceneData, projection: Projection) -> np.ndarray | None:

@@ -43,6 +43,7 @@ class SphereLayers:
     matched: np.ndarray | None = None  # ids the filter keeps bright (None: no filter)
     moved: np.ndarray | None = None  # [k, 2, 2]: tokens here, and their place in a compared model
     filter: str = ""  # the filter's query, for the caption
+    contours: tuple[np.ndarray, ...] = ()  # density contours, densest share first
     faithfulness: str = ""  # how well the map keeps neighbours (kNN recall), for the caption
 
     def marks(self) -> np.ndarray:
@@ -255,6 +256,11 @@ def _draw_overlays(axes: Axes, layers: SphereLayers, size: FigureSize) -> list[L
         axes.plot(*np.reshape(xy, (-1, 2)).T, **style)  # a NaN row breaks a line
         handles.append(Line2D([], [], label=NAMES[role], **style))
 
+    for rank, line in enumerate(layers.contours):  # under the marks, over the cloud
+        style = {"color": COLOURS["density"], "lw": (1.1, 0.8, 0.6)[min(rank, 2)], "zorder": 3}
+        axes.plot(*line.T, alpha=(0.9, 0.6, 0.4)[min(rank, 2)], **style)
+        if rank == 0:
+            handles.append(Line2D([], [], label=NAMES["density"], **style))
     if layers.anchors is not None and len(layers.anchors):
         ring = np.vstack([layers.anchors, layers.anchors[:1]]) if len(layers.anchors) > 2 else None
         polygon = ring if ring is not None else layers.anchors

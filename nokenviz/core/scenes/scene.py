@@ -54,6 +54,7 @@ class ProjectionPart(_Part):
     colour: ColourBy = "norm"  # what the points' colour shows
     filter: str = ""  # a token query: matching tokens bright, the others dim ("" = none)
     regions: bool = False  # label the map's regions (dominant kind, script, central tokens)
+    contours: bool = False  # outline where the tokens (or the filter's matches) are densest
     exact: bool = False  # UMAP, neighbour map: fit every token of a large vocabulary
 
     def without_tokens(self) -> ProjectionPart:
@@ -69,6 +70,7 @@ class ProjectionPart(_Part):
             colour="norm" if self.colour == "change" else self.colour,  # no comparison yet
             filter=self.filter,
             regions=self.regions,
+            contours=self.contours,
         )
 
     def spec(self, labels: list[str]) -> ProjectionSpec:

@@ -200,6 +200,12 @@ class MapControl(ControlBase):
         if on and s.regions is None:
             self._name_regions()
 
+    def set_contours(self, on: bool) -> None:
+        """Outline where the tokens (the filter's matches, when filtered) are densest."""
+        s = self.session
+        s.projection = s.projection.model_copy(update={"contours": on})
+        self._notify("projection")
+
     def _name_regions(self) -> None:
         s = self.session
         if s.fitted is None or s.vocab is None or s.vocab.kinds is None:
