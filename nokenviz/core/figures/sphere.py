@@ -257,10 +257,12 @@ def _draw_overlays(axes: Axes, layers: SphereLayers, size: FigureSize) -> list[L
         handles.append(Line2D([], [], label=NAMES[role], **style))
 
     for rank, line in enumerate(layers.contours):  # under the marks, over the cloud
-        style = {"color": COLOURS["density"], "lw": (1.1, 0.8, 0.6)[min(rank, 2)], "zorder": 3}
-        axes.plot(*line.T, alpha=(0.9, 0.6, 0.4)[min(rank, 2)], **style)
+        width, alpha = (1.1, 0.8, 0.6)[min(rank, 2)], (0.9, 0.6, 0.4)[min(rank, 2)]
+        axes.plot(*line.T, color=COLOURS["density"], lw=width, alpha=alpha, zorder=3)
         if rank == 0:
-            handles.append(Line2D([], [], label=NAMES["density"], **style))
+            handles.append(
+                Line2D([], [], color=COLOURS["density"], lw=width, label=NAMES["density"])
+            )
     if layers.anchors is not None and len(layers.anchors):
         ring = np.vstack([layers.anchors, layers.anchors[:1]]) if len(layers.anchors) > 2 else None
         polygon = ring if ring is not None else layers.anchors
