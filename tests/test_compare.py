@@ -88,7 +88,8 @@ def test_a_tokenizer_with_every_token_in_another_order() -> None:
     found = compare_vocabularies(a, PIECES, b, [PIECES[i] for i in order])
     np.testing.assert_allclose(found.cosine, 1.0, atol=1e-4)
     np.testing.assert_allclose(found.overlap, 1.0)
-    assert found.aligned_row(5, b) == pytest.approx(a[5], abs=1e-4)  # where token 5 went
+    ids, where = found.aligned_rows([5, 5, 7], b)  # where tokens 5 and 7 went
+    assert ids == [5, 7] and where == pytest.approx(a[[5, 7]], abs=1e-4)
 
 
 def test_large_vocabularies_measure_a_sample_and_the_movers(monkeypatch) -> None:

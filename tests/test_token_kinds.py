@@ -123,13 +123,19 @@ def test_a_bad_query_is_one_line(query: str, message: str) -> None:
 def test_a_regex_that_backtracks_without_end_is_refused_within_seconds() -> None:
     """`(a|aa)+$` against a long run of a's and then a mismatch backtracks for exponential
     time: the filter gives up after its budget with one line, the app stays live."""
-    texts = ["a" * 40 + "!"] * 100 + [" word"]
+    texts = ["a" * 40 + "!"] * 100 + [" word"]  # one search alone runs past the budget
     kinds = token_kinds(texts, texts, set())
     start = time.monotonic()
     with pytest.raises(NokenvizError, match=r"takes over 1 s on the vocabulary.*simplify it"):
         select("/(a|aa)+$/ or kind:word_start", texts, kinds, np.ones(len(texts)))
     assert time.monotonic() - start < REGEX_SECONDS + 1.0
     assert list(select("/^ w/", texts, kinds, np.ones(len(texts)))) == [100]
+    many = ["a" * 12 + "!"] * 40_000  # each search fast, all of them past the budget
+    many_kinds = token_kinds(many, many, set())
+    start = time.monotonic()
+    with pytest.raises(NokenvizError, match="takes over 1 s"):
+        select("/(a|aa)+$/", many, many_kinds, np.ones(len(many)))
+    assert time.monotonic() - start < REGEX_SECONDS + 1.0
 
 
 def test_tokens_command_lists_what_the_query_selects(capsys, tiny_dirs) -> None:

@@ -106,18 +106,9 @@ class ModelComparison:
     def places(self, tokens: Sequence[int]) -> tuple[list[int], np.ndarray]:
         """Where each of A's `tokens` is in B, rotated into A's space: the tokens that have a
         place there (shared, and the two widths equal), in order, and their vectors [k, d]."""
-        found: dict[int, np.ndarray] = {}
-        for token in tokens:
-            row = (
-                None
-                if self.other_rows is None
-                else self.comparison.aligned_row(token, self.other_rows)
-            )
-            if row is not None:
-                found.setdefault(int(token), row)
-        width = len(self.comparison.rotation) if self.comparison.rotation is not None else 0
-        vectors = np.stack(list(found.values())) if found else np.zeros((0, width), np.float32)
-        return list(found), vectors
+        if self.other_rows is None:
+            return [], np.zeros((0, 0))
+        return self.comparison.aligned_rows(tokens, self.other_rows)
 
     def to_json(self) -> Json:
         c = self.comparison

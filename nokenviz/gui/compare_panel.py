@@ -4,6 +4,7 @@ selects one on the map)."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import QSignalBlocker
 from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -83,7 +84,8 @@ class ComparePanel(QWidget):
         if changed & {"model", "jobs"}:
             busy = "compare" in session.running
             self.browse.setEnabled(session.vocab is not None and not busy)
-        self.movers.setChecked(session.movers_shown)
+        with QSignalBlocker(self.movers):  # showing the session's state, not changing it
+            self.movers.setChecked(session.movers_shown)
         self.movers.setEnabled(session.comparison is not None)
         if not changed & {"model", "comparison"} or session.comparison is self.shown:
             return

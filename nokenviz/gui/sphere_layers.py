@@ -14,7 +14,9 @@ from PySide6.QtWidgets import QApplication, QLabel
 
 from nokenviz.core.figures.overlays import (
     COLOURS,
+    SEAM,
     local_nearest,
+    moved_pairs,
     overlay_labels,
     region_labels,
 )
@@ -31,7 +33,6 @@ if TYPE_CHECKING:
 
 # What something on screen was drawn from: objects compared by identity, values by equality.
 Drawing = tuple[tuple[object, ...], tuple[object, ...]]
-SEAM = 2.0 * np.sqrt(2.0)  # a step longer than this on the map wraps round its edge
 
 
 class SphereLayers:
@@ -96,8 +97,8 @@ class SphereLayers:
         if moved is None or not moved[0]:
             self.view.set_moved(None)
             return
-        ids, vectors = moved
-        self.view.set_moved(np.stack([fitted.coords[ids], fitted.project(vectors)], axis=1))
+        placed = fitted.project(moved[1])
+        self.view.set_moved(moved_pairs(fitted.coords, moved, placed, fitted.shape))
 
     def _draw_anchors(self, session: Session, fitted: Projection) -> None:
         """The anchors as a closed polygon, in the order the blend weights use."""

@@ -22,7 +22,14 @@ from typing import Any
 
 from nokenviz.core.task import Task
 from nokenviz.errors import Cancelled, NokenvizError
-from nokenviz.remote.server import ACTOR_NAME, HEARTBEAT_SECONDS, NAMESPACE, StateJob
+from nokenviz.remote.server import (
+    ACTOR_NAME,
+    FORGET_SECONDS,
+    HEARTBEAT_SECONDS,
+    NAMESPACE,
+    Forgotten,
+    StateJob,
+)
 from nokenviz.version import __version__
 
 TOKEN_VARIABLE = "NOKENVIZ_TOKEN"
@@ -80,8 +87,10 @@ class Connection:
         while not self.closed.wait(HEARTBEAT_SECONDS):
             try:
                 self.latency()
-            except NokenvizError:  # `call` said why in `lost`, and forgot this connection
+            except RemoteError:  # `call` said why in `lost`, and forgot this connection
                 return
+            except NokenvizError:  # the server's own trouble answering: try again next beat
+                continue
 
     def run(self, job: StateJob, task: Task | None = None) -> Any:
         """`job(state, task)` on the server, with `task`'s progress, partials and cancel."""
@@ -162,8 +171,13 @@ class Connection:
                 f"the server at {self.address} did not answer in {timeout:.0f} s: connect again "
                 "to go on"
             ) from None
-        except RayTaskError as exc:  # the server said no (a version, an unknown client), or
-            # could not send its answer back: the link itself is fine
+        except RayTaskError as exc:  # the server said no (a version), or could not send its
+            # answer back: the link itself is fine; unless it forgot this client
+            if isinstance(exc.cause, Forgotten):
+                raise self._lose(
+                    f"the server at {self.address} no longer knows this client (silent for over "
+                    f"{FORGET_SECONDS:.0f} s, or restarted): connect again to go on"
+                ) from None
             if isinstance(exc.cause, NokenvizError):
                 raise NokenvizError(str(exc.cause)) from None
             raise NokenvizError(f"the server could not answer: {_first_line(exc.cause)}") from None
@@ -228,7 +242,11 @@ def _connect(address: str, token: str) -> Connection:
     _check_token(address)
     from ray.util.client import num_connected_contexts
 
-    _open.clear()  # Ray Client holds one session per process: the others end here
+    for old in list(_open.values()):  # Ray Client holds one session per process: the others
+        old.closed.set()  # end here, leaving their servers (their heartbeats stop)
+        with contextlib.suppress(NokenvizError):
+            old.call("leave", old.client, timeout=2.0)
+    _open.clear()
     if ray.is_initialized() or num_connected_contexts():
         # A connection to another server, or one a lost server left: Ray Client holds one at
         # a time per process (and keeps a dead one counted until shut down).

@@ -26,11 +26,20 @@ def main(argv: list[str]) -> int:
     from ray.util.client.server.server import serve
 
     port, cluster = int(argv[0]), argv[1]
-    ray.init(address=cluster, namespace=NAMESPACE, logging_level=logging.ERROR)
-    handle = serve("127.0.0.1", port, ray_connect_handler=_connected)
+
+    def connected(job_config: Any = None, **init_options: Any) -> None:
+        """Ray Client asks its server to connect for a new client: this one is, unless Ray
+        dropped the connection, which is then made again."""
+        if not ray.is_initialized():
+            ray.init(address=cluster, namespace=NAMESPACE, logging_level=logging.ERROR)
+
+    connected()
+    handle = serve("127.0.0.1", port, ray_connect_handler=connected)
     # Ray's server counts its clients and disconnects from the cluster when none is left:
     # this process counts as one, so it stays connected (a connect then takes under a second).
-    handle.data_servicer.num_clients += 1
+    servicer = handle.data_servicer
+    with servicer.clients_lock:
+        servicer.num_clients += 1
     stop = threading.Event()
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, lambda *_: stop.set())
@@ -38,10 +47,6 @@ def main(argv: list[str]) -> int:
     handle.grpc_server.stop(1)
     ray.shutdown()
     return 0
-
-
-def _connected(job_config: Any = None, **init_options: Any) -> None:
-    """Ray Client asks its server to connect for a new client: this one already is."""
 
 
 if __name__ == "__main__":

@@ -31,6 +31,11 @@ FORGET_SECONDS = 60.0  # a client silent this long has vanished: its state and j
 StateJob = Callable[[dict[str, Any], Task], Any]
 
 
+class Forgotten(NokenvizError):
+    """This client is not (or no longer) known to the server: it fell silent for longer than
+    `FORGET_SECONDS`, or the server restarted. Its link is over: the client connects again."""
+
+
 @dataclass
 class _Run:
     """One job's life on the server: what it streamed so far and how it ended."""
@@ -125,8 +130,9 @@ class ModelServer:
         """A round trip; from a client, also its heartbeat (it is still there)."""
         if client is not None:
             with self.lock:
-                if client in self.clients:
-                    self.last_seen[client] = time.monotonic()
+                if client not in self.clients:
+                    raise Forgotten("the server no longer knows this client")
+                self.last_seen[client] = time.monotonic()
         return time.time()
 
     def forget_silent(self, now: float) -> list[str]:
@@ -148,17 +154,19 @@ class ModelServer:
         what `wait` would answer first (a short job's whole answer in one round trip)."""
         with self.lock:
             if client not in self.clients:
-                raise NokenvizError("this client has not said hello to the server")
+                raise Forgotten("the server no longer knows this client")
             run_id = next(self.ids)
             run = self.runs[run_id] = _Run(client, Task(what="the remote job"))
         run.task.progress = lambda fraction, message: run.add("progress", (fraction, message))
         run.task.on_partial = lambda value: run.add("partial", value)
-        threading.Thread(target=self._run, args=(run, job), daemon=True).start()
+        threading.Thread(target=self._run, args=(run_id, run, job), daemon=True).start()
         return run_id, self.wait(run_id, 0, timeout)
 
-    def _run(self, run: _Run, job: StateJob) -> None:
+    def _run(self, run_id: int, run: _Run, job: StateJob) -> None:
         try:
-            state = self.clients[run.client]
+            state = self.clients.get(run.client)
+            if state is None:
+                raise Forgotten("the server no longer knows this client")
             while not self.model_lock.acquire(timeout=0.1):
                 run.task.check()  # cancelled while another client's job has the model
             try:
@@ -176,6 +184,9 @@ class ModelServer:
             run.result, run.error = end.get("result"), end.get("error")
             run.cancelled, run.done = bool(end.get("cancelled")), True
             run.changed.notify_all()
+        with self.lock:
+            if run.client not in self.clients:  # it left: nobody will collect this end
+                self.runs.pop(run_id, None)
 
     def wait(self, run_id: int, seen: int, timeout: float) -> Progress:
         """The events after the first `seen`, as soon as there is one or the job ended (or
@@ -200,6 +211,8 @@ class ModelServer:
         with self.lock:
             self.clients.pop(client, None)
             self.last_seen.pop(client, None)
-            for run in self.runs.values():
+            for run_id, run in list(self.runs.items()):
                 if run.client == client:
-                    run.task.cancel()
+                    run.task.cancel()  # a running one is dropped at its end, in `_run`
+                    if run.done:
+                        del self.runs[run_id]

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from nokenviz.core.models.model_spec import LoadOptions
@@ -170,7 +171,9 @@ def _wait_for_stop(gateway: Gateway) -> None:
         signal.signal(number, lambda *_: stop.set())
     while not stop.wait(1.0):
         if gateway.process.poll() is not None:
-            raise NokenvizError("Ray Client's server ended: clients can no longer connect")
+            raise NokenvizError(
+                f"Ray Client's server ended: clients can no longer connect{gateway.why}"
+            )
 
 
 @dataclass
@@ -179,25 +182,31 @@ class Gateway:
     child process that dies with this one."""
 
     process: subprocess.Popen[bytes]
+    log: Path  # what it printed
 
     @classmethod
     def start(cls, cluster: str, port: int) -> Gateway:
         command = [sys.executable, "-m", "nokenviz.remote.gateway", str(port), cluster]
-        gateway = cls(
-            subprocess.Popen(
-                command,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,
+        log = Path(tempfile.mkdtemp(prefix="nokenviz-gateway-")) / "gateway.log"
+        with log.open("wb") as written:
+            process = subprocess.Popen(
+                command, stdout=written, stderr=written, preexec_fn=_die_with_parent
             )
-        )
+        gateway = cls(process, log)
         deadline = time.monotonic() + 60
         while not _listening(port):
             if gateway.process.poll() is not None or time.monotonic() > deadline:
                 gateway.stop()
-                raise NokenvizError(f"Ray Client's server did not start on port {port}")
+                why = gateway.why
+                raise NokenvizError(f"Ray Client's server did not start on port {port}{why}")
             time.sleep(0.1)
         return gateway
+
+    @property
+    def why(self) -> str:
+        """The last line the gateway wrote (its error, when it ended), to quote."""
+        lines = self.log.read_text(errors="replace").strip().splitlines()
+        return f" ({lines[-1].strip()}; the whole log: {self.log})" if lines else ""
 
     def stop(self) -> None:
         if self.process.poll() is None:

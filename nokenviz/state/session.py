@@ -163,6 +163,9 @@ class Session:
     _contours: tuple[tuple[object, object], Contours | None] | None = field(
         default=None, repr=False
     )
+    _moved: tuple[tuple[object, ...], tuple[list[int], np.ndarray]] | None = field(
+        default=None, repr=False
+    )
 
     # ------------------------------------------------------------ derived
 
@@ -248,12 +251,18 @@ class Session:
     def moved(self) -> tuple[list[int], np.ndarray] | None:
         """The selected token (first) and, when shown, the most changed tokens, with their
         vectors in the compared model turned into this one's space ([k], [k, d])."""
-        if self.compared is None:
+        compared = self.compared
+        if compared is None:
             return None
-        tokens = list(self.selection[-1:])
-        if self.movers_shown:
-            tokens += [m.id for m in self.compared.moved[:MOVERS_DRAWN]]
-        return self.compared.places(tokens)
+        key = (compared, tuple(self.selection[-1:]), self.movers_shown)
+        kept = self._moved
+        if kept is None or kept[0][0] is not compared or kept[0][1:] != key[1:]:
+            tokens = list(self.selection[-1:])
+            if self.movers_shown:
+                tokens += [m.id for m in compared.moved[:MOVERS_DRAWN]]
+            kept = key, compared.places(tokens)
+            self._moved = kept  # a drag or a keystroke redraws labels: not these products
+        return kept[1]
 
     @property
     def highlight(self) -> np.ndarray:

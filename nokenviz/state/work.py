@@ -93,8 +93,10 @@ def _connect(state: dict[str, Any], address: str, generation: int, task: Task) -
 
     connection = connect(address)
     snapshot = remote_vocabulary(connection, task)
-    # The session, its autosave and Recent models name the server, not its path there.
-    snapshot.info.update(model=REMOTE + connection.address, served=snapshot.info["model"])
+    # The session, its autosave and Recent models name the server, not its path there; the
+    # served weights' identity tells a reconnect to the same model from another one.
+    identity = connection.served["identity"]
+    snapshot.info.update(model=REMOTE + connection.address, served_identity=identity)
     task.check()
     if state.get("remote") is not connection:
         _leave(state)

@@ -91,6 +91,7 @@ def overlay_labels(
         for n, i in enumerate(nearest)
         if i not in named
     ]
+    named |= set(nearest)
     labels += [
         Label(coords[i], shown[i], 55.0 - n / 100, "moved")
         for n, i in enumerate(moved)
@@ -107,6 +108,23 @@ def overlay_labels(
             labels.append(Label(point, f"L{entry.layer} {shown[top]}", priority, "trajectory"))
         previous = top
     return labels
+
+
+SEAM = 2.0 * np.sqrt(2.0)  # a step longer than this on a world map wraps round its edge
+
+
+def moved_pairs(
+    coords: np.ndarray, moved: tuple[list[int], np.ndarray] | None, placed: np.ndarray, shape: str
+) -> np.ndarray | None:
+    """Each token's place here (`coords[ids]`) joined to its place in the compared model
+    (`placed`, its vectors placed by the same projection): [k, 2, 2]. On a world map a pair
+    longer than `SEAM` would cross the map's edge, and is left out, as a trajectory's step."""
+    if moved is None or not moved[0]:
+        return None
+    pairs = np.stack([coords[moved[0]], placed], axis=1)
+    if shape == "map":
+        pairs = pairs[np.linalg.norm(pairs[:, 1] - pairs[:, 0], axis=1) <= SEAM]
+    return pairs if len(pairs) else None
 
 
 def segments(pairs: np.ndarray) -> np.ndarray:

@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from nokenviz.core.figures.overlays import local_nearest, overlay_labels, region_labels
+from nokenviz.core.figures.overlays import (
+    local_nearest,
+    moved_pairs,
+    overlay_labels,
+    region_labels,
+)
 from nokenviz.core.figures.plots import (
     SIZES,
     FigureSize,
@@ -117,8 +122,8 @@ def _moved(data: SceneData, projection: Projection) -> np.ndarray | None:
     """Each token's place here joined to its place in the compared model ([k, 2, 2])."""
     if data.moved is None or not data.moved[0]:
         return None
-    ids, vectors = data.moved
-    return np.stack([projection.coords[ids], projection.project(vectors)], axis=1)
+    placed = projection.project(data.moved[1])
+    return moved_pairs(projection.coords, data.moved, placed, projection.shape)
 
 
 def scene_figure(scene: Scene, data: SceneData, size: FigureSize = SIZES["screen"]) -> Figure:

@@ -48,7 +48,8 @@ class SphereLayers:
 
     def marks(self) -> np.ndarray:
         """Every overlay point ([n, 2]): what the frame must keep in view."""
-        parts = [self.selection, self.anchors, self.trajectory, self.noken, self.moved]
+        # not the lines to a compared model's places: they may go anywhere, and are clipped
+        parts = [self.selection, self.anchors, self.trajectory, self.noken]
         return np.vstack(
             [np.zeros((0, 2)), *(np.reshape(p, (-1, 2)) for p in parts if p is not None)]
         )

@@ -22,7 +22,7 @@ are held in float32 at a time, for the neighbour search.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,14 +63,17 @@ class Comparison:
     def mean_knn_overlap(self) -> float:
         return float(np.nanmean(self.overlap[self.sampled]))
 
-    def aligned_row(self, token_a: int, b: Rows) -> np.ndarray | None:
-        """B's vector for A's token `token_a`, rotated into A's space (None when the token is
-        not shared or the widths differ): where the token went."""
-        at = int(np.searchsorted(self.ids_a, token_a))  # ids_a ascend (A's id order)
-        if self.rotation is None or at >= len(self.ids_a) or self.ids_a[at] != token_a:
-            return None
-        row = as_rows(b)[int(self.ids_b[at])].float().cpu().numpy()
-        return row @ self.rotation
+    def aligned_rows(self, tokens: Sequence[int], b: Rows) -> tuple[list[int], np.ndarray]:
+        """B's vectors for A's `tokens`, rotated into A's space: where the tokens went. Those
+        that have a place (shared, and the widths equal), in order without repeats, and their
+        vectors [k, d] (one product with the rotation for them all)."""
+        wanted = list(dict.fromkeys(int(t) for t in tokens))
+        at = np.minimum(np.searchsorted(self.ids_a, wanted), len(self.ids_a) - 1)
+        shared = [i for i, t in zip(at, wanted, strict=True) if self.ids_a[i] == t]
+        if self.rotation is None or not shared:
+            return [], np.zeros((0, len(self.rotation) if self.rotation is not None else 0))
+        rows = as_rows(b)[torch.from_numpy(self.ids_b[shared])].float().cpu().numpy()
+        return [int(self.ids_a[i]) for i in shared], rows @ self.rotation
 
     def per_token(self) -> tuple[np.ndarray, str]:
         """A value per token of A ([tokens_a], NaN where not known) for colouring the map by

@@ -239,7 +239,9 @@ def _regex_matches(word: str, texts: Sequence[str]) -> np.ndarray:
     found = np.zeros(len(texts), dtype=bool)
     try:
         for i, text in enumerate(texts):
-            left = max(deadline - time.monotonic(), 1e-3)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
             found[i] = pattern.search(text, timeout=left) is not None
     except TimeoutError:
         raise NokenvizError(

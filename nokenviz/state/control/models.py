@@ -151,6 +151,8 @@ class ModelControl(ControlBase):
 
 def _identity(vocab: Vocabulary) -> tuple[object, ...]:
     """What makes two loads the same model for the user's work: its spec, its shape and its
-    tokens (a local load and a served copy of it are the same)."""
+    tokens, and for a served model the identity of its weights (another checkpoint served
+    at the same address after a restart is another model)."""
     info = vocab.info
-    return (info.get("model"), info.get("d_model"), info.get("n_layers"), vocab.tokens)
+    shape = (info.get("d_model"), info.get("n_layers"), vocab.tokens)
+    return (info.get("model"), info.get("served_identity"), *shape)
