@@ -98,7 +98,7 @@ class SphereLayers:
             self.view.set_moved(None)
             return
         placed = fitted.project(moved[1])
-        self.view.set_moved(moved_pairs(fitted.coords, moved, placed, fitted.shape))
+        self.view.set_moved(moved_pairs(fitted.coords, moved, placed))
 
     def _draw_anchors(self, session: Session, fitted: Projection) -> None:
         """The anchors as a closed polygon, in the order the blend weights use."""

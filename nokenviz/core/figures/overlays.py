@@ -114,17 +114,15 @@ SEAM = 2.0 * np.sqrt(2.0)  # a step longer than this on a world map wraps round 
 
 
 def moved_pairs(
-    coords: np.ndarray, moved: tuple[list[int], np.ndarray] | None, placed: np.ndarray, shape: str
+    coords: np.ndarray, moved: tuple[list[int], np.ndarray] | None, placed: np.ndarray
 ) -> np.ndarray | None:
     """Each token's place here (`coords[ids]`) joined to its place in the compared model
-    (`placed`, its vectors placed by the same projection): [k, 2, 2]. On a world map a pair
-    longer than `SEAM` would cross the map's edge, and is left out, as a trajectory's step."""
+    (`placed`, its vectors placed by the same projection): [k, 2, 2]. Unlike a trajectory's
+    steps, a long one is not taken to wrap round a world map's edge: it joins two marked
+    places, however far apart (a token that moved across the map)."""
     if moved is None or not moved[0]:
         return None
-    pairs = np.stack([coords[moved[0]], placed], axis=1)
-    if shape == "map":
-        pairs = pairs[np.linalg.norm(pairs[:, 1] - pairs[:, 0], axis=1) <= SEAM]
-    return pairs if len(pairs) else None
+    return np.stack([coords[moved[0]], placed], axis=1)
 
 
 def segments(pairs: np.ndarray) -> np.ndarray:
