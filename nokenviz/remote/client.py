@@ -320,5 +320,7 @@ def _check_token(address: str) -> None:
 
 
 def _first_line(exc: BaseException) -> str:
+    """What went wrong, short: the first line, without Ray Client's preamble before the cause."""
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    first = text[0] if text else type(exc).__name__
+    return first.rpartition("Exception that broke the connection: ")[2]
