@@ -39,3 +39,14 @@ def test_a_filters_matches_get_their_own_lines() -> None:
     inner = _inside(found.lines[0], points)
     assert inner[matches].mean() > 0.4 and inner[:4000].mean() < 0.01
     assert density_contours(points, matches[: MIN_POINTS - 1]) is None
+
+
+def test_a_few_hundred_points_get_outlines_not_a_ring_each() -> None:
+    rng = np.random.default_rng(2)
+    centres = np.array([[-2.0, 0.0], [0.0, 1.0], [2.0, -0.5]])
+    points = np.vstack([rng.normal(c, 0.3, (50, 2)) for c in centres])
+    found = density_contours(points)
+    assert found is not None
+    pieces = np.isnan(found.lines[-1][:, 0]).sum() + 1  # the 95% line
+    assert pieces <= 6, pieces
+    assert abs(_inside(found.lines[-1], points).mean() - 0.95) < 0.06

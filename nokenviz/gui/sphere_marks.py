@@ -72,6 +72,12 @@ def contour_line(rank: int) -> pg.PlotDataItem:
     return item
 
 
+def show_path(item: pg.PlotDataItem, xy: np.ndarray | None) -> None:
+    """Draw a polyline ([n, 2]; NaN rows break it), or nothing for None."""
+    path = np.zeros((0, 2)) if xy is None else np.reshape(xy, (-1, 2))
+    item.setData(path[:, 0], path[:, 1], connect="finite")
+
+
 def point_mark(role: Role, symbol: str, size: int, z: float) -> pg.ScatterPlotItem:
     """A single-point mark (the noken, the mean direction) in its role's colour, edged black."""
     item = pg.ScatterPlotItem(

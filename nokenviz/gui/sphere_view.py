@@ -33,6 +33,7 @@ from nokenviz.gui.sphere_marks import (
     line_mark,
     placed_labels,
     point_mark,
+    show_path,
     shown_roles,
 )
 from nokenviz.gui.token_paint import TokenPaint
@@ -260,25 +261,21 @@ class SphereView(pg.PlotWidget):
 
     def set_anchors(self, xy: np.ndarray) -> None:
         """The composer's anchors as a closed polygon (in the order the weights use)."""
-        closed = np.vstack([xy, xy[:1]]) if len(xy) > 2 else np.reshape(xy, (-1, 2))
-        self.anchor_polygon.setData(closed[:, 0], closed[:, 1])
+        show_path(self.anchor_polygon, np.vstack([xy, xy[:1]]) if len(xy) > 2 else xy)
 
     def set_soft_path(self, xy: np.ndarray | None) -> None:
         """The inputs soft feedback appended, step by step."""
-        xy = np.zeros((0, 2)) if xy is None else xy
-        self.soft_path.setData(xy[:, 0], xy[:, 1])
+        show_path(self.soft_path, xy)
 
     def set_moved(self, pairs: np.ndarray | None) -> None:
         """Lines ([k, 2, 2]) from tokens to where they are in the compared model, both ends
         marked."""
-        path = np.zeros((0, 2)) if pairs is None else segments(pairs)
-        self.moved.setData(path[:, 0], path[:, 1], connect="finite")
+        show_path(self.moved, None if pairs is None else segments(pairs))
 
     def set_contours(self, lines: tuple[np.ndarray, ...] | None) -> None:
         """Density contours, one polyline per share (NaN rows between pieces), or none."""
         for index, item in enumerate(self.contours):
-            path = lines[index] if lines is not None else np.zeros((0, 2))
-            item.setData(path[:, 0], path[:, 1], connect="finite")
+            show_path(item, None if lines is None else lines[index])
 
     def set_noken_marker(self, xy: np.ndarray | None) -> None:
         """Where the noken's true direction lands in this projection."""
@@ -302,14 +299,9 @@ class SphereView(pg.PlotWidget):
         """Draw a path; on a world map, steps longer than `seam` wrap around the map's edge and
         are left undrawn instead of streaking across it."""
         self.trajectory_nodes = np.zeros((0, 2)) if xy is None else xy
-        if xy is None:
-            self.trajectory.setData([], [])
-            return
-        jumps: np.ndarray | list[int] = []
-        if seam:
-            jumps = np.flatnonzero(np.abs(np.diff(xy[:, 0])) > seam) + 1
-        path = np.insert(xy, jumps, np.nan, axis=0)
-        self.trajectory.setData(path[:, 0], path[:, 1], connect="finite")
+        if xy is not None and seam:
+            xy = np.insert(xy, np.flatnonzero(np.abs(np.diff(xy[:, 0])) > seam) + 1, np.nan, 0)
+        show_path(self.trajectory, xy)
 
     def update_legend(self) -> None:
         """Name the marks on screen, and only those (an empty layer gets no legend row)."""

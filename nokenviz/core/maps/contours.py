@@ -4,9 +4,11 @@ gather, as the lines that enclose the densest half, 80% and 95% of them.
 A scatter of tens of thousands of points hides its density (a dense patch and a sparse one
 look alike once both are covered); the highest-density regions' outlines show it, and, drawn
 for a filter's matches, where a kind of token lives. The points are binned on a grid,
-smoothed with a Gaussian, and each line is the density level above which that share of the
-points lies. The lines come as polylines in the map's coordinates, so the app and the figures
-draw the same ones.
+smoothed with a Gaussian at least half as wide as the spacing n points would have spread
+evenly over the map (a few hundred points get outlines of where they gather, not a ring round
+each; tens of thousands keep their detail), and each line is the
+density level above which that share of the points lies. The lines come as polylines in the
+map's coordinates, so the app and the figures draw the same ones.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import numpy as np
 
 SHARES = (0.5, 0.8, 0.95)  # each line encloses the densest this share of the points
 GRID = 128  # cells along the map's longer side
-SMOOTHING_CELLS = 1.5  # the Gaussian's standard deviation
+SMOOTHING_CELLS = 1.5  # the Gaussian's standard deviation, at least
+SPACING_SHARE = 0.5  # ... and at least this share of n points' even spacing (GRID / sqrt(n))
 MIN_POINTS = 20  # fewer points have no density worth outlining
 
 
@@ -46,7 +49,8 @@ def density_contours(coords: np.ndarray, ids: np.ndarray | None = None) -> Conto
     x_edges = np.arange(x0 - pad, x1 + pad + cell, cell)
     y_edges = np.arange(y0 - pad, y1 + pad + cell, cell)
     counts, _, _ = np.histogram2d(points[:, 0], points[:, 1], bins=(x_edges, y_edges))
-    density = gaussian_filter(counts.T, SMOOTHING_CELLS)  # rows: y, columns: x
+    width = max(SMOOTHING_CELLS, SPACING_SHARE * GRID / np.sqrt(len(points)))
+    density = gaussian_filter(counts.T, width)  # rows: y, columns: x
     levels = _levels(density, SHARES)
     centres_x = (x_edges[:-1] + x_edges[1:]) / 2
     centres_y = (y_edges[:-1] + y_edges[1:]) / 2
