@@ -155,3 +155,39 @@ def test_a_checkpoint_without_tokenizer_or_embedding_gets_one_line(tiny_dirs, tm
     save_file({"layers.0.weight": torch.zeros(2, 2)}, str(odd / "model.safetensors"))
     with pytest.raises(ModelError, match="no embedding tensor found among 1 tensors"):
         read_matrix(str(odd))
+
+
+def test_the_other_models_map_puts_each_token_where_b_has_it() -> None:
+    from nokenviz.core.maps.projections import ProjectionSpec, fit_projection
+
+    a = _vocabulary()
+    projection = fit_projection(torch.from_numpy(a), ProjectionSpec(kind="pca"))
+    turned = a @ _rotation(32)  # a rotated copy: every token where it was
+    found = compare_vocabularies(a, PIECES, turned, PIECES)
+    places = found.other_places(turned, projection.project, projection.coords)
+    np.testing.assert_allclose(places, projection.coords, atol=1e-3)
+    b = turned.copy()
+    b[[7, 300]] = b[[107, 400]]  # two tokens now point where two others point
+    found = compare_vocabularies(a, PIECES, b, PIECES)
+    places = found.other_places(b, projection.project, projection.coords)
+    moved = np.linalg.norm(places - projection.coords, axis=1)
+    assert set(np.argsort(-moved)[:2]) == {7, 300} and np.median(moved) < 0.01
+    np.testing.assert_allclose(places[[7, 300]], projection.coords[[107, 400]], atol=0.05)
+    drawn = projection.other_map(places, "B")
+    assert drawn.own_coords is projection.coords and drawn.describe().startswith("B's tokens")
+    lifted = compare_vocabularies(a, PIECES, np.concatenate([a, a], axis=1), PIECES)
+    with pytest.raises(NokenvizError, match="B cannot be drawn on A's map: widths differ"):
+        lifted.other_places(a, projection.project, projection.coords)
+
+
+def test_tokens_only_in_a_stay_at_their_own_place() -> None:
+    from nokenviz.core.maps.projections import ProjectionSpec, fit_projection
+
+    a = _vocabulary()
+    b = a[:500] @ _rotation(32, seed=3)  # B lacks A's last hundred tokens
+    found = compare_vocabularies(a, PIECES, b, PIECES[:500])
+    projection = fit_projection(torch.from_numpy(a), ProjectionSpec(kind="pca"))
+    places = found.other_places(b, projection.project, projection.coords)
+    assert places.shape == (600, 2)
+    np.testing.assert_array_equal(places[500:], projection.coords[500:])
+    np.testing.assert_allclose(places[:500], projection.coords[:500], atol=1e-3)

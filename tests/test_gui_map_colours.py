@@ -11,9 +11,8 @@ from PySide6.QtGui import QAction
 from nokenviz.core.figures.overlays import COLOURS, NAMES
 from nokenviz.core.maps.contours import density_contours
 from nokenviz.core.models.token_kinds import KINDS
-from nokenviz.core.scenes.scene import load_scene, save_scene
+from nokenviz.core.scenes.scene import MOVERS_DRAWN, load_scene, save_scene
 from nokenviz.gui.token_paint import DIM_ALPHA
-from nokenviz.state.session import MOVERS_DRAWN
 from tests.test_compare import rotated_copy
 from tests.test_gui import wait_idle
 
@@ -166,3 +165,54 @@ def test_compare_with_a_model_colours_the_map_and_lists_the_movers(qtbot, loaded
     qtbot.keyClick(panel.other, Qt.Key.Key_Return)
     wait_idle(qtbot, loaded)
     assert "no config.json" in s.error and s.comparison is found
+
+
+def test_the_compared_models_map_flips_with_ctrl_b_and_is_kept_in_the_scene(
+    qtbot, loaded, tmp_path
+) -> None:
+    s, panel, view = loaded.session, loaded.compare_panel, loaded.view
+    flip = _action(loaded, "Flip to the compared model's map")
+    flip.trigger()  # nothing to compare with yet: said, and nothing drawn
+    assert "compare with another model first" in s.message and not s.other_map
+    assert not panel.other_map.isEnabled()
+    loaded.controller.compare_with(rotated_copy(s.model_spec, tmp_path / "rotated"))
+    wait_idle(qtbot, loaded)
+    own, score = s.fitted, s.faithfulness
+    loaded.controller.select([10])  # the token B replaced
+    wait_idle(qtbot, loaded)
+    panel.other_map.setChecked(True)
+    wait_idle(qtbot, loaded)
+    drawn = s.fitted
+    assert s.other_map and drawn.other == "rotated" and s.own_fitted is own
+    assert view.coords is drawn.coords and drawn.own_coords is own.coords
+    moved = np.linalg.norm(drawn.coords - own.coords, axis=1)
+    assert moved[10] > 20 * np.median(moved)  # B replaced 10's row; it rotated the others
+    x, y = view.moved.getData()  # 10's line: from its place here to where B has it
+    np.testing.assert_allclose([x[0], y[0]], own.coords[10], atol=1e-5)
+    np.testing.assert_allclose([x[1], y[1]], drawn.coords[10], atol=1e-4)
+    title = view.plotItem.titleLabel.text
+    assert "rotated's tokens (aligned)" in title and "measured on this model's own map" in title
+    loaded.scenes.path = tmp_path / "b.json"
+    loaded.scenes.save()
+    saved = load_scene(tmp_path / "b.json").compare
+    assert saved is not None and saved.other_map and saved.model.endswith("rotated")
+    flip.trigger()  # back to this model's map, with the measures it had
+    wait_idle(qtbot, loaded)
+    assert s.fitted is own and s.faithfulness is score and not panel.other_map.isChecked()
+    assert view.coords is own.coords
+    flip.trigger()
+    loaded.controller.set_projection(kind="pca", centred=False)  # B's map follows a new map
+    wait_idle(qtbot, loaded)
+    assert s.fitted.other == "rotated" and not s.fitted.spec.centred
+    flip.trigger()
+    wait_idle(qtbot, loaded)
+    assert not s.fitted.other and not s.fitted.spec.centred and s.faithfulness is not None
+    loaded.scenes.open(tmp_path / "b.json")  # the scene draws B's map again
+    wait_idle(qtbot, loaded)
+    assert s.fitted.other == "rotated" and panel.other_map.isChecked()
+    save_scene(
+        load_scene(tmp_path / "b.json").model_copy(update={"compare": None}), tmp_path / "a.json"
+    )
+    loaded.scenes.open(tmp_path / "a.json")  # a scene without a comparison ends the one shown
+    wait_idle(qtbot, loaded)
+    assert s.comparison is None and not s.fitted.other and not panel.other_map.isEnabled()

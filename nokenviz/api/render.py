@@ -6,13 +6,13 @@ else."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from nokenviz.api import operations
+from nokenviz.api import operations, vocabulary_operations
 from nokenviz.api.jobs import Job
-from nokenviz.api.requests import GenerateRequest, LengthRequest, SweepRequest
+from nokenviz.api.requests import CompareRequest, GenerateRequest, LengthRequest, SweepRequest
 from nokenviz.api.results import Rendered, SizeName
 from nokenviz.core.figures.plots import SIZES, check_output, png_dpi, save_figure, strip_titles
 from nokenviz.core.figures.render import SceneData, scene_figure
@@ -72,7 +72,9 @@ def compute_scene(scene: Scene, loaded: LoadedModel, task: Task) -> SceneData:
     """Everything the scene's figure needs, from a loaded model (headless render)."""
     vocab = vocabulary(loaded)
     check_token_ids(scene, len(vocab.tokens))
-    matrix_name = scene.projection.matrix if scene.projection.matrix in vocab.matrices else "W_E"
+    matrix_name: Literal["W_E", "W_U"] = (
+        scene.projection.matrix if scene.projection.matrix in vocab.matrices else "W_E"
+    )
     stats = vocab.stats[matrix_name]
     spec = composer_spec(
         scene.composer, vocab.stats["W_E"].median, scene.selection[-1] if scene.selection else None
@@ -103,6 +105,8 @@ def compute_scene(scene: Scene, loaded: LoadedModel, task: Task) -> SceneData:
         task.report(0.3, "kNN recall of every token")
         ids = np.arange(len(projection.coords))
         data.recall = knn_recall(matrix, projection.coords, ids, task=task.scaled(0.4, 0.6))
+    if scene.compare is not None and scene.figure == "sphere":
+        _compared(scene, loaded, matrix_name, data, task.scaled(0.4, 0.6))
     if not loaded.is_causal:
         return data
     task.report(0.6, "tracing the prompt")
@@ -120,6 +124,21 @@ def compute_scene(scene: Scene, loaded: LoadedModel, task: Task) -> SceneData:
         task.report(0.7, "running the sweep")
         data.sweep_rows = operations.sweep(loaded, SweepRequest.from_part(scene.sweep)).rows
     return data
+
+
+def _compared(
+    scene: Scene, loaded: LoadedModel, matrix: Literal["W_E", "W_U"], data: SceneData, task: Task
+) -> None:
+    """The scene's comparison on the map: the change per token, the lines to where tokens
+    went, and B's map drawn in place of this model's when the scene asks for it."""
+    assert scene.compare is not None
+    request = CompareRequest(scene.compare.model, 50, matrix)
+    found = vocabulary_operations.compare(loaded, request, task.scaled(0.0, 0.7))
+    data.change = found.comparison.per_token()
+    data.moved = found.lines(scene.selection, scene.compare.movers)
+    if scene.compare.other_map:
+        data.projection = found.other_map(data.projection, task.scaled(0.7, 1.0))
+        data.faithfulness = None  # this model's neighbours, measured on its own map
 
 
 def _length_sweep(scene: Scene, loaded: LoadedModel, spec: dict | None) -> LengthSweep:

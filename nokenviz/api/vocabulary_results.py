@@ -4,15 +4,22 @@ selects, and what changed from one model to another. Like every result, each has
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nokenviz.api.results import Json
 from nokenviz.core.maps.compare import Comparison
 from nokenviz.core.models.token_labels import token_json
+from nokenviz.core.scenes.scene import MOVERS_DRAWN
+from nokenviz.core.task import Task
+from nokenviz.errors import NokenvizError
+
+if TYPE_CHECKING:
+    from nokenviz.core.maps.projections import Projection
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,28 @@ class ModelComparison:
         if self.other_rows is None:
             return [], np.zeros((0, 0))
         return self.comparison.aligned_rows(tokens, self.other_rows)
+
+    def lines(self, selected: Sequence[int], movers: bool) -> tuple[list[int], np.ndarray]:
+        """What the map joins to its place in B: the last `selected` token and, with `movers`,
+        the `MOVERS_DRAWN` that changed most (`places`)."""
+        tokens = list(selected[-1:])
+        if movers:
+            tokens += [m.id for m in self.moved[:MOVERS_DRAWN]]
+        return self.places(tokens)
+
+    @property
+    def other_name(self) -> str:
+        """B as titles name it: its folder or file name."""
+        return os.path.basename(self.other.rstrip("/\\")) or self.other
+
+    def other_map(self, projection: Projection, task: Task | None = None) -> Projection:
+        """B's map: `projection` (A's map) drawing each shared token where B has it (its
+        aligned vector placed by A's projection), so the same region means the same place."""
+        if self.other_rows is None:
+            raise NokenvizError("B's matrix was not kept: compare again to draw B's map")
+        c = self.comparison
+        places = c.other_places(self.other_rows, projection.project, projection.own_coords, task)
+        return projection.other_map(places, self.other_name)
 
     def to_json(self) -> Json:
         c = self.comparison

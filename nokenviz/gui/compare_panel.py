@@ -18,9 +18,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from nokenviz.core.scenes.scene import MOVERS_DRAWN
 from nokenviz.gui.plots import compact
 from nokenviz.state.controller import Controller
-from nokenviz.state.session import MOVERS_DRAWN, Part, Session
+from nokenviz.state.session import Part, Session
 
 COMPARE_TIP = (
     "Read the other model's embedding (or unembedding) and tokenizer from its checkpoint, match "
@@ -51,6 +52,13 @@ class ComparePanel(QWidget):
             "token's line is always drawn",
         )
         self.movers.toggled.connect(controller.show_movers)
+        self.other_map = QCheckBox(
+            "Draw B's map (Ctrl+B flips)",
+            toolTip="Every token where the compared model has it: its aligned vector placed by "
+            "this map's projection, so a region is the same region in both; flip back and forth "
+            "to see what moved (models of one width only)",
+        )
+        self.other_map.toggled.connect(controller.show_other_map)
         self.table = compact(QTableWidget(0, len(HEADERS)))
         self.table.setHorizontalHeaderLabels(HEADERS)
         self.table.setToolTip("Most changed first (lowest neighbour overlap, then cosine)")
@@ -62,7 +70,15 @@ class ComparePanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.summary)
         layout.addWidget(self.movers)
+        layout.addWidget(self.other_map)
         layout.addWidget(self.table, 1)
+
+    def flip(self) -> None:
+        """Between this model's map and the compared model's (the View menu's Ctrl+B)."""
+        if self.other_map.isEnabled():
+            self.other_map.toggle()
+        else:
+            self.controller.show_other_map(True)  # says why it cannot be drawn
 
     def choose(self) -> None:
         """Pick the other model's folder (a .gguf file can be typed in the box)."""
@@ -84,9 +100,12 @@ class ComparePanel(QWidget):
         if changed & {"model", "jobs"}:
             busy = "compare" in session.running
             self.browse.setEnabled(session.vocab is not None and not busy)
-        with QSignalBlocker(self.movers):  # showing the session's state, not changing it
-            self.movers.setChecked(session.movers_shown)
+        with QSignalBlocker(self.movers), QSignalBlocker(self.other_map):  # the session's
+            self.movers.setChecked(session.movers_shown)  # state shown, not changed
+            self.other_map.setChecked(session.other_map)
         self.movers.setEnabled(session.comparison is not None)
+        compared = session.compared
+        self.other_map.setEnabled(compared is not None and compared.comparison.aligned)
         if not changed & {"model", "comparison"} or session.comparison is self.shown:
             return
         self.shown = found = session.comparison

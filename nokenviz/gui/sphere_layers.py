@@ -98,7 +98,7 @@ class SphereLayers:
             self.view.set_moved(None)
             return
         placed = fitted.project(moved[1])
-        self.view.set_moved(moved_pairs(fitted.coords, moved, placed))
+        self.view.set_moved(moved_pairs(fitted.own_coords, moved, placed))
 
     def _draw_anchors(self, session: Session, fitted: Projection) -> None:
         """The anchors as a closed polygon, in the order the blend weights use."""
@@ -172,6 +172,8 @@ class SphereLayers:
         title = f"{session.matrix}: {fitted.describe()}"
         score = session.faithfulness
         unknown = "measuring…" if measuring else "not measured"
+        if fitted.other:  # kNN recall is of this model's neighbours, on its own map
+            unknown = "measured on this model's own map"
         local = fitted.shape == "local"
         title += "<br>neighbours kept: " + (unknown if score is None else score.describe(local))
         if fitted.mean_marker() is not None:

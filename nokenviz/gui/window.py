@@ -235,6 +235,9 @@ class MainWindow(QMainWindow):
             "Ctrl+6",
         )
         self.filter_bar.add_menu_actions(view_menu, self._action)
+        self._action(
+            view_menu, "Flip to the compared model's &map", self.compare_panel.flip, "Ctrl+B"
+        )
         self._action(view_menu, "&Reset view", self._reset_view, "Home")
         self._action(view_menu, "Add selected token as &anchor", c.add_anchor, "A")
         self._action(

@@ -16,6 +16,7 @@ import numpy as np
 
 from nokenviz.core.models.model_spec import LoadOptions
 from nokenviz.core.scenes.scene import (
+    ComparePart,
     ComposerPart,
     GeneratePart,
     ProjectionPart,
@@ -86,7 +87,6 @@ SETTINGS: frozenset[Part] = frozenset(
     {"title", "projection", "trace_settings", "composer", "selection", "generate", "sweep"}
 )
 # Actions that need a causal LM.
-MOVERS_DRAWN = 12  # after a comparison, lines go to where this many of the most changed went
 CAUSAL_ACTIONS = ("trace", "preview", "generate", "sweep", "length", "readout", "invert")
 
 
@@ -107,6 +107,17 @@ class Output:
         if self.result is None:
             return f"{self.prompt}{tag}{self.streamed}"
         return f"{self.prompt}{tag}{self.result.text}"
+
+
+@dataclass
+class MapMeasures:
+    """A map and what was measured of it: kNN recall on a sample and of every token, and its
+    named regions (this model's map, kept while the compared model's is drawn)."""
+
+    fitted: Projection
+    faithfulness: Faithfulness | None = None
+    recall: np.ndarray | None = None
+    regions: list[Region] | None = None
 
 
 @dataclass
@@ -152,6 +163,9 @@ class Session:
     inversion: Inversion | None = None  # the closest hard prompt to the composer's noken
     comparison: ModelComparison | None = None  # what changed from this model to another
     movers_shown: bool = True  # the most changed tokens' lines to their places in the other
+    other_map: bool = False  # draw the compared model's map: each token where B has it
+    # while B's map is drawn (`fitted`): this model's own map and its measures, to go back to
+    own_map: MapMeasures | None = None
     # ---- work in flight, and what the user was last told
     running: dict[str, Job] = field(default_factory=dict)
     progress: tuple[float | None, str] | None = None  # fraction (None: not known), message
@@ -237,6 +251,11 @@ class Session:
         return drawn[1]
 
     @property
+    def own_fitted(self) -> Projection | None:
+        """This model's own map: `fitted`, unless the compared model's map is drawn."""
+        return self.fitted if self.own_map is None else self.own_map.fitted
+
+    @property
     def compared(self) -> ModelComparison | None:
         """The comparison, when it was made on the matrix shown (W_E or W_U)."""
         found = self.comparison
@@ -257,10 +276,7 @@ class Session:
         key = (compared, tuple(self.selection[-1:]), self.movers_shown)
         kept = self._moved
         if kept is None or kept[0][0] is not compared or kept[0][1:] != key[1:]:
-            tokens = list(self.selection[-1:])
-            if self.movers_shown:
-                tokens += [m.id for m in compared.moved[:MOVERS_DRAWN]]
-            kept = key, compared.places(tokens)
+            kept = key, compared.lines(self.selection, self.movers_shown)
             self._moved = kept  # a drag or a keystroke redraws labels: not these products
         return kept[1]
 
@@ -306,7 +322,14 @@ class Session:
             composer=self.composer,
             generate=self.generate,
             sweep=self.sweep,
+            compare=self._compare_part(),
         )
+
+    def _compare_part(self) -> ComparePart | None:
+        found = self.comparison
+        if found is None:
+            return None
+        return ComparePart(model=found.other, movers=self.movers_shown, other_map=self.other_map)
 
     def restore_settings(self, scene: Scene) -> None:
         """Everything of a scene that does not index a vocabulary (that waits for its model;

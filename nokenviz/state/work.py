@@ -185,6 +185,17 @@ def compare(other: str, matrix: Literal["W_E", "W_U"]) -> JobFn:
     return job
 
 
+def other_map(found: ModelComparison, fitted: Projection) -> JobFn:
+    """The compared model's map: its tokens placed on `fitted` (this model's map) where B has
+    them, so a region of one is the same region of the other."""
+
+    def job(_state: dict[str, Any], task: Task) -> tuple[ModelComparison, Projection, Projection]:
+        task.what = f"placing {found.other_name}'s tokens on this map"
+        return found, fitted, found.other_map(fitted, task)
+
+    return job
+
+
 def recall(vectors: np.ndarray, fitted: Projection) -> JobFn:
     """kNN recall of every token in a projection (for colouring the points by it)."""
 

@@ -123,7 +123,7 @@ def _moved(data: SceneData, projection: Projection) -> np.ndarray | None:
     if data.moved is None or not data.moved[0]:
         return None
     placed = projection.project(data.moved[1])
-    return moved_pairs(projection.coords, data.moved, placed)
+    return moved_pairs(projection.own_coords, data.moved, placed)
 
 
 def scene_figure(scene: Scene, data: SceneData, size: FigureSize = SIZES["screen"]) -> Figure:

@@ -4,6 +4,7 @@ of the whole drawing when zoomed in)."""
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,12 +115,21 @@ def _draw_tokens(
         bright = {**style, "c": np.asarray(style["c"])[matched], "s": grow * style["s"]}
         points = axes.scatter(coords[matched, 0], coords[matched, 1], rasterized=True, **bright)
     if found is None:
-        figure.colorbar(points, ax=axes, shrink=0.8, label=colours.label, pad=0.01)
+        figure.colorbar(
+            points, ax=axes, shrink=0.8, label=_along_bar(colours.label, size), pad=0.01
+        )
         return []
     return [
         Line2D([], [], ls="none", marker="o", ms=5, color=colour, label=text)
         for colour, text in found.legend()
     ]
+
+
+def _along_bar(label: str, size: FigureSize) -> str:
+    """The colour bar's label in lines no longer than the bar (80% of the map's height, which
+    is about 0.45 of the figure's width): in one column a long name ran into the title."""
+    along = 0.8 * 0.45 * size.width * 72  # points
+    return textwrap.fill(label, max(12, int(along / (0.6 * size.font))))
 
 
 def _legend_columns(size: FigureSize) -> int:

@@ -22,7 +22,7 @@ are held in float32 at a time, for the neighbour search.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +37,7 @@ KNN_BUDGET = 2.5e11  # multiply-adds per model for the neighbour search (~10 s o
 MIN_MEASURED = 512
 ALIGN_SAMPLE = 16_384  # shared tokens the rotation is fitted on (plenty for d <= 4096)
 _QUERY_BLOCK = 256
+_PLACE_BLOCK = 4096  # B's rows turned and placed at once
 
 
 @dataclass
@@ -74,6 +75,28 @@ class Comparison:
             return [], np.zeros((0, len(self.rotation) if self.rotation is not None else 0))
         rows = as_rows(b)[torch.from_numpy(self.ids_b[shared])].float().cpu().numpy()
         return [int(self.ids_a[i]) for i in shared], rows @ self.rotation
+
+    def other_places(
+        self,
+        b: Rows,
+        project: Callable[[np.ndarray], np.ndarray],
+        own: np.ndarray,
+        task: Task | None = None,
+    ) -> np.ndarray:
+        """B's map drawn by A's projection ([tokens_a, 2]): each shared token where its aligned
+        vector in B is placed (`project`), the others of A at their own places (`own`). A block
+        of rows at a time, so B is never copied whole in float32."""
+        if self.rotation is None:
+            raise NokenvizError(f"B cannot be drawn on A's map: {self.note}")
+        task = task or Task(what="placing B's tokens")
+        places = np.array(own, dtype=np.float32, copy=True)
+        rows = as_rows(b)
+        for start in range(0, len(self.ids_a), _PLACE_BLOCK):
+            task.report(start / len(self.ids_a), "placing B's tokens on this map")
+            stop = start + _PLACE_BLOCK
+            block = rows[torch.from_numpy(self.ids_b[start:stop])].float().cpu().numpy()
+            places[self.ids_a[start:stop]] = project(block @ self.rotation)
+        return places
 
     def per_token(self) -> tuple[np.ndarray, str]:
         """A value per token of A ([tokens_a], NaN where not known) for colouring the map by

@@ -33,7 +33,7 @@ are kept.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -110,6 +110,20 @@ class Projection:
     # the fitted rows' places: UMAP's on the sphere [n, 3], the neighbour map's flat [n, 2]
     _xyz: np.ndarray | None = field(default=None, repr=False)
     _centre: np.ndarray | None = None  # local view: the unit centre direction [d]
+    # another model's map (`other_map`): the fitted rows' own places, and whose `coords` are
+    origin: np.ndarray | None = field(default=None, repr=False)
+    other: str = ""
+
+    def other_map(self, coords: np.ndarray, other: str) -> Projection:
+        """This map drawing another model's places of the same tokens (`coords`: its aligned
+        rows placed by this projection), so a region of one is the same region of the other.
+        New vectors are still placed by this projection."""
+        return replace(self, coords=coords, origin=self.own_coords, other=other)
+
+    @property
+    def own_coords(self) -> np.ndarray:
+        """The fitted rows' places (`coords`, unless another model's map is drawn)."""
+        return self.coords if self.origin is None else self.origin
 
     @property
     def shape(self) -> Shape:
@@ -124,7 +138,12 @@ class Projection:
         return self._fitted is not None and len(self._fitted) < len(self.coords)
 
     def describe(self) -> str:
-        """The title line: what the map is, and how approximate."""
+        """The title line: what the map is, how approximate, and whose tokens it draws."""
+        if not self.other:
+            return self._describe_fit()
+        return f"{self.other}'s tokens (aligned) on this model's {self._describe_fit()}"
+
+    def _describe_fit(self) -> str:
         if self._fitted is None or not self.sampled:
             return self.spec.describe()
         fitted, total = len(self._fitted), len(self.coords)

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import torch
 from safetensors import SafetensorError, safe_open
 
+from nokenviz.core.models.example_copy import PERTURBED, ensure_perturbed
 from nokenviz.core.models.model_spec import check_model_directory, resolve_model
 from nokenviz.core.models.token_labels import tokenizer_pieces
 from nokenviz.core.task import Task
@@ -92,6 +93,8 @@ def _local_folder(spec: str, task: Task) -> Path:
 
         return ensure_converted(resolved, task.scaled(0.0, 0.4))
     folder = Path(resolved.source)
+    if resolved.spec == PERTURBED:
+        ensure_perturbed(folder, task.scaled(0.0, 0.4))
     check_model_directory(folder)
     return folder
 

@@ -22,6 +22,7 @@ from transformers.utils import logging as hf_logging
 from nokenviz.core.models.adapter import ModelAdapter
 from nokenviz.core.models.cpu_linear import use_few_rows_linear
 from nokenviz.core.models.device_plan import DevicePlan, default_offload_folder, plan_devices
+from nokenviz.core.models.example_copy import PERTURBED, ensure_perturbed
 from nokenviz.core.models.gguf_convert import ensure_converted
 from nokenviz.core.models.model_spec import (
     IN_MEMORY,
@@ -170,6 +171,9 @@ def load_model(
     task = task or Task(what="loading the model")
     task.report(0.0, f"resolving {spec}")
     resolved = resolve_model(spec)
+    if resolved.spec == PERTURBED:
+        ensure_perturbed(Path(resolved.source), task.scaled(0.0, 0.6))
+        task = task.scaled(0.6, 1.0)
     if resolved.gguf_file is None:
         return load_resolved(resolved, options, task)
     folder = ensure_converted(resolved, task.scaled(0.0, 0.6))

@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from nokenviz.core.models.example_copy import PERTURBED, perturbed_folder
 from nokenviz.errors import ModelError
 
 DEFAULT_MODEL = "default"
@@ -83,6 +84,8 @@ def resolve_model(spec: str) -> ResolvedModel:
     if spec == DEFAULT_MODEL:
         path = default_model_path()
         return ResolvedModel(spec, str(path.parent), path.name)
+    if spec == PERTURBED:  # built on first use (`ensure_local`)
+        return ResolvedModel(spec, str(perturbed_folder(default_model_path())), None)
     if spec.startswith(IN_MEMORY):
         raise ModelError(
             f"{spec.removeprefix(IN_MEMORY)} was a model held in Python (nokenviz.show): it "

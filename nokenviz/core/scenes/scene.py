@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the fitting module imports torch; the GUI's first paint doe
 VERSION: Literal[1] = 1
 VERSION_KEY = "nokenviz_scene"
 FIGURES = ("sphere", "lens", "attention", "sweep")
+MOVERS_DRAWN = 12  # a comparison's lines go to where this many of the most changed went
 
 
 class SceneError(NokenvizError):
@@ -180,6 +181,14 @@ class SweepPart(_Part):
     max_new_tokens: int = Field(20, ge=1, le=512)
 
 
+class ComparePart(_Part):
+    """A comparison with another checkpoint, made again when the scene is opened."""
+
+    model: str = Field(min_length=1)  # B: a checkpoint folder or a .gguf file
+    movers: bool = True  # lines to where the MOVERS_DRAWN most changed tokens went
+    other_map: bool = False  # draw B's map (its tokens placed by this map), not this model's
+
+
 class Scene(_Part):
     nokenviz_scene: Literal[1] = VERSION
     title: str = ""
@@ -192,6 +201,7 @@ class Scene(_Part):
     composer: ComposerPart = ComposerPart()
     generate: GeneratePart = GeneratePart()
     sweep: SweepPart = SweepPart()
+    compare: ComparePart | None = None
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"

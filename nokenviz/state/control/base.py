@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from nokenviz.core.scenes.scene import GeneratePart
+from nokenviz.core.scenes.scene import ComparePart, GeneratePart
 from nokenviz.state.board import JobBoard
+from nokenviz.state.session import Part
 
 BAND_PERCENTILE = 99.0  # a new model starts with its largest 1% of norms highlighted
 
@@ -36,6 +37,22 @@ class ControlBase(JobBoard):
     @abstractmethod
     def _request_neighbours(self) -> None:
         """Defined by the maps feature."""
+
+    @abstractmethod
+    def _name_regions(self) -> None:
+        """Defined by the maps feature."""
+
+    @abstractmethod
+    def _place_other_map(self) -> set[Part]:
+        """Defined by the compare feature."""
+
+    @abstractmethod
+    def _restore_comparison(self, part: ComparePart | None) -> None:
+        """Defined by the compare feature."""
+
+    @abstractmethod
+    def _drop_job(self, kind: str) -> set[Part]:
+        """Defined by the models feature."""
 
     @abstractmethod
     def request_trace(self) -> None:

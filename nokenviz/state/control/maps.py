@@ -4,7 +4,7 @@ them (kNN recall)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nokenviz.core.scenes.scene import ProjectionPart, ViewPart
 from nokenviz.state import work
@@ -217,10 +217,22 @@ class MapControl(ControlBase):
 
     def _on_regions(self, value: tuple[Projection, list[Region]]) -> set[Part]:
         fitted, found = value
+        if self._kept_for(fitted, regions=found):
+            return set()
         if fitted is not self.session.fitted:  # named on a projection since replaced
             return set()
         self.session.regions = found
         return {"regions"}
+
+    def _kept_for(self, fitted: Projection, **measured: Any) -> bool:
+        """A measure of this model's own map that ended while the compared model's is drawn:
+        kept with it, for when the user flips back."""
+        own = self.session.own_map
+        if own is None or fitted is not own.fitted:
+            return False
+        for name, value in measured.items():
+            setattr(own, name, value)
+        return True
 
     def set_colour(self, colour: str) -> None:
         """Colour the points by norm, kind, script or length, or by how well each keeps its
@@ -239,6 +251,10 @@ class MapControl(ControlBase):
         """A measurement of the drawn projection, on the projection worker."""
         s = self.session
         if s.fitted is None or s.vocab is None:
+            return
+        if s.fitted.other:  # this model's neighbours have no meaning on another's places
+            s.message = f"{title} is measured on this model's own map (Ctrl+B flips back)"
+            self._notify("message")
             return
         fn = make(s.vocab.matrices[s.matrix], s.fitted)
         self._submit(kind, title, fn, runner="projection", needs_model=False)
@@ -277,6 +293,7 @@ class MapControl(ControlBase):
     def _on_projection(self, fitted: Projection) -> set[Part]:
         s = self.session
         s.fitted, s.recall, s.faithfulness, s.regions = fitted, None, None, None
+        s.own_map = None  # the compared model's map drawn was on the map now replaced
         self._measure("faithfulness", "measuring the map", work.faithfulness)
         if s.projection.regions:
             self._name_regions()
@@ -284,10 +301,14 @@ class MapControl(ControlBase):
             self._measure("recall", "kNN recall of every token", work.recall)
         if s.selection:  # its recall is measured again, on this map
             self._request_neighbours()
+        if s.other_map:  # the compared model's map, on this one
+            self._place_other_map()
         return {"fitted", "recall", "regions"}
 
     def _on_recall(self, value: tuple[Projection, np.ndarray]) -> set[Part]:
         fitted, recall = value
+        if self._kept_for(fitted, recall=recall):
+            return set()
         if fitted is not self.session.fitted:  # measured on a projection since replaced
             return set()
         self.session.recall = recall
@@ -295,6 +316,8 @@ class MapControl(ControlBase):
 
     def _on_faithfulness(self, value: tuple[Projection, Faithfulness]) -> set[Part]:
         fitted, score = value
+        if self._kept_for(fitted, faithfulness=score):
+            return set()
         if fitted is not self.session.fitted:
             return set()
         self.session.faithfulness = score

@@ -51,18 +51,18 @@ class ModelControl(ControlBase):
         self._drop_model_jobs()  # anything asked of the old model since
         # The same model again (reconnected to its server, say): what the user made stays.
         same = s.vocab is not None and _identity(s.vocab) == _identity(vocab)
-        kept = (s.selection, s.projection, s.composer, s.comparison)
+        kept = (s.selection, s.projection, s.composer, s.comparison, s.other_map)
         s.generation, s.vocab, s.model_spec = job.target, vocab, vocab.info["model"]
         s.fitted = s.recall = s.faithfulness = s.regions = None
         s.trace = s.neighbours = s.preview = s.output = None
         s.trace_length = s.noken_length = s.noken_readout = s.readouts = s.inversion = None
-        s.comparison = None  # of the previous model
+        s.comparison, s.other_map, s.own_map = None, False, None  # of the previous model
         s.sweep_rows = []  # the history keeps every run, each naming its model
         s.selection = ()
         s.projection = s.projection.without_tokens()
         s.composer = s.composer.model_copy(update={"anchors": (), "weights": ()})
         if same:
-            s.selection, s.projection, s.composer, s.comparison = kept
+            s.selection, s.projection, s.composer, s.comparison, s.other_map = kept
         if job.scene is None:
             s.title = ""  # a scene's title describes it on its own model, not on this one
         self._show_scene_tokens(job.scene)
@@ -80,6 +80,7 @@ class ModelControl(ControlBase):
                 self._notify("error")
             else:
                 s.restore_tokens(scene)
+                self._restore_comparison(scene.compare)
         s.band = self._default_band()
         self.refresh()
         run, s.run_on_show = s.run_on_show, ""
