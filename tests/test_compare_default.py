@@ -42,7 +42,8 @@ def test_a_scene_draws_the_compared_models_map_with_lines_from_this_ones(smol, m
     part = ComparePart(model=PERTURBED, other_map=True)
     scene = Scene(selection=(paris,), compare=part)
     assert parse_scene(scene.to_json()) == scene  # the comparison is saved with the scene
-    own = compute_scene(Scene(selection=(paris,)), smol, Task()).projection.coords
+    mine = compute_scene(Scene(selection=(paris,)), smol, Task())
+    own = mine.projection.coords
     data = compute_scene(scene, smol, Task())
     drawn = data.projection
     assert drawn.other == PERTURBED and drawn.describe().startswith(f"{PERTURBED}'s tokens")
@@ -52,7 +53,10 @@ def test_a_scene_draws_the_compared_models_map_with_lines_from_this_ones(smol, m
     assert data.moved is not None and data.moved[0][0] == paris
     assert np.median(np.linalg.norm(drawn.coords - own, axis=1)) < 1e-3
     assert data.change is not None and data.change[0][paris] < 0.5
-    assert data.faithfulness is None  # this model's recall is not that of B's places
+    # B's map keeps B's neighbours as this map keeps this model's: B is this model turned,
+    # but for three tokens
+    assert data.faithfulness is not None and mine.faithfulness is not None
+    assert data.faithfulness.mean == pytest.approx(mine.faithfulness.mean, abs=0.002)
 
 
 def test_a_scene_comparison_without_a_model_gets_one_line() -> None:

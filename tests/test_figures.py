@@ -282,3 +282,22 @@ def test_a_figure_without_titles_gives_their_room_back_and_a_deep_lens_fits_a_pa
     assert "logit lens" in caption and "norm per layer" in caption
     assert figure.axes[0].get_position().y1 > top  # no blank band where the title was
     assert not any(axes.get_title() for axes in figure.axes) and not figure.get_suptitle()
+
+
+def test_a_long_colour_scale_name_stays_along_its_bar_in_one_column() -> None:
+    """A comparison's scale name ran past the bar into the title of a one-column figure."""
+    from dataclasses import replace
+
+    name = "overlap of the 10 nearest tokens with the other model"
+    rng = np.random.default_rng(0)
+    layers = replace(
+        _layers(), colours=TokenColours(name, "magma", rng.uniform(0, 1, 3000), (0, 1))
+    )
+    for size in ("column", "page", "screen"):
+        figure = sphere_figure(layers, SIZES[size])
+        figure.canvas.draw()
+        bar = figure.axes[-1]
+        label = bar.yaxis.label
+        assert label.get_text().replace("\n", " ") == name
+        extent, frame = label.get_window_extent(), bar.get_window_extent()
+        assert extent.height <= frame.height * 1.05, (size, extent.height, frame.height)

@@ -8,12 +8,11 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 
-from nokenviz.core.figures.overlays import COLOURS, NAMES
+from nokenviz.core.figures.overlays import NAMES
 from nokenviz.core.maps.contours import density_contours
 from nokenviz.core.models.token_kinds import KINDS
-from nokenviz.core.scenes.scene import MOVERS_DRAWN, load_scene, save_scene
+from nokenviz.core.scenes.scene import load_scene, save_scene
 from nokenviz.gui.token_paint import DIM_ALPHA
-from tests.test_compare import rotated_copy
 from tests.test_gui import wait_idle
 
 
@@ -128,91 +127,3 @@ def test_region_labels_name_the_drawn_map_and_follow_a_new_projection(qtbot, loa
     _action(loaded, "Region labels").trigger()
     assert not s.projection.regions
     assert not [t for _, t, _, colour in view.label_items if colour == "#222222"]
-
-
-def test_compare_with_a_model_colours_the_map_and_lists_the_movers(qtbot, loaded, tmp_path) -> None:
-    s, panel = loaded.session, loaded.compare_panel
-    other = rotated_copy(s.model_spec, tmp_path / "rotated")
-    panel.other.setText(other)
-    qtbot.keyClick(panel.other, Qt.Key.Key_Return)
-    wait_idle(qtbot, loaded)
-    found = s.comparison
-    assert found is not None and found.comparison.aligned and not s.error
-    assert (
-        s.projection.colour == "change" and loaded.filter_bar.colour_box.currentData() == "change"
-    )
-    assert "cosine to the other model" in loaded.view.colorbar.getAxis("left").labelText
-    assert panel.table.rowCount() == len(found.moved) and found.moved[0].id == 10
-    assert panel.table.item(0, 0).text() == s.vocab.labels[10]
-    assert "shared tokens" in panel.summary.text()
-    panel.table.cellClicked.emit(0, 0)
-    wait_idle(qtbot, loaded)
-    assert s.selection == (10,)
-    x, y = loaded.view.moved.getData()  # token 10 and where it went in B: far apart
-    far = np.hypot(x[1] - x[0], y[1] - y[0])
-    loaded.controller.select([11])  # a token B only rotated stays about where it is
-    x, y = loaded.view.moved.getData()  # 11's line first, then the most changed tokens'
-    near = np.hypot(x[1] - x[0], y[1] - y[0])
-    assert near < 0.1 * far, (near, far)
-    movers = [m.id for m in found.moved[:MOVERS_DRAWN]]
-    assert np.isnan(x).sum() == 1 + len(movers)  # one line each, broken by a NaN
-    moved_labels = {t for _, t, _, colour in loaded.view.label_items if colour == COLOURS["moved"]}
-    assert s.vocab.labels[10] in moved_labels  # the most changed are named on the map
-    panel.movers.setChecked(False)  # the selected token's line alone
-    x, _ = loaded.view.moved.getData()
-    assert np.isnan(x).sum() == 1 and not s.movers_shown
-    panel.other.setText(str(tmp_path))  # not a model: one clear line, the comparison kept
-    qtbot.keyClick(panel.other, Qt.Key.Key_Return)
-    wait_idle(qtbot, loaded)
-    assert "no config.json" in s.error and s.comparison is found
-
-
-def test_the_compared_models_map_flips_with_ctrl_b_and_is_kept_in_the_scene(
-    qtbot, loaded, tmp_path
-) -> None:
-    s, panel, view = loaded.session, loaded.compare_panel, loaded.view
-    flip = _action(loaded, "Flip to the compared model's map")
-    flip.trigger()  # nothing to compare with yet: said, and nothing drawn
-    assert "compare with another model first" in s.message and not s.other_map
-    assert not panel.other_map.isEnabled()
-    loaded.controller.compare_with(rotated_copy(s.model_spec, tmp_path / "rotated"))
-    wait_idle(qtbot, loaded)
-    own, score = s.fitted, s.faithfulness
-    loaded.controller.select([10])  # the token B replaced
-    wait_idle(qtbot, loaded)
-    panel.other_map.setChecked(True)
-    wait_idle(qtbot, loaded)
-    drawn = s.fitted
-    assert s.other_map and drawn.other == "rotated" and s.own_fitted is own
-    assert view.coords is drawn.coords and drawn.own_coords is own.coords
-    moved = np.linalg.norm(drawn.coords - own.coords, axis=1)
-    assert moved[10] > 20 * np.median(moved)  # B replaced 10's row; it rotated the others
-    x, y = view.moved.getData()  # 10's line: from its place here to where B has it
-    np.testing.assert_allclose([x[0], y[0]], own.coords[10], atol=1e-5)
-    np.testing.assert_allclose([x[1], y[1]], drawn.coords[10], atol=1e-4)
-    title = view.plotItem.titleLabel.text
-    assert "rotated's tokens (aligned)" in title and "measured on this model's own map" in title
-    loaded.scenes.path = tmp_path / "b.json"
-    loaded.scenes.save()
-    saved = load_scene(tmp_path / "b.json").compare
-    assert saved is not None and saved.other_map and saved.model.endswith("rotated")
-    flip.trigger()  # back to this model's map, with the measures it had
-    wait_idle(qtbot, loaded)
-    assert s.fitted is own and s.faithfulness is score and not panel.other_map.isChecked()
-    assert view.coords is own.coords
-    flip.trigger()
-    loaded.controller.set_projection(kind="pca", centred=False)  # B's map follows a new map
-    wait_idle(qtbot, loaded)
-    assert s.fitted.other == "rotated" and not s.fitted.spec.centred
-    flip.trigger()
-    wait_idle(qtbot, loaded)
-    assert not s.fitted.other and not s.fitted.spec.centred and s.faithfulness is not None
-    loaded.scenes.open(tmp_path / "b.json")  # the scene draws B's map again
-    wait_idle(qtbot, loaded)
-    assert s.fitted.other == "rotated" and panel.other_map.isChecked()
-    save_scene(
-        load_scene(tmp_path / "b.json").model_copy(update={"compare": None}), tmp_path / "a.json"
-    )
-    loaded.scenes.open(tmp_path / "a.json")  # a scene without a comparison ends the one shown
-    wait_idle(qtbot, loaded)
-    assert s.comparison is None and not s.fitted.other and not panel.other_map.isEnabled()

@@ -18,6 +18,7 @@ from nokenviz.core.figures.plots import SIZES, check_output, png_dpi, save_figur
 from nokenviz.core.figures.render import SceneData, scene_figure
 from nokenviz.core.generation.experiment import generation_rows
 from nokenviz.core.maps.faithfulness import knn_recall, score_projection
+from nokenviz.core.maps.geometry import Rows
 from nokenviz.core.maps.projections import fit_projection
 from nokenviz.core.maps.vocabulary import vocabulary
 from nokenviz.core.models.loading import LoadedModel
@@ -98,15 +99,10 @@ def compute_scene(scene: Scene, loaded: LoadedModel, task: Task) -> SceneData:
     if scene.projection.filter and vocab.kinds is not None:
         norms = vocab.norms[matrix_name]
         data.matched = select(scene.projection.filter, vocab.tokens, vocab.kinds, norms)
-    matrix = vocab.matrices[matrix_name]
     if scene.figure == "sphere":  # the other figures do not show the map
-        data.faithfulness = score_projection(matrix, projection.coords, task.scaled(0.3, 0.4))
-    if scene.figure == "sphere" and scene.projection.colour == "recall":
-        task.report(0.3, "kNN recall of every token")
-        ids = np.arange(len(projection.coords))
-        data.recall = knn_recall(matrix, projection.coords, ids, task=task.scaled(0.4, 0.6))
-    if scene.compare is not None and scene.figure == "sphere":
-        _compared(scene, loaded, matrix_name, data, task.scaled(0.4, 0.6))
+        if scene.compare is not None:
+            _compared(scene, loaded, matrix_name, data, task.scaled(0.3, 0.5))
+        _measured(scene, vocab.matrices[matrix_name], data, task.scaled(0.5, 0.6))
     if not loaded.is_causal:
         return data
     task.report(0.6, "tracing the prompt")
@@ -137,8 +133,21 @@ def _compared(
     data.change = found.comparison.per_token()
     data.moved = found.lines(scene.selection, scene.compare.movers)
     if scene.compare.other_map:
-        data.projection = found.other_map(data.projection, task.scaled(0.7, 1.0))
-        data.faithfulness = None  # this model's neighbours, measured on its own map
+        data.projection = found.other_map(data.projection, task.scaled(0.7, 0.9))
+        data.faithfulness = found.other_map_recall(data.projection, task.scaled(0.9, 1.0))
+
+
+def _measured(scene: Scene, matrix: Rows, data: SceneData, task: Task) -> None:
+    """How well the map keeps this model's neighbours (B's map was measured against B's), and
+    each token's recall when the points are coloured by it (as in the app, this model's map
+    only: on B's map the points are coloured by norm)."""
+    coords = data.projection.coords
+    if data.faithfulness is None:
+        data.faithfulness = score_projection(matrix, coords, task.scaled(0.0, 0.3))
+    if scene.projection.colour == "recall" and not data.projection.other:
+        task.report(0.3, "kNN recall of every token")
+        ids = np.arange(len(coords))
+        data.recall = knn_recall(matrix, coords, ids, task=task.scaled(0.3, 1.0))
 
 
 def _length_sweep(scene: Scene, loaded: LoadedModel, spec: dict | None) -> LengthSweep:

@@ -19,6 +19,7 @@ from nokenviz.core.task import Task
 from nokenviz.errors import NokenvizError
 
 if TYPE_CHECKING:
+    from nokenviz.core.maps.faithfulness import Faithfulness
     from nokenviz.core.maps.projections import Projection
 
 
@@ -119,10 +120,10 @@ class ModelComparison:
 
     def lines(self, selected: Sequence[int], movers: bool) -> tuple[list[int], np.ndarray]:
         """What the map joins to its place in B: the last `selected` token and, with `movers`,
-        the `MOVERS_DRAWN` that changed most (`places`)."""
+        up to `MOVERS_DRAWN` tokens whose direction moved most (`places`)."""
         tokens = list(selected[-1:])
         if movers:
-            tokens += [m.id for m in self.moved[:MOVERS_DRAWN]]
+            tokens += self.comparison.moved_most(MOVERS_DRAWN).tolist()
         return self.places(tokens)
 
     @property
@@ -134,10 +135,19 @@ class ModelComparison:
         """B's map: `projection` (A's map) drawing each shared token where B has it (its
         aligned vector placed by A's projection), so the same region means the same place."""
         if self.other_rows is None:
-            raise NokenvizError("B's matrix was not kept: compare again to draw B's map")
+            raise NokenvizError("B's map needs B's matrix, which this comparison does not hold")
         c = self.comparison
         places = c.other_places(self.other_rows, projection.project, projection.own_coords, task)
         return projection.other_map(places, self.other_name)
+
+    def other_map_recall(self, drawn: Projection, task: Task | None = None) -> Faithfulness:
+        """How well B's map (`other_map`) keeps B's own neighbours: the kNN recall@10 of the
+        shared tokens' places, against their nearest tokens in B (a sample, as for any map)."""
+        from nokenviz.core.maps.faithfulness import score_projection
+
+        c = self.comparison
+        rows = c.shared_rows(self.other_rows)
+        return score_projection(rows, drawn.coords[c.ids_a], task)
 
     def to_json(self) -> Json:
         c = self.comparison

@@ -45,11 +45,11 @@ class ComparePanel(QWidget):
         self.browse.clicked.connect(self.choose)
         self.summary = QLabel("", wordWrap=True)
         self.movers = QCheckBox(
-            f"On the map: where the {MOVERS_DRAWN} most changed went",
+            f"On the map: where the tokens that moved most went (up to {MOVERS_DRAWN})",
             checked=True,
-            toolTip="A dotted line from each of the most changed tokens to its place in the "
-            "other model (its aligned vector, placed by this map's projection); the selected "
-            "token's line is always drawn",
+            toolTip="A dotted line from each token whose direction moved most (aligned cosine "
+            "below 0.9) to its place in the other model (its aligned vector, placed by this "
+            "map's projection); the selected token's line is always drawn",
         )
         self.movers.toggled.connect(controller.show_movers)
         self.other_map = QCheckBox(

@@ -172,8 +172,6 @@ class SphereLayers:
         title = f"{session.matrix}: {fitted.describe()}"
         score = session.faithfulness
         unknown = "measuring…" if measuring else "not measured"
-        if fitted.other:  # kNN recall is of this model's neighbours, on its own map
-            unknown = "measured on this model's own map"
         local = fitted.shape == "local"
         title += "<br>neighbours kept: " + (unknown if score is None else score.describe(local))
         if fitted.mean_marker() is not None:

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from nokenviz.core.residual.lens import Trace
     from nokenviz.core.residual.vector_length import LengthSweep
     from nokenviz.core.scenes.scene import GeneratePart
-    from nokenviz.state.work import PreviewResult
+    from nokenviz.state.work import OtherMap, PreviewResult
 
 Figure = Literal["sphere", "lens", "attention", "sweep", "length", "generate"]
 # What changed, as the controller tells the views.
@@ -166,6 +166,8 @@ class Session:
     other_map: bool = False  # draw the compared model's map: each token where B has it
     # while B's map is drawn (`fitted`): this model's own map and its measures, to go back to
     own_map: MapMeasures | None = None
+    other_drawn: OtherMap | None = None  # B's map last drawn, and what it was drawn on
+    compare_asked: ComparePart | None = None  # a scene's comparison, until it lands
     # ---- work in flight, and what the user was last told
     running: dict[str, Job] = field(default_factory=dict)
     progress: tuple[float | None, str] | None = None  # fraction (None: not known), message
@@ -326,9 +328,11 @@ class Session:
         )
 
     def _compare_part(self) -> ComparePart | None:
+        """The comparison shown, or the one a scene asked for that has not landed (still being
+        made, or failed: a scene saved meanwhile keeps it)."""
         found = self.comparison
         if found is None:
-            return None
+            return self.compare_asked
         return ComparePart(model=found.other, movers=self.movers_shown, other_map=self.other_map)
 
     def restore_settings(self, scene: Scene) -> None:

@@ -185,13 +185,19 @@ def compare(other: str, matrix: Literal["W_E", "W_U"]) -> JobFn:
     return job
 
 
+# the comparison and the map it was drawn on, B's map and how well it keeps B's neighbours
+OtherMap = tuple["ModelComparison", "Projection", "Projection", "Faithfulness"]
+
+
 def other_map(found: ModelComparison, fitted: Projection) -> JobFn:
     """The compared model's map: its tokens placed on `fitted` (this model's map) where B has
     them, so a region of one is the same region of the other."""
 
-    def job(_state: dict[str, Any], task: Task) -> tuple[ModelComparison, Projection, Projection]:
+    def job(_state: dict[str, Any], task: Task) -> OtherMap:
         task.what = f"placing {found.other_name}'s tokens on this map"
-        return found, fitted, found.other_map(fitted, task)
+        drawn = found.other_map(fitted, task.scaled(0.0, 0.8))
+        task.report(0.8, f"measuring {found.other_name}'s map")
+        return found, fitted, drawn, found.other_map_recall(drawn, task.scaled(0.8, 1.0))
 
     return job
 

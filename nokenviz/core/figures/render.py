@@ -93,7 +93,7 @@ def sphere_layers(scene: Scene, data: SceneData, title: str) -> SphereLayers:
         colours=colours,
         matched=data.matched,
         filter=scene.projection.filter,
-        faithfulness="" if score is None else f"neighbours kept: {score.describe(local)}",
+        faithfulness=_map_note(scene, projection, score, local),
         title=title,
         shape=projection.shape,
         labels=labels,
@@ -116,6 +116,16 @@ def _contours(scene: Scene, data: SceneData, projection: Projection) -> tuple[np
 
     found = density_contours(projection.coords, data.matched)
     return () if found is None else found.lines
+
+
+def _map_note(scene: Scene, projection: Projection, score: Faithfulness | None, local: bool) -> str:
+    """The caption's line on the map: how well it keeps neighbours, and whose tokens it draws
+    when a scene's own title takes the place of the map's description."""
+    kept = "" if score is None else f"neighbours kept: {score.describe(local)}"
+    if not (scene.title and projection.other):
+        return kept
+    whose = f"{projection.other}'s tokens (aligned) on this model's map"
+    return " · ".join(part for part in (whose, kept) if part)
 
 
 def _moved(data: SceneData, projection: Projection) -> np.ndarray | None:

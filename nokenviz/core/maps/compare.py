@@ -37,7 +37,9 @@ KNN_BUDGET = 2.5e11  # multiply-adds per model for the neighbour search (~10 s o
 MIN_MEASURED = 512
 ALIGN_SAMPLE = 16_384  # shared tokens the rotation is fitted on (plenty for d <= 4096)
 _QUERY_BLOCK = 256
-_PLACE_BLOCK = 4096  # B's rows turned and placed at once
+_PLACE_BLOCK = 512  # B's rows placed at once: a UMAP or neighbour map compares each with
+# every fitted token ([512, sample] float32, as when it places any new vectors)
+MOVED_BELOW = 0.9  # a token whose aligned cosine is below this has visibly moved (> 25°)
 
 
 @dataclass
@@ -97,6 +99,19 @@ class Comparison:
             block = rows[torch.from_numpy(self.ids_b[start:stop])].float().cpu().numpy()
             places[self.ids_a[start:stop]] = project(block @ self.rotation)
         return places
+
+    def shared_rows(self, b: Rows) -> torch.Tensor:
+        """B's rows of the shared tokens, in A's order (B itself, not a copy, when that is all
+        of it in the same order)."""
+        return _picked(as_rows(b), self.ids_b)
+
+    def moved_most(self, count: int) -> np.ndarray:
+        """A's ids of the (at most) `count` tokens whose direction moved most, of those that
+        visibly moved (aligned cosine below `MOVED_BELOW`); none when the widths differ."""
+        if self.cosine is None:
+            return np.zeros(0, dtype=np.int64)
+        order = np.argsort(self.cosine, kind="stable")[:count]
+        return self.ids_a[order[self.cosine[order] < MOVED_BELOW]]
 
     def per_token(self) -> tuple[np.ndarray, str]:
         """A value per token of A ([tokens_a], NaN where not known) for colouring the map by

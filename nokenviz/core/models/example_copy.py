@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import platformdirs
 
 from nokenviz.core.task import Task
+from nokenviz.errors import ModelError
 
 if TYPE_CHECKING:
     import torch
@@ -34,28 +35,49 @@ DONE = "nokenviz-perturbed"
 
 
 def perturbed_folder(default_file: Path) -> Path:
-    """Where the copy of the default model (`default_file`, its GGUF file) is kept."""
-    stat = default_file.stat()
-    key = f"{default_file.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{SEED}|v1"
-    digest = hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
+    """Where the copy of the default model (`default_file`, its GGUF file) is kept: named after
+    the converted folder it is built from, so a new conversion makes a new copy."""
+    from nokenviz.core.models.gguf_convert import converted_folder
+
+    source = converted_folder(default_file).name
+    digest = hashlib.blake2b(f"{source}|{SEED}|v1".encode(), digest_size=8).hexdigest()
     return Path(platformdirs.user_cache_dir("nokenviz")) / "examples" / f"{PERTURBED}-{digest}"
 
 
 def ensure_perturbed(folder: Path, task: Task) -> Path:
-    """The copy in `folder`, built first if needed (a few seconds, once)."""
+    """The copy in `folder`, built first if needed (a few seconds and 0.5 GB, once). It is
+    built beside its place and moved there whole: an interrupted build leaves nothing, and of
+    two processes building at once the first to finish wins."""
     if (folder / DONE).is_file():
         return folder
-    import torch
-    from safetensors.torch import load_file, save_file
-    from transformers import AutoTokenizer
-
     from nokenviz.core.models.gguf_convert import ensure_converted
     from nokenviz.core.models.model_spec import DEFAULT_MODEL, resolve_model
 
     source = ensure_converted(resolve_model(DEFAULT_MODEL), task.scaled(0.0, 0.5))
     task.report(0.5, f"building {PERTURBED} (first use only)")
     temporary = folder.with_name(f"{folder.name}.tmp{time.time_ns()}")
-    shutil.copytree(source, temporary, ignore=shutil.ignore_patterns("*.safetensors", "nokenviz-*"))
+    try:
+        _build(source, temporary)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            temporary.replace(folder)
+        except OSError:
+            if not (folder / DONE).is_file():  # not another process's finished copy
+                raise ModelError(f"could not build {PERTURBED} in {folder}") from None
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+    task.report(1.0, f"built {PERTURBED}")
+    return folder
+
+
+def _build(source: Path, out: Path) -> None:
+    """The default model's converted folder `source`, copied to `out` with its embedding
+    perturbed."""
+    import torch
+    from safetensors.torch import load_file, save_file
+    from transformers import AutoTokenizer
+
+    shutil.copytree(source, out, ignore=shutil.ignore_patterns("*.safetensors", "nokenviz-*"))
     tokenizer = AutoTokenizer.from_pretrained(str(source))
     ids = torch.tensor(tokenizer.convert_tokens_to_ids(list(MOVED_PIECES)))
     for path in sorted(source.glob("*.safetensors")):
@@ -63,15 +85,8 @@ def ensure_perturbed(folder: Path, task: Task) -> Path:
         for name, weights in tensors.items():
             if name.endswith("embed_tokens.weight"):
                 tensors[name] = _perturbed(weights, ids)
-        save_file(tensors, str(temporary / path.name), metadata={"format": "pt"})
-    (temporary / DONE).write_text(f"{PERTURBED} of {source}\n")
-    if folder.exists():  # another process built it meanwhile
-        shutil.rmtree(temporary, ignore_errors=True)
-    else:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        temporary.replace(folder)
-    task.report(1.0, f"built {PERTURBED}")
-    return folder
+        save_file(tensors, str(out / path.name), metadata={"format": "pt"})
+    (out / DONE).write_text(f"{PERTURBED} of {source}\n")
 
 
 def _perturbed(weights: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:

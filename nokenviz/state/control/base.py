@@ -47,7 +47,7 @@ class ControlBase(JobBoard):
         """Defined by the compare feature."""
 
     @abstractmethod
-    def _restore_comparison(self, part: ComparePart | None) -> None:
+    def _restore_comparison(self, part: ComparePart | None) -> set[Part]:
         """Defined by the compare feature."""
 
     @abstractmethod

@@ -171,7 +171,8 @@ class MapControl(ControlBase):
     def _request_neighbours(self) -> None:
         s = self.session
         token = s.selection[-1]
-        coords = None if s.fitted is None else s.fitted.coords
+        own = s.own_fitted  # its recall is of this model's neighbours, on its own map
+        coords = None if own is None else own.coords
         norms = None if s.vocab is None else s.vocab.norms[s.matrix]
         fn = work.neighbours(token, s.matrix, coords, norms)
         self._submit("neighbours", "neighbours", fn)
@@ -238,6 +239,10 @@ class MapControl(ControlBase):
         """Colour the points by norm, kind, script or length, or by how well each keeps its
         neighbours (kNN recall, measured when first asked for)."""
         s = self.session
+        if colour == "recall" and s.fitted is not None and s.fitted.other:
+            s.message = "kNN recall of every token is measured on this model's own map (Ctrl+B)"
+            self._notify("message", "projection")
+            return
         if colour == "change" and s.compared is None:
             s.message = "Colour by change: compare with another model first (File menu)"
             self._notify("message", "projection")  # the colour menus show the colour kept
@@ -251,10 +256,6 @@ class MapControl(ControlBase):
         """A measurement of the drawn projection, on the projection worker."""
         s = self.session
         if s.fitted is None or s.vocab is None:
-            return
-        if s.fitted.other:  # this model's neighbours have no meaning on another's places
-            s.message = f"{title} is measured on this model's own map (Ctrl+B flips back)"
-            self._notify("message")
             return
         fn = make(s.vocab.matrices[s.matrix], s.fitted)
         self._submit(kind, title, fn, runner="projection", needs_model=False)
@@ -301,9 +302,7 @@ class MapControl(ControlBase):
             self._measure("recall", "kNN recall of every token", work.recall)
         if s.selection:  # its recall is measured again, on this map
             self._request_neighbours()
-        if s.other_map:  # the compared model's map, on this one
-            self._place_other_map()
-        return {"fitted", "recall", "regions"}
+        return {"fitted", "recall", "regions", *self._place_other_map()}  # B's, on this map
 
     def _on_recall(self, value: tuple[Projection, np.ndarray]) -> set[Part]:
         fitted, recall = value

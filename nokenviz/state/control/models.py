@@ -57,6 +57,7 @@ class ModelControl(ControlBase):
         s.trace = s.neighbours = s.preview = s.output = None
         s.trace_length = s.noken_length = s.noken_readout = s.readouts = s.inversion = None
         s.comparison, s.other_map, s.own_map = None, False, None  # of the previous model
+        s.compare_asked = s.other_drawn = None
         s.sweep_rows = []  # the history keeps every run, each naming its model
         s.selection = ()
         s.projection = s.projection.without_tokens()
@@ -80,7 +81,7 @@ class ModelControl(ControlBase):
                 self._notify("error")
             else:
                 s.restore_tokens(scene)
-                self._restore_comparison(scene.compare)
+                self._notify(*self._restore_comparison(scene.compare))
         s.band = self._default_band()
         self.refresh()
         run, s.run_on_show = s.run_on_show, ""
