@@ -63,3 +63,24 @@ def test_a_scene_comparison_without_a_model_gets_one_line() -> None:
     text = Scene(compare=ComparePart(model="x")).to_json().replace('"model": "x"', '"model": ""')
     with pytest.raises(SceneError, match="field 'compare.model'"):
         parse_scene(text)
+
+
+def test_a_copy_built_meanwhile_by_another_process_is_kept_and_nothing_is_left(
+    tmp_path, monkeypatch
+) -> None:
+    from nokenviz.core.models import example_copy
+    from nokenviz.core.models.loading import load_model
+
+    folder = tmp_path / "examples" / PERTURBED
+    build = example_copy._build
+
+    def slower(source: Path, out: Path) -> None:  # the other process finishes first
+        build(source, out)
+        if not folder.exists():
+            build(source, folder)
+
+    monkeypatch.setattr(example_copy, "_build", slower)
+    assert example_copy.ensure_perturbed(folder, Task()) == folder
+    assert (folder / DONE).is_file() and [p.name for p in folder.parent.iterdir()] == [PERTURBED]
+    loaded = load_model(PERTURBED)  # a model too (its layers were not turned with it)
+    assert loaded.resolved.spec == PERTURBED and loaded.adapter.W_E.shape[0] == 49_152

@@ -70,8 +70,11 @@ def ensure_converted(resolved: ResolvedModel, task: Task) -> Path:
         shutil.rmtree(temporary, ignore_errors=True)
         lines = error.splitlines()
         raise ModelError(lines[-1] if lines else f"could not convert {resolved.spec}")
-    if folder.exists():  # another process converted it meanwhile
-        shutil.rmtree(temporary, ignore_errors=True)
-    else:
+    try:
         temporary.replace(folder)
+    except OSError:  # another process converted it meanwhile (or the move failed)
+        if not (folder / DONE).is_file():
+            raise ModelError(f"could not keep the converted model in {folder}") from None
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
     return folder
