@@ -152,6 +152,7 @@ def test_the_wish_for_b_map_ends_said_when_it_cannot_be_met(qtbot, loaded, tmp_p
     c.cancel_all()  # stopped before or after it started: this model's map, and unticked
     wait_idle(qtbot, loaded)
     assert not s.other_map and not s.fitted.other and not panel.other_map.isChecked()
+    assert "cancelled" in s.message and "this model's map is shown" in s.message
     c.set_projection(kind="pca")
     c.show_other_map(True)
     wait_idle(qtbot, loaded)
@@ -180,6 +181,7 @@ def test_a_scenes_comparison_is_kept_until_it_lands_and_ended_by_one_without(
     assert s.to_scene().compare == missing  # saved again, the scene still asks for it
     other = _compared(qtbot, loaded, tmp_path)
     assert s.to_scene().compare.model == other and panel.table.rowCount() > 0
+    assert panel.other.text() == other  # the box names the model compared with
     # the same B on the other matrix is another comparison: made again
     part = ComparePart(model=other)
     projection = s.projection.model_copy(update={"matrix": "W_U"})
@@ -188,4 +190,21 @@ def test_a_scenes_comparison_is_kept_until_it_lands_and_ended_by_one_without(
     assert s.compared is not None and s.compared.matrix == "W_U"
     loaded.scenes.open(_scene_with(loaded, tmp_path, "none.json", compare=None))
     assert s.comparison is None and panel.table.rowCount() == 0  # told at once
+    assert panel.other.text() == ""
     wait_idle(qtbot, loaded)
+
+
+def test_the_map_title_is_text_wrapped_to_the_plot() -> None:
+    """A token such as <issue_comment> in a title is text, not a tag that vanishes, and a title
+    wider than the plot (another model's local view) wraps instead of pushing the colour bar
+    out of the window."""
+    from nokenviz.gui.sphere_layers import TITLE_CHAR_PIXELS, title_html
+
+    long = "W_E: B's tokens (aligned) on this model's local view centred on <issue_comment> " * 3
+    title = title_html([long, "neighbours kept: 0.002"], width=600)
+    rows = title.split("<br>")
+    assert "&lt;issue_comment&gt;" in title and "<issue_comment>" not in title
+    assert len(rows) >= 4 and rows[-1] == "neighbours kept: 0.002"
+    assert max(len(r.replace("&lt;", "<").replace("&gt;", ">")) for r in rows) <= max(
+        60, 600 / TITLE_CHAR_PIXELS
+    )

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -61,6 +62,10 @@ class ComparePanel(QWidget):
         self.other_map.toggled.connect(controller.show_other_map)
         self.table = compact(QTableWidget(0, len(HEADERS)))
         self.table.setHorizontalHeaderLabels(HEADERS)
+        self.table.horizontalHeader().setSectionResizeMode(
+            0,
+            QHeaderView.ResizeMode.ResizeToContents,  # token texts are read whole
+        )
         self.table.setToolTip("Most changed first (lowest neighbour overlap, then cosine)")
         self.table.cellClicked.connect(self._clicked)
         row = QHBoxLayout()
@@ -110,6 +115,8 @@ class ComparePanel(QWidget):
             return
         self.shown = found = session.comparison
         self.table.setRowCount(0 if found is None else len(found.moved))
+        if not self.other.hasFocus():  # the box names the model compared with, or none
+            self.other.setText("" if found is None else found.other)
         if found is None:
             self.summary.setText("")
             return

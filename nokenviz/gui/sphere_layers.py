@@ -5,6 +5,8 @@ or hover text. (The composer's handle is an input: its panel moves it.)"""
 
 from __future__ import annotations
 
+import html
+import textwrap
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,6 +28,9 @@ from nokenviz.gui.sphere_view import SphereView
 from nokenviz.gui.token_paint import TokenPaint
 from nokenviz.state.controller import Controller
 from nokenviz.state.session import Part, Session
+
+TITLE_CHAR_PIXELS = 7.0  # a 10 pt title character is about this wide: the wrap's width
+TITLE_LINE_PIXELS = 15  # and a line this high
 
 if TYPE_CHECKING:
     from nokenviz.core.maps.projections import Projection
@@ -169,16 +174,20 @@ class SphereLayers:
             matched,
         )
         self.view.set_paint(paint, colours.label, [] if found is None else found.legend())
-        title = f"{session.matrix}: {fitted.describe()}"
         score = session.faithfulness
         unknown = "measuring…" if measuring else "not measured"
         local = fitted.shape == "local"
-        title += "<br>neighbours kept: " + (unknown if score is None else score.describe(local))
+        kept = "neighbours kept: " + (unknown if score is None else score.describe(local))
         if fitted.mean_marker() is not None:
-            title += f" · ★ mean direction (norm {stats.mean_direction_norm:.2f})"
+            kept += f" · ★ mean direction (norm {stats.mean_direction_norm:.2f})"
         if matched is not None:
-            title += f" · filter {part.filter!r}: {len(matched):,} of {len(vocab.tokens):,} tokens"
+            kept += f" · filter {part.filter!r}: {len(matched):,} of {len(vocab.tokens):,} tokens"
+        lines = [f"{session.matrix}: {fitted.describe()}", kept]
+        title = title_html(lines, self.view.width())
         self.view.setTitle(title, color="k", size="10pt")
+        height = TITLE_LINE_PIXELS * (title.count("<br>") + 1) + 2  # pyqtgraph fixes 30 px
+        self.view.plotItem.titleLabel.setMaximumHeight(height)
+        self.view.plotItem.layout.setRowFixedHeight(0, height)
 
     def _draw_trajectory(self, session: Session, fitted: Projection) -> None:
         """The traced position's path, drawn again only when it changed (typing a prompt
@@ -266,6 +275,15 @@ class SphereLayers:
         if self.drawn is not None:
             x, y = self.view.plotItem.vb.viewRange()
             self.controller.set_view(tuple(x), tuple(y))
+
+
+def title_html(lines: list[str], width: int) -> str:
+    """Plain title lines as the plot's rich text: escaped (a token such as <issue_comment> is
+    text, not a tag) and wrapped to the plot's width in pixels (a line wider than the plot
+    pushed its colour bar out of the window)."""
+    chars = max(60, int(width / TITLE_CHAR_PIXELS))
+    wrapped = [row for line in lines for row in textwrap.wrap(line, chars) or [""]]
+    return "<br>".join(html.escape(row, quote=False) for row in wrapped)
 
 
 def _same(drawn: Drawing, now: Drawing) -> bool:

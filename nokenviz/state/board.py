@@ -133,11 +133,11 @@ class JobBoard(ABC):
     def cancel_all(self) -> None:
         """The user's Cancel (Esc): every job in flight stops."""
         jobs = list(self.session.running.values())
-        for job in jobs:
-            self._stop(job)
-        if jobs:
+        if jobs:  # first, so that what a stop leaves behind can add to it
             self.session.message = "cancelled " + ", ".join(job.title for job in jobs)
             self._notify("message")
+        for job in jobs:
+            self._stop(job)
         self._notify("jobs", "progress")
 
     def _stop(self, job: Job) -> bool:

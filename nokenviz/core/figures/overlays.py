@@ -49,7 +49,7 @@ NAMES: dict[Role, str] = {
     "mean": "mean direction",
     "nearest": "nearest tokens",
     "region": "region (dominant kind · script: central tokens)",
-    "moved": "where it is in the compared model (aligned)",
+    "moved": "its place in the other model",
     "density": "densest 50 / 80 / 95% of the tokens shown",
 }
 NEAREST_LABELS = 12  # a local view labels this many of the tokens nearest its centre

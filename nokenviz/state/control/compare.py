@@ -142,7 +142,9 @@ class CompareControl(ControlBase):
         if "other_map" in s.running or s.fitted is None or s.fitted.other or not s.other_map:
             return set()  # superseded, or made for a model since replaced (which refits)
         s.other_map = False
-        return {"comparison"}
+        shown = "the compared model's map was not drawn: this model's map is shown"
+        s.message = f"{s.message}; {shown}" if s.message else shown
+        return {"comparison", "message"}
 
     def _compare_failed(self, _current: bool) -> set[Part]:
         """No comparison came (a scene's is kept, for saving): a wish for B's map that waited
