@@ -94,7 +94,7 @@ def test_the_compared_models_map_flips_with_ctrl_b_and_is_kept_in_the_scene(
     x, y = view.moved.getData()  # 10's line: from its place here to where B has it
     np.testing.assert_allclose([x[0], y[0]], own.coords[10], atol=1e-5)
     np.testing.assert_allclose([x[1], y[1]], drawn.coords[10], atol=1e-4)
-    title = view.plotItem.titleLabel.text
+    title = view.title_text()
     assert "rotated's tokens (aligned)" in title and "neighbours kept: kNN recall@10" in title
     assert s.faithfulness is not score and s.faithfulness.vocab_size == len(s.vocab.tokens)
     loaded.scenes.path = tmp_path / "b.json"

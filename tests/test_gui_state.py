@@ -284,3 +284,17 @@ def test_an_error_is_shown_once(qtbot, window, tiny_dirs, tmp_path) -> None:
     assert window.scenes.open(path)
     load(qtbot, window, tiny_dirs["gpt2"])
     assert len(shown) == 1  # neither the scene nor the new model brings it back
+
+
+def test_a_scene_without_a_noken_draws_none(qtbot, loaded, tmp_path) -> None:
+    """The composer's last noken was drawn on over a scene that has none."""
+    s = loaded.session
+    for token in (5, 9):  # a blend of two anchors
+        loaded.controller.select([token])
+        loaded.controller.add_anchor()
+    wait_idle(qtbot, loaded)
+    assert s.preview is not None and len(loaded.view.noken_marker.data) == 1
+    save_scene(Scene(model=s.model_spec), tmp_path / "none.json")  # no selection, no anchors
+    loaded.scenes.open(tmp_path / "none.json")
+    wait_idle(qtbot, loaded)
+    assert s.preview is None and len(loaded.view.noken_marker.data) == 0

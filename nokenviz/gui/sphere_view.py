@@ -14,6 +14,8 @@ trajectory, a small brushed set, and all points once zoomed in so far that fewer
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
@@ -282,7 +284,8 @@ class SphereView(pg.PlotWidget):
         self.noken_marker.setData(pos=[] if xy is None else [xy])
 
     def title_text(self) -> str:
-        return self.plotItem.titleLabel.text
+        """The title as read: its wrapped lines joined, its escapes undone."""
+        return html.unescape(self.plotItem.titleLabel.text.replace("<br>", " "))
 
     def set_selection(self, ids: list[int]) -> None:
         self.selection.setData(pos=self.coords[ids] if ids else np.zeros((0, 2)), data=ids)

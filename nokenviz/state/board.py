@@ -109,7 +109,9 @@ class JobBoard(ABC):
             s.error = f"{job.title} failed: {outcome.message}"
             changed.add("error")
         else:
-            s.message = f"cancelled {job.title}"
+            said = f"cancelled {job.title}"
+            if said not in s.message:  # a Cancel of every job said it, with what it left
+                s.message = said
             changed.add("message")
         if not isinstance(outcome, Returned):
             changed |= self.after_failure(job, current)

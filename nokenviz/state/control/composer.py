@@ -68,6 +68,10 @@ class ComposerControl(ControlBase):
     def request_preview(self) -> None:
         s = self.session
         spec = self.composer_spec()
+        if spec is None and s.preview is not None:  # no noken now: the last one is not drawn
+            self._drop_job("preview")
+            s.preview = s.noken_readout = None
+            self._notify("preview", "readout")
         if spec is None or s.disabled("preview"):
             return
         self._submit("preview", "preview", work.preview(s.composer.prompt, spec))
